@@ -1,0 +1,168 @@
+"""The ``mlimpute`` command.
+
+    mlimpute impute INPUT -o OUTPUT --cluster VAR [--responses ...] [--covariates ...]
+                    [--spec FILE] [--m 20] [--burnin 1000] [--between 500] [--seed N]
+                    [--style flong|long] [--save-spec FILE] [--quiet]
+    mlimpute propose INPUT --cluster VAR -o spec.toml
+    mlimpute show spec.toml
+
+Input and output formats follow the file extensions (.csv, .parquet, .dta).  Errors in
+the input are reported as one line on stderr with exit status 2; nothing is written.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from . import __version__
+from .api import impute, new_seed
+from .equations import render
+from .errors import MlimputeError, SpecError
+from .io import Metadata, format_for, read_data, write_data
+from .propose import propose
+from .spec import Spec
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our exit status and one-line errors."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, f"mlimpute: error: {message}\n")
+
+
+def _names(text: str) -> list[str]:
+    return [n for part in text for n in part.replace(",", " ").split() if n]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mlimpute", description="Multilevel multiple imputation "
+                     "(REALCOM-IMPUTE joint model).")
+    parser.add_argument("--version", action="version", version=f"mlimpute {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    imp = sub.add_parser("impute", help="impute a data file and write the stacked imputations")
+    imp.add_argument("input", help="data file (.csv, .parquet, .dta)")
+    imp.add_argument("-o", "--output", required=True, help="stacked output file (.csv, .parquet, .dta)")
+    _model_options(imp)
+    imp.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
+    imp.add_argument("--m", type=int, help="number of imputations (default 20)")
+    imp.add_argument("--burnin", type=int, help="burn-in iterations (default 1000)")
+    imp.add_argument("--between", type=int, help="iterations between imputations (default 500)")
+    imp.add_argument("--seed", type=int, help="random seed (default: random, recorded in the spec)")
+    imp.add_argument("--style", choices=["flong", "long"], default="flong",
+                     help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id)")
+    imp.add_argument("--dta-format", type=int, choices=[114, 117, 118, 119], default=118,
+                     help=".dta format of the output (118: Stata 14+, 114: Stata 10/MLwiN)")
+    imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+    prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
+    prop.add_argument("input")
+    prop.add_argument("-o", "--output", required=True, help="spec file (.toml or .json)")
+    _model_options(prop)
+
+    show = sub.add_parser("show", help="print a spec as equations")
+    show.add_argument("spec")
+    return parser
+
+
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cluster", help="cluster identifier column (level-2 units)")
+    p.add_argument("--responses", nargs="+", metavar="VAR",
+                   help="responses (default: every partially observed column)")
+    p.add_argument("--covariates", nargs="+", metavar="VAR",
+                   help="covariates (default: every other fully observed column)")
+    p.add_argument("--exclude", nargs="+", metavar="VAR", help="columns left out of the model")
+    p.add_argument("--random-slopes", nargs="+", metavar="VAR",
+                   help="covariates with cluster-level random slopes in the level-1 equations")
+
+
+def _spec_from_args(args, frame) -> Spec:
+    if getattr(args, "spec", None):
+        spec = Spec.load(args.spec)
+        if args.cluster and args.cluster != spec.cluster:
+            spec = replace(spec, cluster=args.cluster)
+    else:
+        if not args.cluster:
+            raise SpecError("--cluster is required (or give --spec)")
+        spec = propose(frame, args.cluster,
+                       responses=_names(args.responses) if args.responses else None,
+                       covariates=_names(args.covariates) if args.covariates else None,
+                       exclude=_names(args.exclude) if args.exclude else None)
+    if args.random_slopes:
+        spec = replace(spec, random_slopes=_names(args.random_slopes))
+    return spec
+
+
+def _cmd_impute(args) -> int:
+    output = Path(args.output)
+    format_for(output)                      # unknown output type: fail before any work
+    if output.resolve() == Path(args.input).resolve():
+        raise MlimputeError(f"file '{output}': the output would overwrite the input")
+    frame, metadata = read_data(args.input)
+    spec = _spec_from_args(args, frame)
+    mcmc = spec.mcmc
+    overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed")
+                 if getattr(args, k) is not None}
+    mcmc = replace(mcmc, **overrides)
+    if mcmc.seed is None:
+        mcmc = replace(mcmc, seed=new_seed())
+    spec = replace(spec, mcmc=mcmc)
+    spec.validate(frame)
+    result = impute(frame, spec, progress=not args.quiet)
+    stacked = result.stacked(args.style)
+    options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
+    out_meta = Metadata(variable_labels=metadata.variable_labels,
+                        value_labels=metadata.value_labels, source_format=metadata.source_format)
+    if args.save_spec:
+        spec.save(args.save_spec)
+    write_data(stacked, output, out_meta, **options)
+    if not args.quiet:
+        print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
+              f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",
+              file=sys.stderr)
+    return 0
+
+
+def _cmd_propose(args) -> int:
+    frame, _ = read_data(args.input)
+    spec = _spec_from_args(args, frame)
+    spec.validate(frame)
+    spec.save(args.output)
+    return 0
+
+
+def _cmd_show(args) -> int:
+    sys.stdout.write(render(Spec.load(args.spec)))
+    return 0
+
+
+COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MlimputeError as exc:
+        print(f"mlimpute: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("mlimpute: interrupted; nothing written", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an internal error: one line unless --debug
+        if args.debug:
+            raise
+        print(f"mlimpute: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+              "for details and please report it)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

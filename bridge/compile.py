@@ -1,0 +1,223 @@
+"""Turn a spec and a data frame into the engine's arrays, checking the data on the way.
+
+This is the only place that knows both the user's column names and the engine's
+numeric layout.  Every data problem is reported as a one-line :class:`DataError`
+naming the column.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlimpute.engine import REGISTRY, LevelData, ModelData, Priors
+
+from .errors import DataError, SpecError
+from .spec import Response, Spec
+
+INTERCEPT = "cons"          # REALCOM's name for the constant, used in labels and equations
+MAX_DUMMY_LEVELS = 50
+
+
+@dataclass
+class CompiledModel:
+    """Engine input plus the names needed to read the engine's output back."""
+
+    data: ModelData
+    spec: Spec
+    cluster_labels: pd.Index          # label of cluster code j
+    cluster_codes: np.ndarray         # code of each row
+    level1_names: list[str]           # response columns, engine column order
+    level2_names: list[str]
+    level1_covariates: list[str]      # design columns (INTERCEPT, covariates, dummies)
+    level2_covariates: list[str]
+    random_names: list[str]           # columns of z
+
+
+def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) -> bool:
+    """True if the non-missing values of a column are constant within every cluster."""
+    frame = pd.DataFrame({"v": values.to_numpy(), "c": codes}).dropna()
+    if frame.empty:
+        return True
+    return bool((frame.groupby("c")["v"].nunique() <= 1).all())
+
+
+def cluster_codes(spec: Spec, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    _require_columns(frame, [spec.cluster], "cluster identifier")
+    column = frame[spec.cluster]
+    if column.isna().any():
+        raise DataError(f"column '{spec.cluster}': the cluster identifier has "
+                        f"{int(column.isna().sum())} missing values")
+    codes, labels = pd.factorize(column, sort=True)
+    return codes.astype(np.int64), pd.Index(labels)
+
+
+def _require_columns(frame: pd.DataFrame, names, what: str) -> None:
+    for name in names:
+        if name not in frame.columns:
+            raise DataError(f"column '{name}' ({what}) is not in the data")
+
+
+def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Design columns for one covariate: numeric as is; categorical/text as 0/1 dummies
+    (first level the reference).  Covariates must be fully observed."""
+    column = frame[name]
+    if column.isna().any():
+        raise DataError(f"column '{name}': covariates must be fully observed but it has "
+                        f"{int(column.isna().sum())} missing values (make it a response)")
+    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            pass
+        else:
+            values = column.astype(float)
+            if not np.isfinite(values.to_numpy()).all():
+                raise DataError(f"column '{name}': covariate has infinite values")
+            return pd.DataFrame({name: values.to_numpy()}, index=frame.index)
+    levels = pd.Categorical(column)
+    if len(levels.categories) > MAX_DUMMY_LEVELS:
+        raise DataError(f"column '{name}': a non-numeric covariate with {len(levels.categories)} "
+                        f"distinct values (more than {MAX_DUMMY_LEVELS}) cannot be dummy-coded")
+    dummies = {f"{name}[{cat}]": (levels.codes == k).astype(float)
+               for k, cat in enumerate(levels.categories) if k > 0}
+    return pd.DataFrame(dummies, index=frame.index)
+
+
+def _design(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    parts = [pd.DataFrame({INTERCEPT: np.ones(len(frame))}, index=frame.index)]
+    parts += [_numeric_covariate(frame, n) for n in names]
+    return pd.concat(parts, axis=1)
+
+
+def _response_values(frame: pd.DataFrame, response: Response) -> np.ndarray:
+    column = frame[response.name]
+    if response.type not in REGISTRY:
+        supported = ", ".join(sorted(REGISTRY))
+        raise SpecError(f"response '{response.name}': type '{response.type}' is not supported by "
+                        f"this version of mlimpute (supported: {supported})")
+    if response.type == "continuous":
+        if isinstance(column.dtype, pd.CategoricalDtype) or not (
+                pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            raise DataError(f"column '{response.name}': a continuous response must be numeric "
+                            f"(dtype is {column.dtype})")
+        values = column.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+        if np.isinf(values).any():
+            raise DataError(f"column '{response.name}': infinite values are not allowed")
+        return values
+    raise SpecError(f"response '{response.name}': type '{response.type}' has no data reader")
+
+
+def check_against_data(spec: Spec, frame: pd.DataFrame) -> None:
+    """Validate the spec against a frame (compiles it and throws the arrays away)."""
+    compile_model(spec, frame)
+
+
+def _level_design(spec: Spec, frame: pd.DataFrame, responses: list[Response],
+                  default: list[str], codes: np.ndarray, n_clusters: int, level: int):
+    """Design matrix (union of all equations' covariates) and coefficient mask."""
+    wanted: list[str] = []
+    for r in responses:
+        for c in (r.covariates if r.covariates is not None else default):
+            if c not in wanted:
+                wanted.append(c)
+    _require_columns(frame, wanted, f"covariate of a level-{level} response")
+    if level == 2:
+        for c in wanted:
+            if not is_constant_within(frame[c], codes, n_clusters):
+                raise DataError(f"column '{c}': a covariate of a level-2 response must be "
+                                f"constant within each '{spec.cluster}'")
+    design = _design(frame, wanted)
+    columns = list(design.columns)
+    mask = np.zeros((len(columns), len(responses)), dtype=bool)
+    for r_index, r in enumerate(responses):
+        own = r.covariates if r.covariates is not None else default
+        for k, col in enumerate(columns):
+            if col == INTERCEPT:
+                mask[k, r_index] = spec.uses_intercept(r)
+            else:
+                source = col.split("[", 1)[0] if col not in frame.columns else col
+                mask[k, r_index] = source in own
+        if not mask[:, r_index].any():
+            raise SpecError(f"response '{r.name}': its equation has no covariate and no intercept")
+    return design, columns, mask
+
+
+def _rank_check(design: np.ndarray, names: list[str], level: int) -> None:
+    if design.shape[1] and np.linalg.matrix_rank(design) < design.shape[1]:
+        raise DataError(f"the level-{level} covariates ({', '.join(names)}) are collinear; "
+                        "drop one of them")
+
+
+def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
+    """Build the engine's :class:`ModelData` from a spec and a data frame."""
+    if not isinstance(frame, pd.DataFrame):
+        raise DataError("the data must be a pandas DataFrame")
+    if len(frame) == 0:
+        raise DataError("the data set has no rows")
+    codes, labels = cluster_codes(spec, frame)
+    n_clusters = len(labels)
+    _require_columns(frame, spec.response_names, "response")
+    _require_columns(frame, spec.random_slopes, "random slope")
+
+    responses1, responses2 = spec.level1_responses, spec.level2_responses
+    y1 = np.column_stack([_response_values(frame, r) for r in responses1]) if responses1 \
+        else np.zeros((len(frame), 0))
+    for r, column in zip(responses1, y1.T):
+        if np.isnan(column).all():
+            raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
+
+    # level-2 responses: one value per cluster, constant within cluster
+    y2 = np.full((n_clusters, len(responses2)), np.nan)
+    for k, r in enumerate(responses2):
+        values = _response_values(frame, r)
+        series = pd.Series(values)
+        per_cluster = series.groupby(codes)
+        if (per_cluster.nunique() > 1).any():
+            bad = labels[int(np.flatnonzero((per_cluster.nunique() > 1).to_numpy())[0])]
+            raise DataError(f"column '{r.name}': a level-2 response must be constant within each "
+                            f"'{spec.cluster}', but it varies in cluster {bad!r}")
+        y2[:, k] = per_cluster.first().reindex(range(n_clusters)).to_numpy()
+        if np.isnan(y2[:, k]).all():
+            raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
+
+    level2_default = spec.level2_covariates
+    if level2_default is None:
+        _require_columns(frame, spec.covariates, "covariate")
+        level2_default = [c for c in spec.covariates
+                          if is_constant_within(frame[c], codes, n_clusters)]
+    design1, names1, mask1 = _level_design(spec, frame, responses1, spec.covariates, codes, n_clusters, 1)
+    design2_rows, names2, mask2 = _level_design(spec, frame, responses2, level2_default, codes,
+                                                n_clusters, 2)
+    first_row = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+    x1 = design1.to_numpy(dtype=float)
+    x2 = design2_rows.to_numpy(dtype=float)[first_row]
+    if responses1:
+        _rank_check(x1, names1, 1)
+    if responses2:
+        _rank_check(x2, names2, 2)
+
+    z_columns, z_names = [], []
+    if spec.random_intercept:
+        z_columns.append(np.ones(len(frame)))
+        z_names.append(INTERCEPT)
+    for name in spec.random_slopes:
+        z_columns.append(_numeric_covariate(frame, name).to_numpy(dtype=float)[:, 0])
+        z_names.append(name)
+    z = np.column_stack(z_columns) if z_columns else np.zeros((len(frame), 0))
+
+    p = spec.priors
+    priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
+                    p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale))
+    kinds1 = [r.type for r in responses1]
+    kinds2 = [r.type for r in responses2]
+    try:
+        data = ModelData(LevelData(y1, x1, mask1, kinds1), LevelData(y2, x2, mask2, kinds2),
+                         codes, z, priors)
+        # check prior dimensions now rather than inside the sampler
+        w1 = len(kinds1)
+        priors.level1(w1)
+        priors.level2(w1 * z.shape[1] + len(kinds2))
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
+    return CompiledModel(data, spec, labels, codes, [r.name for r in responses1],
+                         [r.name for r in responses2], names1, names2, z_names)

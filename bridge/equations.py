@@ -1,0 +1,71 @@
+"""The model as equations, in the spirit of REALCOM's / MLwiN's Equations window."""
+from __future__ import annotations
+
+from .compile import INTERCEPT
+from .spec import Spec
+
+_SYMBOL = {"continuous": "~ N", "binary": "probit", "ordinal": "ordered probit",
+           "categorical": "max-indicant probit"}
+
+
+def _equation(spec: Spec, index: int, response, covariates: list[str], level: int) -> str:
+    sub = "ij" if level == 1 else "j"
+    terms = []
+    if spec.uses_intercept(response):
+        terms.append(f"b{index}.0 {INTERCEPT}")
+    for k, c in enumerate(covariates, start=1):
+        terms.append(f"b{index}.{k} {c}_{sub}")
+    if level == 1:
+        if spec.random_intercept:
+            terms.append(f"u{index}.0_j")
+        for k, c in enumerate(spec.random_slopes, start=1):
+            terms.append(f"u{index}.{k}_j {c}_ij")
+        terms.append(f"e{index}_ij")
+    else:
+        terms.append(f"v{index}_j")
+    lhs = response.name if response.type == "continuous" else f"z({response.name})"
+    return f"  {lhs}_{sub} = " + " + ".join(terms)
+
+
+def render(spec: Spec) -> str:
+    """Text rendering of the imputation model a spec describes."""
+    lines = [f"Two-level joint imputation model (units i in clusters j = '{spec.cluster}')", ""]
+    index = 0
+    level2_default = spec.level2_covariates
+    for level, responses in ((1, spec.level1_responses), (2, spec.level2_responses)):
+        if not responses:
+            continue
+        lines.append(f"Level-{level} responses:")
+        for r in responses:
+            index += 1
+            if r.covariates is not None:
+                covs = r.covariates
+            elif level == 1:
+                covs = spec.covariates
+            else:
+                covs = level2_default if level2_default is not None else \
+                    [f"{c}*" for c in spec.covariates]
+            lines.append(_equation(spec, index, r, covs, level))
+            if r.type != "continuous":
+                lines.append(f"      {r.name}: {r.type} response through a latent normal z "
+                             f"({_SYMBOL[r.type]})")
+        lines.append("")
+    n1, n2 = len(spec.level1_responses), len(spec.level2_responses)
+    q = int(spec.random_intercept) + len(spec.random_slopes)
+    if level2_default is None and spec.level2_responses and spec.covariates:
+        lines.append("  * only if constant within clusters (a level-2 covariate)")
+        lines.append("")
+    if n1 * q + n2:
+        names = [f"u{i}.{k}_j" for i in range(1, n1 + 1)
+                 for k in ([0] if spec.random_intercept else []) + list(range(1, len(spec.random_slopes) + 1))]
+        names += [f"v{i}_j" for i in range(n1 + 1, n1 + n2 + 1)]
+        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_u)   unstructured, "
+                     f"{len(names)} x {len(names)}")
+    if n1:
+        names = [f"e{i}_ij" for i in range(1, n1 + 1)]
+        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured, {n1} x {n1}")
+    m = spec.mcmc
+    seed = "random (recorded in the output)" if m.seed is None else m.seed
+    lines += ["", f"MCMC: burn-in {m.burnin}, {m.between} iterations between imputations, "
+                  f"M = {m.m}, seed {seed}"]
+    return "\n".join(lines) + "\n"

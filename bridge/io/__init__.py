@@ -1,0 +1,78 @@
+"""Reading and writing data files: one module per format, chosen by file extension.
+
+Each format module has ``read(path) -> (frame, Metadata)`` and
+``write(frame, path, metadata)``; :func:`read_data` and :func:`write_data` are the single
+entry point.  Writers always go through :func:`atomic_path`, so a failed write leaves
+nothing behind.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import FormatError
+from . import csv as _csv
+from . import parquet as _parquet
+from . import stata as _stata
+from .atomic import atomic_path, atomic_write_text
+from .metadata import Metadata
+
+FORMATS = {
+    ".csv": _csv,
+    ".parquet": _parquet,
+    ".pq": _parquet,
+    ".dta": _stata,
+}
+
+
+def format_for(path: str | Path):
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        known = ", ".join(sorted(FORMATS))
+        raise FormatError(f"file '{path}': unknown file type '{suffix or '(none)'}' "
+                          f"(known: {known})") from None
+
+
+def read_data(path: str | Path) -> tuple[pd.DataFrame, Metadata]:
+    """Read a data file into a frame and its metadata (labels, source format)."""
+    path = Path(path)
+    module = format_for(path)
+    if not path.is_file():
+        raise FormatError(f"file '{path}': not found")
+    try:
+        return module.read(path)
+    except FormatError:
+        raise
+    except Exception as exc:  # the readers' own errors become one line naming the file
+        raise FormatError(f"file '{path}': cannot read as {module.LABEL}: {_first_line(exc)}") from None
+
+
+def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None = None,
+               **options) -> None:
+    """Write a frame in the format of `path`'s extension, atomically.
+
+    ``options`` are format-specific keywords (e.g. ``dta_format=114`` for .dta).
+    """
+    path = Path(path)
+    module = format_for(path)
+    if not path.parent.exists() and str(path.parent):
+        raise FormatError(f"file '{path}': directory '{path.parent}' does not exist")
+    try:
+        with atomic_path(path) as tmp:
+            module.write(frame, tmp, metadata or Metadata(), **options)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(f"file '{path}': cannot write as {module.LABEL}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+__all__ = ["FORMATS", "Metadata", "atomic_path", "atomic_write_text", "format_for",
+           "read_data", "write_data"]

@@ -1,0 +1,20 @@
+"""Metadata carried alongside a data frame between reader and writer."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Metadata:
+    """What a format knows about its columns beyond the values.
+
+    variable_labels : column -> label text
+    value_labels : column -> {code: label}
+    characteristics : Stata-style characteristics, {(variable or "_dta", name): text}
+    source_format : the reader that produced it ("csv", "parquet", "dta" ...)
+    """
+
+    variable_labels: dict[str, str] = field(default_factory=dict)
+    value_labels: dict[str, dict] = field(default_factory=dict)
+    characteristics: dict[tuple[str, str], str] = field(default_factory=dict)
+    source_format: str = ""

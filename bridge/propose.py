@@ -1,0 +1,76 @@
+"""REALCOM-IMPUTE's default model for a data set.
+
+Every partially observed variable becomes a response with an intercept and a random
+intercept; every fully observed variable (except the cluster identifier and the ones
+excluded) becomes a covariate of every level-1 equation.  A variable whose observed
+values are constant within every cluster is a level-2 variable: as a response it is
+modelled at level 2, as a covariate it also enters the level-2 equations.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .compile import cluster_codes, is_constant_within
+from .errors import DataError
+from .spec import MCMC, Response, Spec
+
+
+def _is_level2(column: pd.Series, codes, n_clusters: int) -> bool:
+    """Constant within every cluster, and observed at least twice in some cluster (so
+    that "constant" is evidence, not an accident of singleton clusters)."""
+    observed_per_cluster = column.notna().groupby(codes).sum()
+    return bool((observed_per_cluster >= 2).any()) and is_constant_within(column, codes, n_clusters)
+
+
+def infer_type(column: pd.Series) -> str:
+    """Response type implied by a column's dtype: ordered categorical -> ordinal,
+    categorical/text/bool with two categories -> binary, more -> categorical,
+    numeric -> continuous."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        if column.cat.ordered and len(column.cat.categories) > 2:
+            return "ordinal"
+        return "binary" if len(column.cat.categories) <= 2 else "categorical"
+    if pd.api.types.is_bool_dtype(column) or (column.dtype == object and column.dropna().nunique() <= 2):
+        return "binary"
+    if pd.api.types.is_numeric_dtype(column):
+        return "continuous"
+    return "categorical"
+
+
+def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = None,
+            covariates: list[str] | None = None, exclude: list[str] | None = None,
+            types: dict[str, str] | None = None, mcmc: MCMC | None = None) -> Spec:
+    """Build the default spec for `frame`.
+
+    Parameters
+    ----------
+    cluster : name of the cluster identifier column.
+    responses : responses to use instead of "every partially observed column".
+    covariates : covariates to use instead of "every other fully observed column".
+    exclude : columns to leave out of the model altogether (ids, text notes ...).
+    types : response types overriding the ones inferred from the dtypes.
+    """
+    exclude = list(exclude or [])
+    types = dict(types or {})
+    for name in [cluster, *(responses or []), *(covariates or []), *exclude, *types]:
+        if name not in frame.columns:
+            raise DataError(f"column '{name}' is not in the data")
+    codes, labels = cluster_codes(Spec(cluster, [Response("_")]), frame)
+    candidates = [c for c in frame.columns if c != cluster and c not in exclude]
+    if responses is None:
+        responses = [c for c in candidates if frame[c].isna().any()
+                     and not (covariates and c in covariates)]
+    if covariates is None:
+        covariates = [c for c in candidates if c not in responses and not frame[c].isna().any()]
+    if not responses:
+        raise DataError("no column has missing values: there is nothing to impute")
+    spec_responses = []
+    for name in responses:
+        column = frame[name]
+        if column.isna().all():
+            raise DataError(f"column '{name}': every value is missing, it cannot be imputed")
+        level = 2 if _is_level2(column, codes, len(labels)) else 1
+        spec_responses.append(Response(name, types.get(name, infer_type(column)), level))
+    level2_covariates = [c for c in covariates if _is_level2(frame[c], codes, len(labels))]
+    return Spec(cluster=cluster, responses=spec_responses, covariates=list(covariates),
+                level2_covariates=level2_covariates, mcmc=mcmc or MCMC())

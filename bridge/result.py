@@ -1,0 +1,122 @@
+"""The outcome of an imputation run: completed data sets, stacked frames, parameter chains."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlimpute.engine import SamplerResult, effective_sample_size
+
+from .compile import CompiledModel
+from .stack import flong, r_long
+
+
+@dataclass
+class ImputationResult:
+    """Completed data and parameter draws of one run.
+
+    Observed values of the input are carried over untouched; only missing cells of the
+    response columns are filled.  ``seed`` is the seed actually used (drawn at random and
+    recorded when the spec had none), so every run can be repeated.
+    """
+
+    original: pd.DataFrame
+    model: CompiledModel
+    sampler: SamplerResult
+    seed: int
+
+    @property
+    def m(self) -> int:
+        return len(self.sampler.imputations)
+
+    @property
+    def imputed_vars(self) -> list[str]:
+        return self.model.level1_names + self.model.level2_names
+
+    def completed(self, m: int) -> pd.DataFrame:
+        """Completed data set m (1..M), same rows, columns and dtypes as the input."""
+        if not 1 <= m <= self.m:
+            raise IndexError(f"imputation {m} out of range 1..{self.m}")
+        imputation = self.sampler.imputations[m - 1]
+        frame = self.original.copy()
+        level1 = self.model.data.level1.y.copy()
+        level1[self.sampler.missing1] = imputation.level1
+        for k, name in enumerate(self.model.level1_names):
+            frame[name] = _fill(self.original[name], level1[:, k])
+        level2 = self.model.data.level2.y.copy()
+        level2[self.sampler.missing2] = imputation.level2
+        for k, name in enumerate(self.model.level2_names):
+            frame[name] = _fill(self.original[name], level2[self.model.cluster_codes, k])
+        return frame
+
+    def completed_all(self):
+        """Iterate over the M completed data sets."""
+        for m in range(1, self.m + 1):
+            yield self.completed(m)
+
+    def stacked(self, style: str = "flong") -> pd.DataFrame:
+        """All completed data sets with the original, stacked: ``"flong"`` (Stata) or
+        ``"long"`` (R: ``.imp``/``.id``)."""
+        if style == "flong":
+            return flong(self.original, self.completed_all(), self.imputed_vars)
+        if style == "long":
+            return r_long(self.original, self.completed_all())
+        raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
+
+    # ------------------------------------------------------------------ parameters
+    def parameter_draws(self, include_burnin: bool = False) -> pd.DataFrame:
+        """One column per model parameter, one row per iteration (after burn-in by default).
+
+        Names: ``beta1[cov,resp]``, ``beta2[cov,resp]``, ``omega_e[r,s]`` and ``omega_u[a,b]``
+        (lower triangle), with random-effect names ``resp:cov`` for level-1 random
+        coefficients and the response name for level-2 residuals.
+        """
+        chain = self.sampler.chain
+        start = 0 if include_burnin else chain.burnin
+        columns: dict[str, np.ndarray] = {}
+        m = self.model
+        for name, draws, rows, cols in (("beta1", chain.beta1, m.level1_covariates, m.level1_names),
+                                        ("beta2", chain.beta2, m.level2_covariates, m.level2_names)):
+            mask = (m.data.level1 if name == "beta1" else m.data.level2).coef_mask
+            for a, cov in enumerate(rows):
+                for r, resp in enumerate(cols):
+                    if mask[a, r]:
+                        columns[f"{name}[{cov},{resp}]"] = draws[start:, a, r]
+        for name, draws, labels in (("omega_e", chain.omega_e, m.level1_names),
+                                    ("omega_u", chain.omega_u, self.random_effect_names)):
+            for a in range(len(labels)):
+                for b in range(a + 1):
+                    columns[f"{name}[{labels[a]},{labels[b]}]"] = draws[start:, a, b]
+        return pd.DataFrame(columns)
+
+    @property
+    def random_effect_names(self) -> list[str]:
+        m = self.model
+        names = [f"{resp}:{cov}" for resp in m.level1_names for cov in m.random_names]
+        return names + list(m.level2_names)
+
+    def posterior_summary(self) -> pd.DataFrame:
+        """Posterior mean, sd, effective sample size and Monte Carlo SE of every parameter."""
+        draws = self.parameter_draws()
+        values = draws.to_numpy()
+        ess = effective_sample_size(values) if len(values) > 3 else np.full(values.shape[1], np.nan)
+        sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
+        return pd.DataFrame({"mean": values.mean(axis=0), "sd": sd, "ess": ess,
+                             "mcse": sd / np.sqrt(ess)}, index=draws.columns)
+
+
+def _fill(original: pd.Series, completed: np.ndarray) -> pd.Series:
+    """The original column with its missing cells taken from `completed`.
+
+    Observed cells keep their original values (bit for bit); a float column keeps its
+    dtype, an integer/nullable column becomes float64 (imputations are not integers).
+    """
+    missing = original.isna().to_numpy()
+    if pd.api.types.is_float_dtype(original.dtype) and not isinstance(original.dtype, pd.ArrowDtype):
+        values = original.to_numpy(copy=True)
+        values[missing] = completed[missing].astype(values.dtype)
+        return pd.Series(values, index=original.index, name=original.name)
+    values = original.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    values[missing] = completed[missing]
+    return pd.Series(values, index=original.index, name=original.name)

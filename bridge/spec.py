@@ -1,0 +1,270 @@
+"""The intermediate model specification: one data model every translator produces.
+
+A :class:`Spec` names the responses (type and level), the covariates of every
+equation, the random coefficients, the cluster identifier, the MCMC settings and the
+priors.  It is checked for internal consistency when constructed and against a data
+frame by :meth:`Spec.validate`.  It round-trips losslessly through JSON and TOML::
+
+    spec = Spec(cluster="school", responses=[Response("y1"), Response("y2", level=2)],
+                covariates=["x"])
+    spec.save("model.toml");  Spec.load("model.toml") == spec
+
+Defaults follow REALCOM-IMPUTE: every response has an intercept and a random intercept,
+every covariate enters every level-1 equation, level-2 responses get the level-2
+covariates (those constant within clusters) only.
+"""
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .errors import SpecError
+
+RESPONSE_TYPES = ("continuous", "binary", "ordinal", "categorical")
+SPEC_VERSION = 1
+
+
+@dataclass
+class Response:
+    """One partially observed variable modelled as a response.
+
+    covariates : None (the model's default for this level) or an explicit list of
+        column names entering this response's equation — REALCOM's per-response
+        covariates; leaving a covariate out constrains its coefficient to zero.
+    intercept : None (the model's default) or whether the equation has a constant.
+    """
+
+    name: str
+    type: str = "continuous"
+    level: int = 1
+    covariates: list[str] | None = None
+    intercept: bool | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError("every response needs a non-empty column name")
+        if self.type not in RESPONSE_TYPES:
+            raise SpecError(f"response '{self.name}': unknown type '{self.type}' "
+                            f"(expected one of {', '.join(RESPONSE_TYPES)})")
+        if self.level not in (1, 2):
+            raise SpecError(f"response '{self.name}': level must be 1 or 2, got {self.level!r}")
+        if self.covariates is not None:
+            self.covariates = _names(self.covariates, f"response '{self.name}' covariates")
+
+
+@dataclass
+class MCMC:
+    """Sampler settings: burn-in, iterations between kept data sets, M, seed.
+
+    jomo_compatible reproduces R jomo's (approximate) draw of the level-2 fixed effects,
+    for cross-checking against jomo only; the default is the exact full conditional.
+    """
+
+    burnin: int = 1000
+    between: int = 500
+    m: int = 20
+    seed: int | None = None
+    jomo_compatible: bool = False
+
+    def __post_init__(self):
+        for name, low in (("burnin", 0), ("between", 1), ("m", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise SpecError(f"mcmc.{name} must be an integer >= {low}, got {value!r}")
+        if not isinstance(self.jomo_compatible, bool):
+            raise SpecError(f"mcmc.jomo_compatible must be true or false, got {self.jomo_compatible!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or self.seed < 0):
+            raise SpecError(f"mcmc.seed must be a non-negative integer, got {self.seed!r}")
+
+
+@dataclass
+class PriorSpec:
+    """Inverse-Wishart priors; None keeps jomo's defaults (identity scale; level-1
+    df = -1, i.e. posterior df N - 1; level-2 df = dimension of Omega_u)."""
+
+    level1_df: float | None = None
+    level1_scale: list[list[float]] | None = None
+    level2_df: float | None = None
+    level2_scale: list[list[float]] | None = None
+
+    def __post_init__(self):
+        for name in ("level1_scale", "level2_scale"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                rows = [[float(v) for v in row] for row in value]
+            except (TypeError, ValueError):
+                raise SpecError(f"priors.{name} must be a square matrix of numbers") from None
+            if any(len(r) != len(rows) for r in rows):
+                raise SpecError(f"priors.{name} must be a square matrix")
+            setattr(self, name, rows)
+        for name in ("level1_df", "level2_df"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise SpecError(f"priors.{name} must be a number")
+
+
+@dataclass
+class Spec:
+    """A two-level joint imputation model; see the module docstring."""
+
+    cluster: str
+    responses: list[Response]
+    covariates: list[str] = field(default_factory=list)
+    level2_covariates: list[str] | None = None
+    intercept: bool = True
+    random_intercept: bool = True
+    random_slopes: list[str] = field(default_factory=list)
+    mcmc: MCMC = field(default_factory=MCMC)
+    priors: PriorSpec = field(default_factory=PriorSpec)
+    version: int = SPEC_VERSION
+
+    def __post_init__(self):
+        if not isinstance(self.cluster, str) or not self.cluster:
+            raise SpecError("the spec needs a cluster identifier column")
+        self.responses = [r if isinstance(r, Response) else Response(**_known(Response, r, "response"))
+                          for r in self.responses]
+        if not self.responses:
+            raise SpecError("the spec has no response: nothing to impute")
+        if isinstance(self.mcmc, dict):
+            self.mcmc = MCMC(**_known(MCMC, self.mcmc, "mcmc"))
+        if isinstance(self.priors, dict):
+            self.priors = PriorSpec(**_known(PriorSpec, self.priors, "priors"))
+        self.covariates = _names(self.covariates, "covariates")
+        self.random_slopes = _names(self.random_slopes, "random_slopes")
+        if self.level2_covariates is not None:
+            self.level2_covariates = _names(self.level2_covariates, "level2_covariates")
+        if self.version != SPEC_VERSION:
+            raise SpecError(f"spec version {self.version} is not supported (expected {SPEC_VERSION})")
+        names = [r.name for r in self.responses]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise SpecError(f"response '{dup[0]}' is listed more than once")
+        if self.cluster in names:
+            raise SpecError(f"the cluster identifier '{self.cluster}' cannot also be a response")
+        for r in self.responses:
+            used = r.covariates if r.covariates is not None else []
+            for c in used + self.covariates + self.random_slopes + (self.level2_covariates or []):
+                if c in names:
+                    raise SpecError(f"column '{c}' is both a response and a covariate; "
+                                    "partially observed variables must be responses")
+                if c == self.cluster:
+                    raise SpecError(f"the cluster identifier '{c}' cannot be a covariate")
+        if not any(r.level == 1 for r in self.responses) and self.random_slopes:
+            raise SpecError("random_slopes need at least one level-1 response")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def level1_responses(self) -> list[Response]:
+        return [r for r in self.responses if r.level == 1]
+
+    @property
+    def level2_responses(self) -> list[Response]:
+        return [r for r in self.responses if r.level == 2]
+
+    @property
+    def response_names(self) -> list[str]:
+        return [r.name for r in self.responses]
+
+    def uses_intercept(self, response: Response) -> bool:
+        return self.intercept if response.intercept is None else response.intercept
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        """A plain dict (None entries dropped, so that it also fits TOML)."""
+        return _drop_none(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Spec":
+        if not isinstance(data, dict):
+            raise SpecError("a spec must be a mapping of settings")
+        return cls(**_known(cls, data, "spec"))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "Spec":
+        try:
+            return cls.from_dict(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+
+    @classmethod
+    def from_toml(cls, text: str) -> "Spec":
+        try:
+            return cls.from_dict(tomllib.loads(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"invalid TOML: {exc}") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write the spec as JSON or TOML (by extension), atomically."""
+        from .io.atomic import atomic_write_text
+        path = Path(path)
+        atomic_write_text(path, self.to_json() if path.suffix.lower() == ".json" else self.to_toml())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Spec":
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SpecError(f"file '{path}': cannot read spec ({exc.strerror or exc})") from None
+        try:
+            if path.suffix.lower() == ".json":
+                return cls.from_json(text)
+            return cls.from_toml(text)
+        except SpecError as exc:
+            raise SpecError(f"file '{path}': {exc}") from None
+
+    # ------------------------------------------------------------------ data checks
+    def validate(self, frame) -> None:
+        """Check the spec against a data frame; raises DataError/SpecError naming the column."""
+        from .compile import check_against_data
+        check_against_data(self, frame)
+
+
+def _names(value, what: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    try:
+        names = list(value)
+    except TypeError:
+        raise SpecError(f"{what} must be a list of column names") from None
+    if not all(isinstance(n, str) and n for n in names):
+        raise SpecError(f"{what} must be a list of column names")
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise SpecError(f"{what}: column '{dup[0]}' is listed more than once")
+    return names
+
+
+def _known(cls, data: dict, what: str) -> dict:
+    """Keep only the fields `cls` has; unknown keys are an error (typos must not pass)."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{what} must be a mapping")
+    allowed = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise SpecError(f"{what}: unknown setting '{unknown[0]}' (known: {', '.join(sorted(allowed))})")
+    return dict(data)
+
+
+def _drop_none(value):
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value]
+    return value

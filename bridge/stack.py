@@ -1,0 +1,65 @@
+"""Stacked multiply-imputed data in each ecosystem's native shape.
+
+* Stata ``flong``: the original data (``_mi_m == 0``) followed by every completed data
+  set (``_mi_m == 1..M``), all rows in each; ``_mi_id`` (1..N, input row order) links rows
+  across m; ``_mi_miss`` is 1 on m = 0 rows that had a missing imputed variable, 0 on
+  other m = 0 rows, and missing on m > 0 rows (Stata's definition).
+* R long (``mice::complete(imp, "long", include = TRUE)``): ``.imp`` (0 = original) and
+  ``.id`` (1..N) in front of the data columns; ``mice::as.mids`` and ``mitml`` read it.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+MI_COLUMNS = ("_mi_m", "_mi_id", "_mi_miss")
+R_COLUMNS = (".imp", ".id")
+
+
+def missing_indicator(original: pd.DataFrame, imputed_vars: list[str]) -> np.ndarray:
+    """1 where a row has at least one missing value among the imputed variables."""
+    if not imputed_vars:
+        return np.zeros(len(original), dtype=np.int8)
+    return original[imputed_vars].isna().any(axis=1).to_numpy().astype(np.int8)
+
+
+def flong(original: pd.DataFrame, completed: Iterable[pd.DataFrame],
+          imputed_vars: list[str]) -> pd.DataFrame:
+    """Stack the original and the completed data sets in Stata's flong style."""
+    n = len(original)
+    ids = np.arange(1, n + 1)
+    miss0 = missing_indicator(original, imputed_vars).astype(float)
+    parts = [_with(original, {"_mi_m": 0, "_mi_id": ids, "_mi_miss": miss0})]
+    for m, frame in enumerate(completed, start=1):
+        parts.append(_with(frame, {"_mi_m": m, "_mi_id": ids, "_mi_miss": np.nan}))
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked["_mi_m"] = stacked["_mi_m"].astype(np.int16)
+    stacked["_mi_id"] = stacked["_mi_id"].astype(np.int32)
+    return stacked
+
+
+def r_long(original: pd.DataFrame, completed: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack in R's long shape: ``.imp`` (0 = original data), ``.id`` (1..N), then the data."""
+    ids = np.arange(1, len(original) + 1)
+    parts = [_front(original, {".imp": 0, ".id": ids})]
+    for m, frame in enumerate(completed, start=1):
+        parts.append(_front(frame, {".imp": m, ".id": ids}))
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked[".imp"] = stacked[".imp"].astype(np.int32)
+    stacked[".id"] = stacked[".id"].astype(np.int32)
+    return stacked
+
+
+def _with(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:
+    out = frame.reset_index(drop=True).copy()
+    for name, value in extra.items():
+        out[name] = value
+    return out
+
+
+def _front(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:
+    out = frame.reset_index(drop=True)
+    head = pd.DataFrame({k: (v if np.ndim(v) else np.full(len(out), v)) for k, v in extra.items()})
+    return pd.concat([head, out], axis=1)

@@ -1,0 +1,129 @@
+"""The numeric description of an imputation model, as the sampler sees it.
+
+The bridge turns a user's spec and data frame into a :class:`ModelData`: plain arrays,
+no column names, no file formats.  Level 1 has one row per unit, level 2 one row per
+cluster; cluster codes are 0..J-1.  Responses hold NaN where a value is missing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class LevelData:
+    """Responses and covariates of one level.
+
+    y : (n, p) response values, NaN where missing (continuous values as they are;
+        later response types hold category codes 0..K-1).
+    x : (n, k) fully observed covariates (a column of ones for the intercept).
+    coef_mask : (k, p) bool, True where covariate a enters the equation of response r
+        (REALCOM's per-response covariates and zero constraints).
+    kinds : response type of each column, a key of ``engine.responses.REGISTRY``.
+    """
+
+    y: np.ndarray
+    x: np.ndarray
+    coef_mask: np.ndarray
+    kinds: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.y = np.asarray(self.y, dtype=float)
+        self.x = np.asarray(self.x, dtype=float)
+        self.coef_mask = np.asarray(self.coef_mask, dtype=bool)
+        n, p = self.y.shape
+        if self.x.shape[0] != n:
+            raise ValueError(f"covariates have {self.x.shape[0]} rows, responses {n}")
+        if self.coef_mask.shape != (self.x.shape[1], p):
+            raise ValueError(f"coef_mask shape {self.coef_mask.shape} != {(self.x.shape[1], p)}")
+        if not self.kinds:
+            self.kinds = ["continuous"] * p
+        if len(self.kinds) != p:
+            raise ValueError("one kind per response column is needed")
+        if p and not self.coef_mask.any(axis=0).all():
+            raise ValueError("every response needs at least one covariate (e.g. the intercept)")
+        if not np.isfinite(self.x).all():
+            raise ValueError("covariates must be fully observed and finite")
+
+    @property
+    def n_rows(self) -> int:
+        return self.y.shape[0]
+
+    @property
+    def n_responses(self) -> int:
+        return self.y.shape[1]
+
+    @classmethod
+    def empty(cls, n: int) -> "LevelData":
+        """A level without responses (e.g. a model with no level-2 response)."""
+        return cls(np.zeros((n, 0)), np.ones((n, 1)), np.zeros((1, 0), dtype=bool), [])
+
+
+@dataclass
+class Priors:
+    """Inverse-Wishart priors for the level-1 (Omega_e) and level-2 (Omega_u) covariance.
+
+    The posterior is IW(df + n, scale + sum of squares).  Defaults are jomo's:
+    identity scales; level-1 df = -1 (jomo draws Omega_e from IW(N - 1, ...), a flat
+    improper prior), level-2 df = dimension of Omega_u.  ``None`` means the default.
+    """
+
+    level1_df: float | None = None
+    level1_scale: np.ndarray | None = None
+    level2_df: float | None = None
+    level2_scale: np.ndarray | None = None
+
+    def level1(self, dim: int) -> tuple[float, np.ndarray]:
+        df = -1.0 if self.level1_df is None else float(self.level1_df)
+        scale = np.eye(dim) if self.level1_scale is None else np.asarray(self.level1_scale, float)
+        return df, _checked_scale(scale, dim, "level-1")
+
+    def level2(self, dim: int) -> tuple[float, np.ndarray]:
+        df = float(dim) if self.level2_df is None else float(self.level2_df)
+        scale = np.eye(dim) if self.level2_scale is None else np.asarray(self.level2_scale, float)
+        return df, _checked_scale(scale, dim, "level-2")
+
+
+def _checked_scale(scale: np.ndarray, dim: int, what: str) -> np.ndarray:
+    if scale.shape != (dim, dim):
+        raise ValueError(f"{what} prior scale must be {dim}x{dim}, got {scale.shape}")
+    if not np.allclose(scale, scale.T) or np.linalg.eigvalsh(scale).min() <= 0:
+        raise ValueError(f"{what} prior scale must be symmetric positive definite")
+    return scale
+
+
+@dataclass
+class ModelData:
+    """Everything the sampler needs: both levels, the cluster index and the random part.
+
+    cluster : (N,) int cluster code of each level-1 row, 0..J-1, every code used.
+    z : (N, q) covariates with cluster-level random coefficients for every level-1
+        response (a column of ones = random intercepts).
+    """
+
+    level1: LevelData
+    level2: LevelData
+    cluster: np.ndarray
+    z: np.ndarray
+    priors: Priors = field(default_factory=Priors)
+
+    def __post_init__(self):
+        self.cluster = np.asarray(self.cluster)
+        if not np.issubdtype(self.cluster.dtype, np.integer):
+            raise ValueError("cluster codes must be integers 0..J-1")
+        self.z = np.asarray(self.z, dtype=float)
+        if self.z.ndim != 2 or self.z.shape[0] != self.level1.n_rows:
+            raise ValueError("z must have one row per level-1 row")
+        if self.cluster.shape != (self.level1.n_rows,):
+            raise ValueError("one cluster code per level-1 row is needed")
+        n_clusters = self.level2.n_rows
+        counts = np.bincount(self.cluster, minlength=n_clusters)
+        if len(counts) != n_clusters or (counts == 0).any():
+            raise ValueError("cluster codes must be exactly 0..J-1 with J = rows of level 2")
+        if not np.isfinite(self.z).all():
+            raise ValueError("random-coefficient covariates must be fully observed")
+
+    @property
+    def n_clusters(self) -> int:
+        return self.level2.n_rows

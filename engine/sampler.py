@@ -1,0 +1,448 @@
+"""The Gibbs sampler of the two-level joint imputation model (REALCOM-IMPUTE / jomo).
+
+Model, with W the working (latent-normal) columns of the responses::
+
+    level 1 (unit i in cluster j):  W1_ij = X1_ij B1 + (I ⊗ z_ij') u_j + e_ij,  e_ij ~ N(0, Omega_e)
+    level 2 (cluster j):            W2_j  = X2_j B2 + v_j
+    (u_j, v_j) ~ N(0, Omega_u)      jointly: random coefficients of the level-1 responses
+                                    and residuals of the level-2 responses
+
+u_j holds, for each level-1 working column r, its q random coefficients (index r*q + a,
+the layout jomo uses).  One iteration (:meth:`GibbsSampler.step`) draws
+
+1. latent values behind observed categories (response types that have them),
+2. missing level-1 values | B1, u, Omega_e        (joint conditional normal per pattern),
+3. missing level-2 values | B2, u, Omega_u        (likewise, u treated as observed),
+4. B1 | W1, u, Omega_e                            (GLS normal equations, flat prior),
+5. B2 | W2, u, Omega_u                            (GLS given u: v_j | u_j ~ N(H u_j, S)),
+6. u_j | W1, v_j, B1, Omega_e, Omega_u             (all clusters at once, batched Cholesky),
+7. Omega_u | u, v and Omega_e | residuals          (inverse-Wishart).
+
+Rows are kept sorted by cluster internally so that cluster sums are contiguous
+reductions; results are returned in the caller's row order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy import linalg as sla
+
+from .linalg import (conditional_normal, draw_inverse_wishart, draw_normal_from_precision,
+                     draw_normal_from_precision_batched, draw_normal_two_precisions,
+                     symmetrize)
+from .model import ModelData
+from .responses import ResponseType, make_response_type
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class Chain:
+    """Every iteration's parameter draws, burn-in included (``burnin`` tells where it ends).
+
+    beta1 (T, k1, w1), beta2 (T, k2, w2), omega_e (T, w1, w1), omega_u (T, D, D), with w
+    the number of working columns of each level and D = w1 * q + w2.
+    """
+
+    beta1: np.ndarray
+    beta2: np.ndarray
+    omega_e: np.ndarray
+    omega_u: np.ndarray
+    burnin: int
+
+    def kept(self, name: str) -> np.ndarray:
+        """Draws of parameter block `name` after burn-in."""
+        return getattr(self, name)[self.burnin:]
+
+
+@dataclass
+class Imputation:
+    """Imputed values of one completed data set, at the missing cells only.
+
+    level1 follows ``SamplerResult.missing1`` (row-major order over (row, response)),
+    level2 follows ``SamplerResult.missing2``.
+    """
+
+    level1: np.ndarray
+    level2: np.ndarray
+    iteration: int
+
+
+@dataclass
+class SamplerResult:
+    imputations: list[Imputation]
+    chain: Chain
+    missing1: np.ndarray
+    missing2: np.ndarray
+    iterations: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+ProgressCallback = Callable[[int, int, int], None]
+
+
+# --------------------------------------------------------------------------- one level
+
+class _Level:
+    """Working columns of one level: response blocks, covariates, missingness patterns."""
+
+    def __init__(self, values: np.ndarray, x: np.ndarray, coef_mask: np.ndarray,
+                 kinds: list[str], rng: np.random.Generator):
+        self.values = values                       # (n, p) responses, NaN missing
+        self.x = x
+        self.blocks: list[tuple[ResponseType, slice, int]] = []
+        columns, mask_columns, start = [], [], 0
+        for r, kind in enumerate(kinds):
+            rtype = make_response_type(kind)
+            width = rtype.n_working(values[:, r])
+            columns.append(rtype.initial_working(values[:, r], rng))
+            mask_columns.extend([coef_mask[:, r]] * width)
+            self.blocks.append((rtype, slice(start, start + width), r))
+            start += width
+        n = values.shape[0]
+        self.working = np.hstack(columns) if columns else np.zeros((n, 0))
+        self.coef_mask = np.column_stack(mask_columns) if mask_columns else np.zeros((x.shape[1], 0), bool)
+        self.width = start
+        # cells drawn from the joint conditional normal: every working column of a missing response
+        self.impute_mask = np.zeros((n, self.width), dtype=bool)
+        for rtype, cols, r in self.blocks:
+            self.impute_mask[:, cols] = np.isnan(values[:, r])[:, None]
+        self._fill_start(self.working, self.impute_mask)
+        self.gram = x.T @ x
+        self.latent_blocks = [b for b in self.blocks if b[0].has_latent]
+
+    @staticmethod
+    def _fill_start(working, impute_mask):
+        for c in range(working.shape[1]):
+            miss = impute_mask[:, c]
+            if miss.all():
+                raise ValueError(f"working column {c} has no observed value")
+            working[miss, c] = working[~miss, c].mean()
+
+    def decode(self) -> np.ndarray:
+        out = np.empty(self.values.shape)
+        for rtype, cols, r in self.blocks:
+            out[:, r] = rtype.decode(self.working[:, cols])
+        return out
+
+
+class _PatternImputer:
+    """Draws the masked cells of every row from their conditional normal given the
+    row's unmasked cells.
+
+    For each missingness pattern (a fixed set of masked columns m) the conditional is
+    x_m | x_o ~ N(mu_m + G (x_o - mu_o), S).  The regression matrices G and the Cholesky
+    factors of S of all patterns come from one batched computation; rows are visited in
+    pattern order so that each pattern is one contiguous block and one matrix product.
+    """
+
+    def __init__(self, mask: np.ndarray):
+        self.active = bool(mask.any())
+        if not self.active:
+            return
+        patterns, inverse = np.unique(mask, axis=0, return_inverse=True)
+        inverse = np.asarray(inverse).reshape(-1)
+        keep = np.flatnonzero(patterns.any(axis=1))
+        self.patterns = patterns[keep]                          # (P, w), True = masked
+        rows_by_pattern = [np.flatnonzero(inverse == g) for g in keep]
+        self.order = np.concatenate(rows_by_pattern)            # rows with a masked cell
+        self.bounds = np.cumsum([0] + [len(r) for r in rows_by_pattern])
+        self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
+        self.observed = (~mask[self.order]).astype(float)
+
+    def _operators(self, cov: np.ndarray):
+        """Per pattern, embedded in full width: G (P, w, w) with G[m, o] = cov_mo cov_oo^-1
+        (zero elsewhere) and L (P, w, w) whose [m, m] block is chol(cov_mm - G cov_om)."""
+        mis = self.patterns.astype(float)
+        obs = 1.0 - mis
+        eye = np.eye(cov.shape[0])
+        # in permuted order this is block diagonal [cov_oo, I_mm]; its inverse is [cov_oo^-1, I]
+        inner = obs[:, :, None] * cov * obs[:, None, :] + eye * mis[:, None, :]
+        inner_inv = np.linalg.inv(inner) * (obs[:, :, None] * obs[:, None, :])
+        gain = (mis[:, :, None] * cov) @ inner_inv
+        cond = (cov - gain @ cov) * (mis[:, :, None] * mis[:, None, :]) + eye * obs[:, None, :]
+        return gain, np.linalg.cholesky(symmetrize(cond))
+
+    def draw(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray,
+             rng: np.random.Generator) -> None:
+        """Overwrite the masked cells of `values` (n, w) in place; rows are N(mean, cov)."""
+        if not self.active:
+            return
+        gain, chol = self._operators(cov)
+        current, mu = values[self.order], mean[self.order]
+        resid = (current - mu) * self.observed
+        for p, cols in enumerate(self.masked_columns):
+            a, b = self.bounds[p], self.bounds[p + 1]
+            predicted = mu[a:b] + resid[a:b] @ gain[p].T
+            factor = chol[p][np.ix_(cols, cols)]
+            noise = rng.standard_normal((b - a, len(cols))) @ factor.T
+            current[a:b, cols] = predicted[:, cols] + noise
+        values[self.order] = current
+
+
+def _draw_coefficients(gram: np.ndarray, cross: np.ndarray, precision: np.ndarray,
+                       mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Draw fixed effects of a multivariate regression with per-response covariates.
+
+    Model: rows r_i (1 x p) = x_i B + eps_i, eps_i ~ N(0, Q^-1), B (k x p) with zeros
+    where ``mask`` is False (seemingly unrelated regressions).  With a flat prior the
+    full conditional of the free coefficients is normal with precision block
+    (r, s) = Q[r, s] * (X'X)[a_r, a_s] and linear term (X' R Q)[a_r, r].  ``gram`` is
+    X'X and ``cross`` X'R: sufficient statistics, so the cost does not grow with rows.
+    """
+    k, p = mask.shape
+    beta = np.zeros((k, p))
+    if p == 0:
+        return beta
+    free = mask.T.reshape(-1)                      # response-major: index r*k + a
+    full_precision = np.kron(precision, gram)
+    linear = (cross @ precision).T.reshape(-1)
+    draw = draw_normal_from_precision(full_precision[np.ix_(free, free)], linear[free], rng)
+    flat = np.zeros(k * p)
+    flat[free] = draw
+    return flat.reshape(p, k).T
+
+
+def _inv_pd(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix."""
+    if a.shape[0] == 0:
+        return a.copy()
+    return symmetrize(sla.cho_solve(sla.cho_factor(a, lower=True), np.eye(a.shape[0])))
+
+
+# --------------------------------------------------------------------------- sampler
+
+class GibbsSampler:
+    """Draws parameters and missing values of the joint model; see the module docstring.
+
+    Parameters
+    ----------
+    data : ModelData
+    rng : numpy.random.Generator
+        The only source of randomness: the same generator state gives the same chain.
+    jomo_compatible : bool
+        Draw B2 as R's jomo does, from N(GLS given Omega_vv only), ignoring the level-1
+        random effects u it is correlated with.  That is not the exact full conditional
+        (step 5 above is), so the chain targets a slightly different distribution — in
+        our checks cov(u, v) differs by a few percent.  Only for cross-checking with jomo.
+    """
+
+    def __init__(self, data: ModelData, rng: np.random.Generator, jomo_compatible: bool = False):
+        self.data = data
+        self.rng = rng
+        self.jomo_compatible = jomo_compatible
+        self._order = np.argsort(data.cluster, kind="stable")
+        cluster = data.cluster[self._order]
+        self.n_clusters = data.n_clusters
+        self._cluster = cluster
+        self._starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+
+        l1, l2 = data.level1, data.level2
+        self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds, rng)
+        self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, rng)
+        self.z = data.z[self._order]
+        self.q = self.z.shape[1]
+        zz = self.z[:, :, None] * self.z[:, None, :]
+        self._zz = np.add.reduceat(zz, self._starts, axis=0)   # (J, q, q) per-cluster Z'Z
+
+        self.w1, self.w2 = self.level1.width, self.level2.width
+        self.d1 = self.w1 * self.q                                 # level-1 random effects
+        self.dim_u = self.d1 + self.w2
+        self.prior_e = data.priors.level1(self.w1)
+        self.prior_u = data.priors.level2(self.dim_u)
+
+        self._imputer1 = _PatternImputer(self.level1.impute_mask)
+        mask2 = np.hstack([np.zeros((self.n_clusters, self.d1), bool), self.level2.impute_mask])
+        self._imputer2 = _PatternImputer(mask2)
+        self._z_is_ones = self.q == 1 and bool((self.z == 1.0).all())
+
+        # starting values: least squares on the mean-filled data, no random effects
+        self.beta1 = self._least_squares(self.level1)
+        self.beta2 = self._least_squares(self.level2)
+        self.u = np.zeros((self.n_clusters, self.d1))
+        self.omega_e = np.eye(self.w1)
+        self.omega_u = np.eye(self.dim_u)
+        # cached linear predictors, refreshed whenever beta1 or u changes
+        self._xb1 = self.level1.x @ self.beta1
+        self._zu = self._random_part()
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _least_squares(level: _Level) -> np.ndarray:
+        beta = np.zeros(level.coef_mask.shape)
+        for c in range(level.width):
+            cols = level.coef_mask[:, c]
+            beta[cols, c] = np.linalg.lstsq(level.x[:, cols], level.working[:, c], rcond=None)[0]
+        return beta
+
+    def _random_part(self) -> np.ndarray:
+        """(N, w1) contribution (I ⊗ z_ij') u_j of the random coefficients, sorted rows."""
+        if self._z_is_ones:
+            return self.u[self._cluster]
+        if self.q == 1:
+            return self.u[self._cluster] * self.z
+        u = self.u.reshape(self.n_clusters, self.w1, self.q)[self._cluster]
+        return np.einsum("na,nra->nr", self.z, u)
+
+    def _level2_residuals(self) -> np.ndarray:
+        return self.level2.working - self.level2.x @ self.beta2
+
+    def _split_omega_u(self):
+        d1 = self.d1
+        o = self.omega_u
+        return o[:d1, :d1], o[:d1, d1:], o[d1:, d1:]
+
+    # ------------------------------------------------------------------ Gibbs steps
+    def _update_latents(self, level: _Level, mean: np.ndarray, cov: np.ndarray,
+                        prefix: np.ndarray | None = None) -> None:
+        """Step 1: redraw latent working values behind observed responses, block by block."""
+        if not level.latent_blocks:
+            return
+        offset = 0 if prefix is None else prefix.shape[1]
+        for rtype, cols, r in level.latent_blocks:
+            block = np.zeros(offset + level.width, bool)
+            block[offset + cols.start: offset + cols.stop] = True
+            coef, cond_cov = conditional_normal(cov, block)
+            full = level.working if prefix is None else np.hstack([prefix, level.working])
+            cond_mean = mean[:, block] + (full[:, ~block] - mean[:, ~block]) @ coef
+            rtype.update_observed(level.working[:, cols], level.values[:, r], cond_mean, cond_cov, self.rng)
+
+    def _impute_level1(self) -> None:
+        if self.w1 == 0:
+            return
+        mean = self._xb1 + self._zu
+        self._update_latents(self.level1, mean, self.omega_e)
+        self._imputer1.draw(self.level1.working, mean, self.omega_e, self.rng)
+
+    def _impute_level2(self) -> None:
+        if self.w2 == 0:
+            return
+        mean = np.hstack([np.zeros((self.n_clusters, self.d1)), self.level2.x @ self.beta2])
+        self._update_latents(self.level2, mean, self.omega_u, prefix=self.u)
+        joint = np.hstack([self.u, self.level2.working])
+        self._imputer2.draw(joint, mean, self.omega_u, self.rng)
+        self.level2.working[:] = joint[:, self.d1:]
+
+    def _draw_beta1(self) -> None:
+        if self.w1 == 0:
+            return
+        cross = self.level1.x.T @ (self.level1.working - self._zu)
+        self.beta1 = _draw_coefficients(self.level1.gram, cross, _inv_pd(self.omega_e),
+                                        self.level1.coef_mask, self.rng)
+        self._xb1 = self.level1.x @ self.beta1
+
+    def _draw_beta2(self) -> None:
+        """B2 given u: v_j | u_j ~ N(H u_j, S) with H = O_vu O_uu^-1, S = O_vv - H O_uv."""
+        if self.w2 == 0:
+            return
+        o_uu, o_uv, o_vv = self._split_omega_u()
+        target = self.level2.working
+        cond_cov = o_vv
+        if self.d1 and not self.jomo_compatible:
+            h = sla.solve(o_uu, o_uv, assume_a="pos").T        # (w2, d1)
+            target = target - self.u @ h.T
+            cond_cov = symmetrize(o_vv - h @ o_uv)
+        cross = self.level2.x.T @ target
+        self.beta2 = _draw_coefficients(self.level2.gram, cross, _inv_pd(cond_cov),
+                                        self.level2.coef_mask, self.rng)
+
+    def _draw_random_effects(self) -> None:
+        """u_j | rest for all clusters at once: prior u_j | v_j ~ N(K v_j, T) times the
+        level-1 likelihood, precision T^-1 + Omega_e^-1 ⊗ Z_j'Z_j."""
+        if self.d1 == 0:
+            return
+        o_uu, o_uv, o_vv = self._split_omega_u()
+        if self.w2:
+            v = self._level2_residuals()
+            k = sla.solve(o_vv, o_uv.T, assume_a="pos").T      # (d1, w2)
+            prior_cov = symmetrize(o_uu - k @ o_uv.T)
+            prior_prec = _inv_pd(prior_cov)
+            linear = (v @ k.T) @ prior_prec
+        else:
+            prior_prec = _inv_pd(o_uu)
+            linear = np.zeros((self.n_clusters, self.d1))
+        prec_e = _inv_pd(self.omega_e)
+        resid = (self.level1.working - self._xb1) @ prec_e                      # (N, w1)
+        if self.q == 1:
+            linear = linear + np.add.reduceat(resid if self._z_is_ones else resid * self.z,
+                                              self._starts, axis=0)
+            self.u = draw_normal_two_precisions(prior_prec, prec_e, self._zz[:, 0, 0], linear, self.rng)
+        else:
+            rz = (resid[:, :, None] * self.z[:, None, :]).reshape(len(resid), self.d1)
+            linear = linear + np.add.reduceat(rz, self._starts, axis=0)
+            precision = prior_prec + np.einsum("rs,jab->jrasb", prec_e, self._zz).reshape(
+                self.n_clusters, self.d1, self.d1)
+            self.u = draw_normal_from_precision_batched(precision, linear, self.rng)
+        self._zu = self._random_part()
+
+    def _draw_omega_u(self) -> None:
+        if self.dim_u == 0:
+            return
+        joint = np.hstack([self.u, self._level2_residuals()])
+        df, scale = self.prior_u
+        self.omega_u = draw_inverse_wishart(scale + joint.T @ joint, df + self.n_clusters, self.rng)
+
+    def _draw_omega_e(self) -> None:
+        if self.w1 == 0:
+            return
+        resid = self.level1.working - self._xb1 - self._zu
+        df, scale = self.prior_e
+        self.omega_e = draw_inverse_wishart(scale + resid.T @ resid, df + len(resid), self.rng)
+
+    def step(self) -> None:
+        """One Gibbs iteration (see the module docstring for the order)."""
+        self._impute_level1()
+        self._impute_level2()
+        self._draw_beta1()
+        self._draw_beta2()
+        self._draw_random_effects()
+        self._draw_omega_u()
+        self._draw_omega_e()
+
+    # ------------------------------------------------------------------ output
+    def current_values(self) -> tuple[np.ndarray, np.ndarray]:
+        """Completed response matrices of both levels, in the caller's row order."""
+        values1 = np.empty_like(self.level1.values)
+        values1[self._order] = self.level1.decode()
+        return values1, self.level2.decode()
+
+    def run(self, burnin: int, between: int, m: int,
+            progress: ProgressCallback | None = None) -> SamplerResult:
+        """Run `burnin` iterations, then keep one completed data set every `between`
+        iterations, `m` in all (jomo's nburn / nbetween / nimp).
+
+        ``progress(iterations_done, iterations_total, imputations_done)`` is called after
+        every iteration.
+        """
+        if burnin < 0 or between < 1 or m < 1:
+            raise ValueError("need burnin >= 0, between >= 1 and m >= 1")
+        total = burnin + between * m
+        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
+        chain = Chain(np.empty((total, k1, self.w1)), np.empty((total, k2, self.w2)),
+                      np.empty((total, self.w1, self.w1)), np.empty((total, self.dim_u, self.dim_u)),
+                      burnin)
+        missing1 = np.isnan(self.data.level1.y)
+        missing2 = np.isnan(self.data.level2.y)
+        imputations: list[Imputation] = []
+        for it in range(total):
+            self.step()
+            chain.beta1[it], chain.beta2[it] = self.beta1, self.beta2
+            chain.omega_e[it], chain.omega_u[it] = self.omega_e, self.omega_u
+            done = it + 1
+            if done > burnin and (done - burnin) % between == 0:
+                values1, values2 = self.current_values()
+                imputations.append(Imputation(values1[missing1], values2[missing2], done))
+            if progress is not None:
+                progress(done, total, len(imputations))
+        return SamplerResult(imputations, chain, missing1, missing2, total)
+
+
+def run_sampler(data: ModelData, burnin: int, between: int, m: int,
+                seed: int | np.random.SeedSequence | None = None,
+                progress: ProgressCallback | None = None,
+                jomo_compatible: bool = False) -> SamplerResult:
+    """Convenience wrapper: build a sampler with a seeded generator and run it."""
+    rng = np.random.default_rng(seed)
+    return GibbsSampler(data, rng, jomo_compatible).run(burnin, between, m, progress=progress)

@@ -12,6 +12,7 @@ touches — spec, files, stacking, command line — is here.
 """
 __version__ = "0.1.0"
 
+from . import pool
 from .api import impute
 from .compile import CompiledModel, compile_model
 from .equations import render as render_equations
@@ -24,5 +25,5 @@ from .spec import MCMC, PriorSpec, Response, Spec
 __all__ = [
     "CompiledModel", "DataError", "FormatError", "ImputationResult", "MCMC", "Metadata",
     "MlimputeError", "PriorSpec", "Response", "Spec", "SpecError", "compile_model", "impute",
-    "propose", "read_data", "render_equations", "write_data", "__version__",
+    "pool", "propose", "read_data", "render_equations", "write_data", "__version__",
 ]

@@ -1,0 +1,18 @@
+"""A small smoke run of the benchmark harness (the real one: make bench)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import require_r
+
+
+@pytest.mark.r
+def test_vs_jomo_harness_runs_and_writes_table(tmp_path):
+    require_r("jomo")
+    from benchmarks import vs_jomo
+    assert vs_jomo.main(["--shape", "small", "--iterations", "20", "--repeats", "1",
+                         "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "vs_jomo.md").read_text()
+    assert table.startswith("| shape |") and "| small |" in table
+    row = table.splitlines()[2].split("|")
+    assert float(row[6]) > 0 and float(row[8]) > 0          # both samplers were timed

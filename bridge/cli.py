@@ -2,7 +2,7 @@
 
     mlimpute impute INPUT -o OUTPUT --cluster VAR [--responses ...] [--covariates ...]
                     [--spec FILE] [--m 20] [--burnin 1000] [--between 500] [--seed N]
-                    [--style flong|long] [--save-spec FILE] [--quiet]
+                    [--style flong|long] [--save-spec FILE] [--chain FILE] [--quiet]
     mlimpute propose INPUT --cluster VAR -o spec.toml
     mlimpute show spec.toml
 
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--dta-format", type=int, choices=[114, 117, 118, 119], default=118,
                      help=".dta format of the output (118: Stata 14+, 114: Stata 10/MLwiN)")
     imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
+    imp.add_argument("--chain", help="also write every iteration's parameter draws (burn-in "
+                     "included, column 'iteration') to this file, for monitoring convergence")
     imp.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
@@ -121,6 +123,10 @@ def _cmd_impute(args) -> int:
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
     if args.save_spec:
         spec.save(args.save_spec)
+    if args.chain:
+        draws = result.parameter_draws(include_burnin=True)
+        draws.insert(0, "iteration", range(1, len(draws) + 1))
+        write_data(draws, args.chain)
     write_data(stacked, output, out_meta, **options)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "

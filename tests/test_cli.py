@@ -40,6 +40,18 @@ def test_impute_writes_stacked_output_in_format_of_extension(tmp_path, csv, suff
     assert "imputing" in err and "imputations 2/2" in err      # progress bar on stderr
 
 
+def test_dta_input_and_chain_output(tmp_path, csv):
+    frame = pd.read_csv(csv)
+    dta = tmp_path / "in.dta"
+    mlimpute.write_data(frame, dta)
+    chain = tmp_path / "chain.csv"
+    assert main(["impute", str(dta), "-o", str(tmp_path / "o.dta"), "--cluster", "cluster",
+                 "--chain", str(chain), "--quiet", *FAST]) == 0
+    draws = pd.read_csv(chain)
+    assert draws["iteration"].tolist() == list(range(1, 10 + 2 * 3 + 1))
+    assert "omega_e[y2,y1]" in draws.columns and "beta2[cons,g1]" in draws.columns
+
+
 def test_quiet_prints_nothing(tmp_path, csv):
     code, out, err = run_cli("impute", csv, "-o", tmp_path / "o.csv", "--cluster", "cluster",
                              "--quiet", *FAST)

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 
 from mlimpute.engine import REGISTRY, LevelData, ModelData, Priors
+from mlimpute.engine.responses import make_response_type
 
+from .encoding import Encoded, encode, is_numeric
 from .errors import DataError, SpecError
 from .spec import Response, Spec
 
@@ -33,6 +35,11 @@ class CompiledModel:
     level1_covariates: list[str]      # design columns (INTERCEPT, covariates, dummies)
     level2_covariates: list[str]
     random_names: list[str]           # columns of z
+    level1_working: list[str]         # engine working columns (latents named name.k)
+    level2_working: list[str]
+    level1_owner: list[int]           # response index of each working column
+    level2_owner: list[int]
+    categories: dict[str, list]       # categories of binary/ordinal/categorical responses
 
 
 def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) -> bool:
@@ -66,14 +73,11 @@ def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if column.isna().any():
         raise DataError(f"column '{name}': covariates must be fully observed but it has "
                         f"{int(column.isna().sum())} missing values (make it a response)")
-    if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            pass
-        else:
-            values = column.astype(float)
-            if not np.isfinite(values.to_numpy()).all():
-                raise DataError(f"column '{name}': covariate has infinite values")
-            return pd.DataFrame({name: values.to_numpy()}, index=frame.index)
+    if is_numeric(column):
+        values = column.astype(float)
+        if not np.isfinite(values.to_numpy()).all():
+            raise DataError(f"column '{name}': covariate has infinite values")
+        return pd.DataFrame({name: values.to_numpy()}, index=frame.index)
     levels = pd.Categorical(column)
     if len(levels.categories) > MAX_DUMMY_LEVELS:
         raise DataError(f"column '{name}': a non-numeric covariate with {len(levels.categories)} "
@@ -89,22 +93,25 @@ def _design(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.concat(parts, axis=1)
 
 
-def _response_values(frame: pd.DataFrame, response: Response) -> np.ndarray:
-    column = frame[response.name]
+def _encoded(frame: pd.DataFrame, response: Response) -> Encoded:
     if response.type not in REGISTRY:
         supported = ", ".join(sorted(REGISTRY))
         raise SpecError(f"response '{response.name}': type '{response.type}' is not supported by "
                         f"this version of mlimpute (supported: {supported})")
-    if response.type == "continuous":
-        if isinstance(column.dtype, pd.CategoricalDtype) or not (
-                pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
-            raise DataError(f"column '{response.name}': a continuous response must be numeric "
-                            f"(dtype is {column.dtype})")
-        values = column.astype("float64").to_numpy(dtype=float, na_value=np.nan)
-        if np.isinf(values).any():
-            raise DataError(f"column '{response.name}': infinite values are not allowed")
-        return values
-    raise SpecError(f"response '{response.name}': type '{response.type}' has no data reader")
+    return encode(frame[response.name], response.type)
+
+
+def working_labels(names: list[str], kinds: list[str],
+                   n_categories: list[int | None]) -> tuple[list[str], list[int]]:
+    """Labels of the engine's working columns and the response each belongs to: the
+    response name, or name.k for the latent of category k (k = 1..K-1, category 0 the
+    reference) of a categorical response."""
+    labels, owner = [], []
+    for r, (name, kind, k) in enumerate(zip(names, kinds, n_categories)):
+        width = make_response_type(kind, k).n_working()
+        labels += [name] if kind != "categorical" else [f"{name}.{c}" for c in range(1, width + 1)]
+        owner += [r] * width
+    return labels, owner
 
 
 def check_against_data(spec: Spec, frame: pd.DataFrame) -> None:
@@ -160,7 +167,8 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     _require_columns(frame, spec.random_slopes, "random slope")
 
     responses1, responses2 = spec.level1_responses, spec.level2_responses
-    y1 = np.column_stack([_response_values(frame, r) for r in responses1]) if responses1 \
+    encoded = {r.name: _encoded(frame, r) for r in spec.responses}
+    y1 = np.column_stack([encoded[r.name].values for r in responses1]) if responses1 \
         else np.zeros((len(frame), 0))
     for r, column in zip(responses1, y1.T):
         if np.isnan(column).all():
@@ -169,8 +177,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     # level-2 responses: one value per cluster, constant within cluster
     y2 = np.full((n_clusters, len(responses2)), np.nan)
     for k, r in enumerate(responses2):
-        values = _response_values(frame, r)
-        series = pd.Series(values)
+        series = pd.Series(encoded[r.name].values)
         per_cluster = series.groupby(codes)
         if (per_cluster.nunique() > 1).any():
             bad = labels[int(np.flatnonzero((per_cluster.nunique() > 1).to_numpy())[0])]
@@ -210,14 +217,19 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale))
     kinds1 = [r.type for r in responses1]
     kinds2 = [r.type for r in responses2]
+    ncat1 = [encoded[r.name].n_categories for r in responses1]
+    ncat2 = [encoded[r.name].n_categories for r in responses2]
+    names1_resp, names2_resp = [r.name for r in responses1], [r.name for r in responses2]
+    working1, owner1 = working_labels(names1_resp, kinds1, ncat1)
+    working2, owner2 = working_labels(names2_resp, kinds2, ncat2)
     try:
-        data = ModelData(LevelData(y1, x1, mask1, kinds1), LevelData(y2, x2, mask2, kinds2),
-                         codes, z, priors)
+        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1),
+                         LevelData(y2, x2, mask2, kinds2, ncat2), codes, z, priors)
         # check prior dimensions now rather than inside the sampler
-        w1 = len(kinds1)
-        priors.level1(w1)
-        priors.level2(w1 * z.shape[1] + len(kinds2))
+        priors.level1(len(working1))
+        priors.level2(len(working1) * z.shape[1] + len(working2))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    return CompiledModel(data, spec, labels, codes, [r.name for r in responses1],
-                         [r.name for r in responses2], names1, names2, z_names)
+    categories = {name: enc.categories for name, enc in encoded.items() if enc.categories is not None}
+    return CompiledModel(data, spec, labels, codes, names1_resp, names2_resp, names1, names2,
+                         z_names, working1, working2, owner1, owner2, categories)

@@ -9,6 +9,7 @@ import pandas as pd
 from mlimpute.engine import SamplerResult, effective_sample_size
 
 from .compile import CompiledModel
+from .encoding import decode
 from .stack import flong, r_long
 
 
@@ -42,12 +43,13 @@ class ImputationResult:
         frame = self.original.copy()
         level1 = self.model.data.level1.y.copy()
         level1[self.sampler.missing1] = imputation.level1
-        for k, name in enumerate(self.model.level1_names):
-            frame[name] = _fill(self.original[name], level1[:, k])
         level2 = self.model.data.level2.y.copy()
         level2[self.sampler.missing2] = imputation.level2
-        for k, name in enumerate(self.model.level2_names):
-            frame[name] = _fill(self.original[name], level2[self.model.cluster_codes, k])
+        columns = [(name, level1[:, k]) for k, name in enumerate(self.model.level1_names)]
+        columns += [(name, level2[self.model.cluster_codes, k])
+                    for k, name in enumerate(self.model.level2_names)]
+        for name, codes in columns:
+            frame[name] = decode(codes, self.original[name], self.model.categories.get(name))
         return frame
 
     def completed_all(self):
@@ -76,25 +78,32 @@ class ImputationResult:
         start = 0 if include_burnin else chain.burnin
         columns: dict[str, np.ndarray] = {}
         m = self.model
-        for name, draws, rows, cols in (("beta1", chain.beta1, m.level1_covariates, m.level1_names),
-                                        ("beta2", chain.beta2, m.level2_covariates, m.level2_names)):
-            mask = (m.data.level1 if name == "beta1" else m.data.level2).coef_mask
+        for name, draws, rows, cols, owner, level in (
+                ("beta1", chain.beta1, m.level1_covariates, m.level1_working, m.level1_owner, m.data.level1),
+                ("beta2", chain.beta2, m.level2_covariates, m.level2_working, m.level2_owner, m.data.level2)):
+            free = level.coef_mask[:, owner]
             for a, cov in enumerate(rows):
                 for r, resp in enumerate(cols):
-                    if mask[a, r]:
+                    if free[a, r]:
                         columns[f"{name}[{cov},{resp}]"] = draws[start:, a, r]
-        for name, draws, labels in (("omega_e", chain.omega_e, m.level1_names),
+        for name, draws, labels in (("omega_e", chain.omega_e, m.level1_working),
                                     ("omega_u", chain.omega_u, self.random_effect_names)):
             for a in range(len(labels)):
                 for b in range(a + 1):
                     columns[f"{name}[{labels[a]},{labels[b]}]"] = draws[start:, a, b]
+        for key, draws in chain.extra.items():
+            level, rest = key.split(".", 1)
+            what, index = rest.rstrip("]").split("[")
+            names = m.level1_names if level == "level1" else m.level2_names
+            for k in range(draws.shape[1]):
+                columns[f"{what}[{names[int(index)]},{k + 2}]"] = draws[start:, k]
         return pd.DataFrame(columns)
 
     @property
     def random_effect_names(self) -> list[str]:
         m = self.model
-        names = [f"{resp}:{cov}" for resp in m.level1_names for cov in m.random_names]
-        return names + list(m.level2_names)
+        names = [f"{resp}:{cov}" for resp in m.level1_working for cov in m.random_names]
+        return names + list(m.level2_working)
 
     def posterior_summary(self) -> pd.DataFrame:
         """Posterior mean, sd, effective sample size and Monte Carlo SE of every parameter."""
@@ -104,19 +113,3 @@ class ImputationResult:
         sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
         return pd.DataFrame({"mean": values.mean(axis=0), "sd": sd, "ess": ess,
                              "mcse": sd / np.sqrt(ess)}, index=draws.columns)
-
-
-def _fill(original: pd.Series, completed: np.ndarray) -> pd.Series:
-    """The original column with its missing cells taken from `completed`.
-
-    Observed cells keep their original values (bit for bit); a float column keeps its
-    dtype, an integer/nullable column becomes float64 (imputations are not integers).
-    """
-    missing = original.isna().to_numpy()
-    if pd.api.types.is_float_dtype(original.dtype) and not isinstance(original.dtype, pd.ArrowDtype):
-        values = original.to_numpy(copy=True)
-        values[missing] = completed[missing].astype(values.dtype)
-        return pd.Series(values, index=original.index, name=original.name)
-    values = original.astype("float64").to_numpy(dtype=float, na_value=np.nan)
-    values[missing] = completed[missing]
-    return pd.Series(values, index=original.index, name=original.name)

@@ -70,6 +70,8 @@ def simulate(n_clusters: int = 60, cluster_size: int = 20, n_level1: int = 2, n_
     g = np.column_stack([np.ones(n_clusters), w]) @ truth.beta2 + uv[:, p:]
 
     def mar(driver, size):
+        if missing <= 0:
+            return np.zeros(size, dtype=bool)
         logit = np.log(missing / (1 - missing)) + 1.0 * driver
         return rng.random(size) < 1 / (1 + np.exp(-logit))
 
@@ -83,3 +85,82 @@ def simulate(n_clusters: int = 60, cluster_size: int = 20, n_level1: int = 2, n_
     for r in range(q):
         frame[f"g{r + 1}"] = g[cluster, r]
     return frame, truth
+
+
+def simulate_mixed(level1=("continuous", "binary", ("categorical", 3)), level2=("continuous",),
+                   n_clusters: int = 60, cluster_size: int = 20, missing: float = 0.25,
+                   seed: int = 0, thresholds=(0.0, 0.8, 1.6, 2.4)) -> tuple[pd.DataFrame, Truth]:
+    """Simulate mixed response types through the latent-normal model.
+
+    Each entry of `level1`/`level2` is a type name or (type, K).  Working (latent) columns
+    are generated from the two-level normal model with the constraints the model imposes
+    (unit variance for latents, 0.5 within a categorical block), then turned into
+    categories: binary z > 0; ordinal with `thresholds`; categorical by the maximum
+    indicant.  Columns are named y1.. (level 1) and g1.. (level 2); categorical types come
+    back as pandas Categoricals (ordered for ordinal) with labels "c0", "c1", ...
+    Returns the frame and the truth on the working scale.
+    """
+    from mlimpute.engine.responses import make_response_type
+
+    def expand(spec):
+        out = []
+        for entry in spec:
+            kind, k = (entry, None) if isinstance(entry, str) else entry
+            k = 2 if kind == "binary" else k
+            rtype = make_response_type(kind, k if kind != "continuous" else None)
+            if kind == "ordinal":
+                rtype.cut[1:-1] = thresholds[: k - 1]
+            out.append((kind, k, rtype))
+        return out
+
+    types1, types2 = expand(level1), expand(level2)
+    w1 = sum(t.n_working() for _, _, t in types1)
+    w2 = sum(t.n_working() for _, _, t in types2)
+    truth = default_truth(w1, w2)
+    # level-2 latents: unit variance (0.5 within a categorical block), still positive definite
+    # latents: intercepts near zero so that every category is common
+    for types, beta in ((types1, truth.beta1), (types2, truth.beta2)):
+        col = 0
+        for kind, k, rtype in types:
+            if kind != "continuous":
+                beta[0, col: col + rtype.n_working()] = 0.1
+            col += rtype.n_working()
+    offset = w1
+    for kind, k, rtype in types2:
+        fixed = rtype.fixed_covariance()
+        if fixed is not None:
+            idx = np.arange(offset, offset + rtype.n_working())
+            truth.omega_u[np.ix_(idx, idx)] = fixed
+        offset += rtype.n_working()
+    frame, _ = simulate(n_clusters, cluster_size, w1, w2, missing=0.0, seed=seed, truth=truth)
+    rng = np.random.default_rng(seed + 1)
+    out = frame[["cluster", "x", "w"]].copy()
+    n = len(frame)
+
+    def emit(types, prefix, source, driver, size, level):
+        col = 0
+        for r, (kind, k, rtype) in enumerate(types, start=1):
+            width = rtype.n_working()
+            names = [f"{prefix}{c}" for c in range(col + 1, col + width + 1)]
+            working = source[names].to_numpy() if level == 1 else \
+                source.groupby("cluster")[names].first().to_numpy()
+            values = rtype.decode(working)
+            logit = np.log(missing / (1 - missing)) + driver
+            drop = rng.random(size) < 1 / (1 + np.exp(-logit)) if missing > 0 else np.zeros(size, bool)
+            values = np.where(drop, np.nan, values)
+            if level == 2:
+                values = values[pd.factorize(source["cluster"], sort=True)[0]]
+            name = f"{prefix}{r}"
+            if kind == "continuous":
+                out[name] = values
+            else:
+                labels = [f"c{c}" for c in range(k)]
+                codes = np.where(np.isnan(values), -1, values).astype(int)
+                out[name] = pd.Categorical.from_codes(codes, categories=labels,
+                                                      ordered=kind == "ordinal")
+            col += width
+
+    emit(types1, "y", frame, frame["x"].to_numpy(), n, 1)
+    w_cluster = frame.groupby("cluster")["w"].first().to_numpy()
+    emit(types2, "g", frame, w_cluster, n_clusters, 2)
+    return out, truth

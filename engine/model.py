@@ -21,12 +21,15 @@ class LevelData:
     coef_mask : (k, p) bool, True where covariate a enters the equation of response r
         (REALCOM's per-response covariates and zero constraints).
     kinds : response type of each column, a key of ``engine.responses.REGISTRY``.
+    n_categories : number of categories of each column (None for continuous ones);
+        categorical values are coded 0..K-1.
     """
 
     y: np.ndarray
     x: np.ndarray
     coef_mask: np.ndarray
     kinds: list[str] = field(default_factory=list)
+    n_categories: list[int | None] = field(default_factory=list)
 
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=float)
@@ -41,6 +44,10 @@ class LevelData:
             self.kinds = ["continuous"] * p
         if len(self.kinds) != p:
             raise ValueError("one kind per response column is needed")
+        if not self.n_categories:
+            self.n_categories = [None] * p
+        if len(self.n_categories) != p:
+            raise ValueError("one n_categories entry per response column is needed")
         if p and not self.coef_mask.any(axis=0).all():
             raise ValueError("every response needs at least one covariate (e.g. the intercept)")
         if not np.isfinite(self.x).all():
@@ -57,7 +64,7 @@ class LevelData:
     @classmethod
     def empty(cls, n: int) -> "LevelData":
         """A level without responses (e.g. a model with no level-2 response)."""
-        return cls(np.zeros((n, 0)), np.ones((n, 1)), np.zeros((1, 0), dtype=bool), [])
+        return cls(np.zeros((n, 0)), np.ones((n, 1)), np.zeros((1, 0), dtype=bool), [], [])
 
 
 @dataclass

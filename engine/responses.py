@@ -2,16 +2,19 @@
 
 Every response enters the joint model through one or more *working* normal columns:
 a continuous response is its own working column; a binary or ordinal response is a
-probit latent; an unordered categorical response with K categories has K-1 latents.
-The sampler only ever sees working columns.  A response type says
+probit latent (variance fixed at 1, first threshold at 0); an unordered categorical
+response with K categories has K-1 latents (maximum-indicant model, category 0 the
+reference).  The sampler only ever sees working columns.  A response type says
 
 * how many working columns it needs (:meth:`ResponseType.n_working`),
 * how to start them (:meth:`ResponseType.initial_working`),
-* how to redraw the latent values behind *observed* categories given the rest of
-  the model (:meth:`ResponseType.update_observed`; nothing to do for continuous data),
+* how to redraw the latent values behind *observed* categories, one working column at
+  a time from its conditional given everything else in the row
+  (:meth:`ResponseType.update_observed`; nothing to do for continuous data),
 * how to turn working values back into response values (:meth:`ResponseType.decode`),
-* which entries of the level's covariance are fixed for identification
-  (:meth:`ResponseType.fixed_covariance`).
+* which entries of its own covariance block are fixed for identification
+  (:meth:`ResponseType.fixed_covariance`),
+* which extra parameters it owns, for the chain (:meth:`ResponseType.parameters`).
 
 Missing values of every type are drawn by the sampler jointly from the conditional
 normal of the missing working columns given the observed ones, then decoded.  Adding a
@@ -20,41 +23,69 @@ type is adding a class here and registering it; the sampler loop does not change
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
+
+from .truncated import log_normal_interval, truncated_normal
+
+
+class ColumnConditional:
+    """Conditional normal of one working column given all other columns of its row.
+
+    values (n, W) are the current working values (modified in place by :meth:`set`),
+    mean (n, W) their means and cov (W, W) their covariance.  With Q = cov^-1 the
+    conditional of column c is N(mu_c - sum_{k != c} Q_ck (x_k - mu_k) / Q_cc, 1 / Q_cc).
+    """
+
+    def __init__(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray):
+        self.values = values
+        self.mean = mean
+        self.precision = np.linalg.inv(cov)
+
+    def column(self, c: int, rows: np.ndarray) -> tuple[np.ndarray, float]:
+        """(conditional means of column c in `rows`, conditional sd)."""
+        q = self.precision[:, c]
+        resid = self.values[rows] - self.mean[rows]
+        shift = (resid @ q - resid[:, c] * q[c]) / q[c]
+        return self.mean[rows, c] - shift, 1.0 / np.sqrt(q[c])
+
+    def set(self, c: int, rows: np.ndarray, new: np.ndarray) -> None:
+        self.values[rows, c] = new
 
 
 class ResponseType:
     """Base class: the protocol every response type implements."""
 
     name = "abstract"
+    has_latent = False
 
-    def n_working(self, values: np.ndarray) -> int:
+    def __init__(self, n_categories: int | None = None):
+        self.n_categories = n_categories
+
+    def n_working(self) -> int:
         raise NotImplementedError
 
-    def initial_working(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def initial_working(self, values: np.ndarray) -> np.ndarray:
         """(n, n_working) starting working values; NaN in rows where the response is missing."""
         raise NotImplementedError
 
-    def update_observed(self, working: np.ndarray, values: np.ndarray, cond_mean: np.ndarray,
-                        cond_cov: np.ndarray, rng: np.random.Generator) -> None:
-        """Redraw, in place, the working values of rows whose response is observed.
-
-        working (n, w) is this block's columns, values (n,) the observed responses (NaN
-        where missing), cond_mean (n, w) and cond_cov (w, w) the conditional normal of
-        the block given every other working column of the row (latent data augmentation).
-        """
-        raise NotImplementedError
+    def update_observed(self, cond: ColumnConditional, columns: list[int], values: np.ndarray,
+                        rng: np.random.Generator, adapt: bool) -> None:
+        """Redraw the working values of rows whose response is observed (latent data
+        augmentation); `columns` are this block's column indices in ``cond.values``.
+        ``adapt`` is True during burn-in (tuning of Metropolis-Hastings steps allowed)."""
+        return None
 
     def decode(self, working: np.ndarray) -> np.ndarray:
-        """(n,) response values implied by the working columns."""
+        """(n,) response values implied by the working columns (n, n_working)."""
         raise NotImplementedError
 
-    def fixed_covariance(self, n_working: int) -> np.ndarray | None:
+    def fixed_covariance(self) -> np.ndarray | None:
         """Fixed values of this block's own covariance (None: unconstrained)."""
         return None
 
-    @property
-    def has_latent(self) -> bool:
-        return False
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Parameters this type owns besides the regression and covariance (for the chain)."""
+        return {}
 
 
 class Continuous(ResponseType):
@@ -62,21 +93,168 @@ class Continuous(ResponseType):
 
     name = "continuous"
 
-    def n_working(self, values):
+    def n_working(self):
         return 1
 
-    def initial_working(self, values, rng):
+    def initial_working(self, values):
         return np.asarray(values, dtype=float).reshape(-1, 1).copy()
-
-    def update_observed(self, working, values, cond_mean, cond_cov, rng):
-        return None  # observed continuous values are data, never redrawn
 
     def decode(self, working):
         return working[:, 0]
 
 
+def _check_codes(values: np.ndarray, k: int, name: str) -> np.ndarray:
+    observed = values[~np.isnan(values)]
+    if observed.size and (np.any(observed != np.round(observed)) or observed.min() < 0
+                          or observed.max() > k - 1):
+        raise ValueError(f"{name} response codes must be integers 0..{k - 1}")
+    return observed.astype(int)
+
+
+class Ordinal(ResponseType):
+    """Ordered categories 0..K-1 through one probit latent z ~ N(mu, 1):
+    y = k iff alpha_k < z <= alpha_{k+1}, alpha_0 = -inf, alpha_1 = 0, alpha_K = +inf.
+
+    The free thresholds alpha_2..alpha_{K-1} get a Metropolis-Hastings step with the
+    latent integrated out (Cowles 1996): all are proposed jointly from normals truncated
+    to keep them ordered, under a flat prior; the proposal sd is tuned during burn-in.
+    """
+
+    name = "ordinal"
+    has_latent = True
+
+    def __init__(self, n_categories: int | None = None):
+        if n_categories is None or n_categories < 2:
+            raise ValueError(f"a {self.name} response needs at least 2 categories")
+        super().__init__(n_categories)
+        self.cut = np.concatenate([[-np.inf], np.arange(n_categories - 1, dtype=float), [np.inf]])
+        self.step_sd = 0.05
+        self._tries = self._accepted = 0
+
+    def n_working(self):
+        return 1
+
+    def initial_working(self, values):
+        k = self.n_categories
+        codes = _check_codes(values, k, self.name)
+        if k > 2 and codes.size:
+            share = np.bincount(codes, minlength=k).cumsum()[:-1] / codes.size
+            probit = special.ndtri(np.clip(share, 0.01, 0.99))
+            alphas = probit - probit[0]
+            self.cut[1:-1] = np.maximum.accumulate(alphas + np.arange(k - 1) * 1e-3)
+        finite = self.cut.copy()
+        finite[0], finite[-1] = self.cut[1] - 1.0, self.cut[-2] + 1.0
+        start = np.full(len(values), np.nan)
+        observed = ~np.isnan(values)
+        y = values[observed].astype(int)
+        start[observed] = 0.5 * (finite[y] + finite[y + 1])
+        return start[:, None]
+
+    def update_observed(self, cond, columns, values, rng, adapt):
+        rows = np.flatnonzero(~np.isnan(values))
+        if rows.size == 0:
+            return
+        y = values[rows].astype(int)
+        col = columns[0]
+        mean, sd = cond.column(col, rows)
+        if self.n_categories > 2:
+            self._update_thresholds(y, mean, sd, rng, adapt)
+        cond.set(col, rows, truncated_normal(mean, sd, self.cut[y], self.cut[y + 1], rng))
+
+    def _update_thresholds(self, y, mean, sd, rng, adapt):
+        old = self.cut
+        new = old.copy()
+        s = self.step_sd
+        log_q = 0.0
+        for k in range(2, self.n_categories):
+            new[k] = truncated_normal(old[k], s, new[k - 1], old[k + 1], rng)
+            log_q += (log_normal_interval((new[k - 1] - old[k]) / s, (old[k + 1] - old[k]) / s)
+                      - log_normal_interval((old[k - 1] - new[k]) / s, (new[k + 1] - new[k]) / s))
+        log_like_new = log_normal_interval((new[y] - mean) / sd, (new[y + 1] - mean) / sd).sum()
+        log_like_old = log_normal_interval((old[y] - mean) / sd, (old[y + 1] - mean) / sd).sum()
+        accept = np.log(rng.random()) < log_like_new - log_like_old + log_q
+        if accept:
+            self.cut = new
+        if adapt:   # Robbins-Monro towards 40% acceptance, during burn-in only
+            self._tries += 1
+            self.step_sd *= np.exp((float(accept) - 0.4) / np.sqrt(self._tries))
+
+    def decode(self, working):
+        return (np.searchsorted(self.cut[1:-1], working[:, 0], side="left")).astype(float)
+
+    def fixed_covariance(self):
+        return np.ones((1, 1))
+
+    def parameters(self):
+        return {"thresholds": self.cut[2:-1].copy()} if self.n_categories > 2 else {}
+
+
+class Binary(Ordinal):
+    """Two categories 0/1 through one probit latent: y = 1 iff z > 0, var(z) = 1."""
+
+    name = "binary"
+
+    def __init__(self, n_categories: int | None = 2):
+        if n_categories != 2:
+            raise ValueError(f"a binary response has 2 categories, got {n_categories}")
+        super().__init__(2)
+
+
+class Categorical(ResponseType):
+    """Unordered categories 0..K-1 through K-1 latents (maximum indicant, Aitchison &
+    Bennett 1970): y = 0 iff every z < 0, y = k iff z_k is the largest and positive.
+
+    The block's own level-1 covariance is fixed (1 on the diagonal, 0.5 off it, as in
+    jomo); latents of observed categories are redrawn one at a time from truncated
+    normals given the other latents (the region is a product of half-lines given them).
+    """
+
+    name = "categorical"
+    has_latent = True
+
+    def __init__(self, n_categories: int | None = None):
+        if n_categories is None or n_categories < 2:
+            raise ValueError("a categorical response needs at least 2 categories")
+        super().__init__(n_categories)
+
+    def n_working(self):
+        return self.n_categories - 1
+
+    def initial_working(self, values):
+        codes = _check_codes(values, self.n_categories, self.name)
+        start = np.full((len(values), self.n_working()), np.nan)
+        observed = np.flatnonzero(~np.isnan(values))
+        start[observed] = -0.5
+        positive = codes > 0
+        start[observed[positive], codes[positive] - 1] = 0.5
+        return start
+
+    def update_observed(self, cond, columns, values, rng, adapt):
+        rows = np.flatnonzero(~np.isnan(values))
+        if rows.size == 0:
+            return
+        y = values[rows].astype(int)
+        for k, col in enumerate(columns):
+            mean, sd = cond.column(col, rows)
+            current = cond.values[np.ix_(rows, columns)]
+            others = np.delete(current, k, axis=1)
+            max_other = others.max(axis=1) if others.shape[1] else np.full(len(rows), -np.inf)
+            chosen = current[np.arange(len(rows)), np.maximum(y - 1, 0)]
+            lower = np.where(y == k + 1, np.maximum(0.0, max_other), -np.inf)
+            upper = np.where(y == 0, 0.0, np.where(y == k + 1, np.inf, chosen))
+            cond.set(col, rows, truncated_normal(mean, sd, lower, upper, rng))
+
+    def decode(self, working):
+        top = working.max(axis=1)
+        return np.where(top > 0, working.argmax(axis=1) + 1, 0).astype(float)
+
+    def fixed_covariance(self):
+        w = self.n_working()
+        return np.full((w, w), 0.5) + 0.5 * np.eye(w)
+
+
 REGISTRY: dict[str, type[ResponseType]] = {
-    Continuous.name: Continuous,
+    cls.name: cls for cls in (Continuous, Binary, Ordinal, Categorical)
 }
 
 #: Types the spec knows about; those not in REGISTRY are refused by the engine with a clear message.
@@ -87,12 +265,13 @@ class UnsupportedResponseType(ValueError):
     """A response type the engine does not implement (yet)."""
 
 
-def make_response_type(kind: str) -> ResponseType:
+def make_response_type(kind: str, n_categories: int | None = None) -> ResponseType:
     """Instantiate the registered response type `kind`."""
     try:
-        return REGISTRY[kind]()
+        cls = REGISTRY[kind]
     except KeyError:
         supported = ", ".join(sorted(REGISTRY))
         raise UnsupportedResponseType(
             f"response type '{kind}' is not supported by this version of the engine "
             f"(supported: {supported})") from None
+    return cls() if cls is Continuous else cls(n_categories)

@@ -29,11 +29,11 @@ from typing import Callable
 import numpy as np
 from scipy import linalg as sla
 
-from .linalg import (conditional_normal, draw_inverse_wishart, draw_normal_from_precision,
-                     draw_normal_from_precision_batched, draw_normal_two_precisions,
-                     symmetrize)
+from .covariance import CovarianceSampler
+from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
+                     draw_normal_two_precisions, symmetrize)
 from .model import ModelData
-from .responses import ResponseType, make_response_type
+from .responses import ColumnConditional, ResponseType, make_response_type
 
 
 # --------------------------------------------------------------------------- results
@@ -43,7 +43,9 @@ class Chain:
     """Every iteration's parameter draws, burn-in included (``burnin`` tells where it ends).
 
     beta1 (T, k1, w1), beta2 (T, k2, w2), omega_e (T, w1, w1), omega_u (T, D, D), with w
-    the number of working columns of each level and D = w1 * q + w2.
+    the number of working columns of each level and D = w1 * q + w2.  ``extra`` holds the
+    parameters response types own, e.g. ``"level1.thresholds[2]"`` (T, K - 2) for the
+    free thresholds of ordinal response 2 of level 1.
     """
 
     beta1: np.ndarray
@@ -51,6 +53,7 @@ class Chain:
     omega_e: np.ndarray
     omega_u: np.ndarray
     burnin: int
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def kept(self, name: str) -> np.ndarray:
         """Draws of parameter block `name` after burn-in."""
@@ -89,15 +92,15 @@ class _Level:
     """Working columns of one level: response blocks, covariates, missingness patterns."""
 
     def __init__(self, values: np.ndarray, x: np.ndarray, coef_mask: np.ndarray,
-                 kinds: list[str], rng: np.random.Generator):
+                 kinds: list[str], n_categories: list[int | None]):
         self.values = values                       # (n, p) responses, NaN missing
         self.x = x
         self.blocks: list[tuple[ResponseType, slice, int]] = []
         columns, mask_columns, start = [], [], 0
         for r, kind in enumerate(kinds):
-            rtype = make_response_type(kind)
-            width = rtype.n_working(values[:, r])
-            columns.append(rtype.initial_working(values[:, r], rng))
+            rtype = make_response_type(kind, n_categories[r])
+            width = rtype.n_working()
+            columns.append(rtype.initial_working(values[:, r]))
             mask_columns.extend([coef_mask[:, r]] * width)
             self.blocks.append((rtype, slice(start, start + width), r))
             start += width
@@ -112,6 +115,24 @@ class _Level:
         self._fill_start(self.working, self.impute_mask)
         self.gram = x.T @ x
         self.latent_blocks = [b for b in self.blocks if b[0].has_latent]
+
+    def fixed_covariance(self, offset: int, dim: int) -> np.ndarray:
+        """(dim, dim) matrix of fixed covariance entries (NaN = free); this level's working
+        columns start at `offset`."""
+        fixed = np.full((dim, dim), np.nan)
+        for rtype, cols, r in self.blocks:
+            block = rtype.fixed_covariance()
+            if block is not None:
+                idx = np.arange(cols.start, cols.stop) + offset
+                fixed[np.ix_(idx, idx)] = block
+        return fixed
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        out = {}
+        for rtype, cols, r in self.blocks:
+            for key, value in rtype.parameters().items():
+                out[f"{key}[{r}]"] = value
+        return out
 
     @staticmethod
     def _fill_start(working, impute_mask):
@@ -240,8 +261,9 @@ class GibbsSampler:
         self._starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
 
         l1, l2 = data.level1, data.level2
-        self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds, rng)
-        self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, rng)
+        self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds,
+                             l1.n_categories)
+        self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, l2.n_categories)
         self.z = data.z[self._order]
         self.q = self.z.shape[1]
         zz = self.z[:, :, None] * self.z[:, None, :]
@@ -250,8 +272,10 @@ class GibbsSampler:
         self.w1, self.w2 = self.level1.width, self.level2.width
         self.d1 = self.w1 * self.q                                 # level-1 random effects
         self.dim_u = self.d1 + self.w2
-        self.prior_e = data.priors.level1(self.w1)
-        self.prior_u = data.priors.level2(self.dim_u)
+        self.cov_e = CovarianceSampler(self.level1.fixed_covariance(0, self.w1),
+                                       *data.priors.level1(self.w1), flat=jomo_compatible)
+        self.cov_u = CovarianceSampler(self.level2.fixed_covariance(self.d1, self.dim_u),
+                                       *data.priors.level2(self.dim_u), flat=jomo_compatible)
 
         self._imputer1 = _PatternImputer(self.level1.impute_mask)
         mask2 = np.hstack([np.zeros((self.n_clusters, self.d1), bool), self.level2.impute_mask])
@@ -262,8 +286,8 @@ class GibbsSampler:
         self.beta1 = self._least_squares(self.level1)
         self.beta2 = self._least_squares(self.level2)
         self.u = np.zeros((self.n_clusters, self.d1))
-        self.omega_e = np.eye(self.w1)
-        self.omega_u = np.eye(self.dim_u)
+        self.omega_e = self.cov_e.initial()
+        self.omega_u = self.cov_u.initial()
         # cached linear predictors, refreshed whenever beta1 or u changes
         self._xb1 = self.level1.x @ self.beta1
         self._zu = self._random_part()
@@ -295,33 +319,30 @@ class GibbsSampler:
         return o[:d1, :d1], o[:d1, d1:], o[d1:, d1:]
 
     # ------------------------------------------------------------------ Gibbs steps
-    def _update_latents(self, level: _Level, mean: np.ndarray, cov: np.ndarray,
-                        prefix: np.ndarray | None = None) -> None:
-        """Step 1: redraw latent working values behind observed responses, block by block."""
+    def _update_latents(self, level: _Level, values: np.ndarray, mean: np.ndarray,
+                        cov: np.ndarray, offset: int, adapt: bool) -> None:
+        """Step 1: redraw latent working values behind observed responses, one working
+        column at a time from its conditional given the rest of the row."""
         if not level.latent_blocks:
             return
-        offset = 0 if prefix is None else prefix.shape[1]
+        cond = ColumnConditional(values, mean, cov)
         for rtype, cols, r in level.latent_blocks:
-            block = np.zeros(offset + level.width, bool)
-            block[offset + cols.start: offset + cols.stop] = True
-            coef, cond_cov = conditional_normal(cov, block)
-            full = level.working if prefix is None else np.hstack([prefix, level.working])
-            cond_mean = mean[:, block] + (full[:, ~block] - mean[:, ~block]) @ coef
-            rtype.update_observed(level.working[:, cols], level.values[:, r], cond_mean, cond_cov, self.rng)
+            columns = list(range(offset + cols.start, offset + cols.stop))
+            rtype.update_observed(cond, columns, level.values[:, r], self.rng, adapt)
 
-    def _impute_level1(self) -> None:
+    def _impute_level1(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
         mean = self._xb1 + self._zu
-        self._update_latents(self.level1, mean, self.omega_e)
+        self._update_latents(self.level1, self.level1.working, mean, self.omega_e, 0, adapt)
         self._imputer1.draw(self.level1.working, mean, self.omega_e, self.rng)
 
-    def _impute_level2(self) -> None:
+    def _impute_level2(self, adapt: bool) -> None:
         if self.w2 == 0:
             return
         mean = np.hstack([np.zeros((self.n_clusters, self.d1)), self.level2.x @ self.beta2])
-        self._update_latents(self.level2, mean, self.omega_u, prefix=self.u)
         joint = np.hstack([self.u, self.level2.working])
+        self._update_latents(self.level2, joint, mean, self.omega_u, self.d1, adapt)
         self._imputer2.draw(joint, mean, self.omega_u, self.rng)
         self.level2.working[:] = joint[:, self.d1:]
 
@@ -377,31 +398,36 @@ class GibbsSampler:
             self.u = draw_normal_from_precision_batched(precision, linear, self.rng)
         self._zu = self._random_part()
 
-    def _draw_omega_u(self) -> None:
+    def _draw_omega_u(self, adapt: bool) -> None:
         if self.dim_u == 0:
             return
         joint = np.hstack([self.u, self._level2_residuals()])
-        df, scale = self.prior_u
-        self.omega_u = draw_inverse_wishart(scale + joint.T @ joint, df + self.n_clusters, self.rng)
+        self.omega_u = self.cov_u.draw(self.omega_u, joint.T @ joint, self.n_clusters, self.rng, adapt)
 
-    def _draw_omega_e(self) -> None:
+    def _draw_omega_e(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
         resid = self.level1.working - self._xb1 - self._zu
-        df, scale = self.prior_e
-        self.omega_e = draw_inverse_wishart(scale + resid.T @ resid, df + len(resid), self.rng)
+        self.omega_e = self.cov_e.draw(self.omega_e, resid.T @ resid, len(resid), self.rng, adapt)
 
-    def step(self) -> None:
-        """One Gibbs iteration (see the module docstring for the order)."""
-        self._impute_level1()
-        self._impute_level2()
+    def step(self, adapt: bool = False) -> None:
+        """One Gibbs iteration (see the module docstring for the order).  ``adapt`` lets
+        Metropolis-Hastings steps tune their proposals (burn-in only)."""
+        self._impute_level1(adapt)
+        self._impute_level2(adapt)
         self._draw_beta1()
         self._draw_beta2()
         self._draw_random_effects()
-        self._draw_omega_u()
-        self._draw_omega_e()
+        self._draw_omega_u(adapt)
+        self._draw_omega_e(adapt)
 
     # ------------------------------------------------------------------ output
+    def type_parameters(self) -> dict[str, np.ndarray]:
+        """Current values of the parameters owned by response types (thresholds ...)."""
+        out = {f"level1.{k}": v for k, v in self.level1.parameters().items()}
+        out.update({f"level2.{k}": v for k, v in self.level2.parameters().items()})
+        return out
+
     def current_values(self) -> tuple[np.ndarray, np.ndarray]:
         """Completed response matrices of both levels, in the caller's row order."""
         values1 = np.empty_like(self.level1.values)
@@ -427,9 +453,11 @@ class GibbsSampler:
         missing2 = np.isnan(self.data.level2.y)
         imputations: list[Imputation] = []
         for it in range(total):
-            self.step()
+            self.step(adapt=it < burnin)
             chain.beta1[it], chain.beta2[it] = self.beta1, self.beta2
             chain.omega_e[it], chain.omega_u[it] = self.omega_e, self.omega_u
+            for name, value in self.type_parameters().items():
+                chain.extra.setdefault(name, np.empty((total, len(value))))[it] = value
             done = it + 1
             if done > burnin and (done - burnin) % between == 0:
                 values1, values2 = self.current_values()

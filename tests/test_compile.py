@@ -41,7 +41,9 @@ def test_bad_data_gives_one_line_error_naming_the_column(frame, change, spec_kw,
     assert "\n" not in str(info.value)
 
 
-def test_unsupported_response_type_is_refused_clearly(frame):
+def test_a_type_the_engine_lacks_is_refused_clearly(frame, monkeypatch):
+    from mlimpute.engine import REGISTRY
+    monkeypatch.delitem(REGISTRY, "binary")
     frame = frame.assign(cat=pd.Categorical(np.where(frame["x"] > 0, "a", "b")))
     frame.loc[0, "cat"] = np.nan
     spec = spec_for(responses=[Response("y1"), Response("cat", type="binary")])

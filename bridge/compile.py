@@ -98,7 +98,7 @@ def _encoded(frame: pd.DataFrame, response: Response) -> Encoded:
         supported = ", ".join(sorted(REGISTRY))
         raise SpecError(f"response '{response.name}': type '{response.type}' is not supported by "
                         f"this version of mlimpute (supported: {supported})")
-    return encode(frame[response.name], response.type)
+    return encode(frame[response.name], response.type, response.reference)
 
 
 def working_labels(names: list[str], kinds: list[str],

@@ -40,8 +40,13 @@ def is_numeric(column: pd.Series) -> bool:
         and not isinstance(column.dtype, pd.CategoricalDtype)
 
 
-def encode(column: pd.Series, kind: str) -> Encoded:
-    """Engine values of `column` modelled as a response of type `kind`."""
+def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
+    """Engine values of `column` modelled as a response of type `kind`.
+
+    The engine's category 0 is the reference (all latents negative); with
+    ``reference="last"`` the last category is moved there, so that latent k belongs to
+    the k-th category as in R's jomo.
+    """
     name = column.name
     if kind == "continuous":
         if not is_numeric(column):
@@ -78,6 +83,9 @@ def encode(column: pd.Series, kind: str) -> Encoded:
         raise DataError(f"column '{name}': a {kind} response needs at least 2 observed categories")
     if kind == "binary" and k != 2:
         raise DataError(f"column '{name}': a binary response has 2 categories, found {k}")
+    if reference == "last":
+        categories = [categories[-1]] + categories[:-1]
+        codes = np.where(np.isnan(codes), np.nan, (codes + 1) % k)
     return Encoded(codes, categories)
 
 

@@ -38,6 +38,9 @@ class Response:
         column names entering this response's equation — REALCOM's per-response
         covariates; leaving a covariate out constrains its coefficient to zero.
     intercept : None (the model's default) or whether the equation has a constant.
+    reference : for binary and categorical responses, the category whose latents are all
+        negative: "first" (REALCOM's and our default) or "last" (R jomo's choice).  The two
+        give the same model; only the coefficients' meaning changes.
     """
 
     name: str
@@ -45,6 +48,7 @@ class Response:
     level: int = 1
     covariates: list[str] | None = None
     intercept: bool | None = None
+    reference: str = "first"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -56,6 +60,12 @@ class Response:
             raise SpecError(f"response '{self.name}': level must be 1 or 2, got {self.level!r}")
         if self.covariates is not None:
             self.covariates = _names(self.covariates, f"response '{self.name}' covariates")
+        if self.reference not in ("first", "last"):
+            raise SpecError(f"response '{self.name}': reference must be 'first' or 'last', "
+                            f"got {self.reference!r}")
+        if self.reference == "last" and self.type not in ("binary", "categorical"):
+            raise SpecError(f"response '{self.name}': reference applies to binary and "
+                            "categorical responses only")
 
 
 @dataclass

@@ -1,15 +1,23 @@
 """Posterior means of mlimpute agree with R jomo's on the same data, model and priors.
 
-The reference chain comes from tests/r/jomo_chain.R (jomo1rancon / jomo2com
-.MCMCchain).  Agreement is judged parameter by parameter in units of the combined
-Monte Carlo standard error of the two chains (|z| < 4 for every parameter; with ~20
-parameters a correct sampler fails this about once in a thousand runs, a sampler with a
-wrong prior, step or covariance layout fails it by far).
+The reference chain comes from tests/r/jomo_chain.R (jomo's .MCMCchain functions).
+Agreement is judged parameter by parameter in units of the combined Monte Carlo
+standard error of the two chains: |z| < 4 for every parameter (with ~20-50 parameters a
+correct sampler fails this about once in a few hundred runs; a wrong prior, step or
+covariance layout fails it by far).  Entries fixed for identification must be equal.
 
 jomo draws the level-2 fixed effects from an approximate conditional (given Omega_vv
-but not the level-1 random effects); mlimpute's default is the exact full conditional,
-and jomo_compatible=True reproduces jomo's step.  Models with level-2 responses are
-compared in compatible mode; docs/validation.md reports the size of the difference.
+but not the level-1 random effects), and uses a flat prior (likelihood only) for
+covariance matrices with fixed entries.  mlimpute's defaults are the exact full
+conditional and the restricted inverse-Wishart prior; ``jomo_compatible`` reproduces
+jomo's choices, and the comparisons run in that mode (docs/validation.md measures the
+difference).
+
+Binary, ordinal and categorical responses are not compared with jomo: on a plain probit
+random-intercept model jomo's posterior means miss lme4's maximum-likelihood estimates
+by 2-3 posterior SDs while mlimpute's agree with them (tests/test_vs_lme4_probit.py,
+docs/validation.md).  The latent types are validated against lme4/ordinal and against
+the generating values of large simulations instead.
 """
 from __future__ import annotations
 
@@ -27,39 +35,64 @@ pytestmark = pytest.mark.r
 BURNIN = 500
 
 
-def _jomo_draws(tmp_path, frame, spec, iterations, seed):
+def jomo_draws(tmp_path, frame, spec, iterations, seed, hr=False):
+    """Run tests/r/jomo_chain.R on the spec's model; post-burn-in draws as a frame."""
     data = tmp_path / "data.csv"
     frame.to_csv(data, index=False)
     out = tmp_path / "jomo.csv"
-    l1 = ",".join(r.name for r in spec.level1_responses) or "-"
-    l2 = ",".join(r.name for r in spec.level2_responses) or "-"
-    x1 = ",".join(["cons", *spec.covariates])
-    x2 = ",".join(["cons", *(spec.level2_covariates or [])])
-    run_r("jomo_chain.R", data, out, spec.cluster, l1, l2, x1, x2, "cons", BURNIN + iterations, seed)
+    names = lambda rs, cont: ",".join(r.name for r in rs if (r.type == "continuous") == cont)
+    run_r("jomo_chain.R", f"data={data}", f"out={out}", f"cluster={spec.cluster}",
+          f"l1con={names(spec.level1_responses, True)}", f"l1cat={names(spec.level1_responses, False)}",
+          f"l2con={names(spec.level2_responses, True)}", f"l2cat={names(spec.level2_responses, False)}",
+          "x1=" + ",".join(["cons", *spec.covariates]),
+          "x2=" + ",".join(["cons", *(spec.level2_covariates or [])]),
+          "z=" + ",".join(["cons", *spec.random_slopes]),
+          f"iterations={BURNIN + iterations}", f"seed={seed}", f"hr={int(hr)}")
     return pd.read_csv(out).iloc[BURNIN:]
 
 
-def _ours(frame, spec, iterations, seed, compatible):
-    settings = mlimpute.MCMC(burnin=BURNIN, between=iterations, m=1, seed=seed,
-                             jomo_compatible=compatible)
-    spec = mlimpute.Spec.from_dict({**spec.to_dict(), "mcmc": settings.__dict__})
+def our_draws(frame, spec, iterations, seed, compatible=True):
+    """mlimpute's post-burn-in draws; in compatible mode with jomo's parameterisation
+    of categorical responses (the last category is the reference)."""
+    settings = {"burnin": BURNIN, "between": iterations, "m": 1, "seed": seed,
+                "jomo_compatible": compatible}
+    data = spec.to_dict()
+    if compatible:
+        for r in data["responses"]:
+            if r["type"] in ("binary", "categorical"):
+                r["reference"] = "last"
+    spec = mlimpute.Spec.from_dict({**data, "mcmc": settings})
     return mlimpute.impute(frame, spec).parameter_draws()
 
 
+def assert_agree(ours: pd.DataFrame, theirs: pd.DataFrame, limit: float = 4.0) -> None:
+    assert set(ours.columns) == set(theirs.columns), \
+        set(ours.columns).symmetric_difference(theirs.columns)
+    theirs = theirs[ours.columns]
+    fixed = (ours.std() == 0) & (theirs.std() == 0)
+    np.testing.assert_allclose(ours.loc[:, fixed].iloc[0], theirs.loc[:, fixed].iloc[0])
+    free = ours.columns[~fixed]
+    z = pd.Series(z_scores(ours[free].to_numpy(), theirs[free].to_numpy()), index=free)
+    assert z.abs().max() < limit, z.abs().sort_values().tail(5).to_dict()
+    # the comparison has power: Monte Carlo error is small next to the posterior spread
+    rel = (ours[free].mean() - theirs[free].mean()).abs() / ours[free].std()
+    assert rel.max() < 0.3, rel.sort_values().tail(3).to_dict()
+
+
 @pytest.mark.parametrize("n_level2", [0, 1])
-def test_posterior_means_match_jomo(tmp_path, n_level2):
+def test_continuous_responses(tmp_path, n_level2):
     require_r("jomo")
     frame, _ = simulate(n_clusters=50, cluster_size=20, n_level1=3, n_level2=n_level2, seed=11)
     spec = mlimpute.propose(frame, "cluster")
     assert [r.level for r in spec.responses] == [1, 1, 1] + [2] * n_level2
-    iterations = 4000
-    theirs = _jomo_draws(tmp_path, frame, spec, iterations, seed=3)
-    ours = _ours(frame, spec, iterations, seed=5, compatible=n_level2 > 0)
-    assert set(ours.columns) == set(theirs.columns)
-    theirs = theirs[ours.columns]
-    z = z_scores(ours.to_numpy(), theirs.to_numpy())
-    worst = ours.columns[int(np.argmax(np.abs(z)))]
-    assert np.abs(z).max() < 4.0, f"{worst}: z = {z.max():.2f}"
-    # the comparison has power: Monte Carlo error is small next to the posterior spread
-    rel = np.abs(ours.mean() - theirs.mean()) / ours.std()
-    assert rel.max() < 0.15
+    assert_agree(our_draws(frame, spec, 4000, seed=5), jomo_draws(tmp_path, frame, spec, 4000, seed=3))
+
+
+def test_random_slopes(tmp_path):
+    require_r("jomo")
+    frame, _ = simulate(n_clusters=60, cluster_size=20, n_level1=2, n_level2=0, seed=21)
+    spec = mlimpute.propose(frame, "cluster")
+    spec = mlimpute.Spec.from_dict({**spec.to_dict(), "random_slopes": ["x"]})
+    ours = our_draws(frame, spec, 4000, seed=6)
+    assert "omega_u[y2:x,y1:cons]" in ours.columns
+    assert_agree(ours, jomo_draws(tmp_path, frame, spec, 4000, seed=4))

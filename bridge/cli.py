@@ -22,7 +22,7 @@ from .equations import render
 from .errors import MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
 from .propose import propose
-from .spec import Spec
+from .spec import RESPONSE_TYPES, Spec
 
 EXIT_USAGE = 2
 
@@ -82,20 +82,48 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", nargs="+", metavar="VAR", help="columns left out of the model")
     p.add_argument("--random-slopes", nargs="+", metavar="VAR",
                    help="covariates with cluster-level random slopes in the level-1 equations")
+    for kind in RESPONSE_TYPES:
+        p.add_argument(f"--{kind}", nargs="+", metavar="VAR", default=[],
+                       help=f"declare responses as {kind} (overrides the type inferred from the data)")
 
 
-def _spec_from_args(args, frame) -> Spec:
+def _declared_types(args) -> dict[str, str]:
+    declared: dict[str, str] = {}
+    for kind in RESPONSE_TYPES:
+        for name in _names(getattr(args, kind)) if getattr(args, kind) else []:
+            if name in declared and declared[name] != kind:
+                raise SpecError(f"column '{name}' is declared both {declared[name]} and {kind}")
+            declared[name] = kind
+    return declared
+
+
+def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
+    declared = _declared_types(args)
     if getattr(args, "spec", None):
         spec = Spec.load(args.spec)
         if args.cluster and args.cluster != spec.cluster:
             spec = replace(spec, cluster=args.cluster)
+        unknown = sorted(set(declared) - set(spec.response_names))
+        if unknown:
+            raise SpecError(f"column '{unknown[0]}' is given a type but is not a response of the spec")
+        spec = replace(spec, responses=[replace(r, type=declared.get(r.name, r.type))
+                                        for r in spec.responses])
     else:
         if not args.cluster:
             raise SpecError("--cluster is required (or give --spec)")
-        spec = propose(frame, args.cluster,
-                       responses=_names(args.responses) if args.responses else None,
+        responses = _names(args.responses) if args.responses else None
+        if responses is not None:
+            missing = sorted(set(declared) - set(responses))
+            if missing:
+                raise SpecError(f"column '{missing[0]}' is given a type but is not in --responses")
+        spec = propose(frame, args.cluster, responses=responses,
                        covariates=_names(args.covariates) if args.covariates else None,
-                       exclude=_names(args.exclude) if args.exclude else None)
+                       exclude=_names(args.exclude) if args.exclude else None,
+                       types=declared, value_labels=metadata.value_labels)
+        unknown = sorted(set(declared) - set(spec.response_names))
+        if unknown:
+            raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
+                            "(it is a covariate); list it in --responses to impute it")
     if args.random_slopes:
         spec = replace(spec, random_slopes=_names(args.random_slopes))
     return spec
@@ -107,7 +135,7 @@ def _cmd_impute(args) -> int:
     if output.resolve() == Path(args.input).resolve():
         raise MlimputeError(f"file '{output}': the output would overwrite the input")
     frame, metadata = read_data(args.input)
-    spec = _spec_from_args(args, frame)
+    spec = _spec_from_args(args, frame, metadata)
     mcmc = spec.mcmc
     overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed")
                  if getattr(args, k) is not None}
@@ -136,8 +164,8 @@ def _cmd_impute(args) -> int:
 
 
 def _cmd_propose(args) -> int:
-    frame, _ = read_data(args.input)
-    spec = _spec_from_args(args, frame)
+    frame, metadata = read_data(args.input)
+    spec = _spec_from_args(args, frame, metadata)
     spec.validate(frame)
     spec.save(args.output)
     return 0

@@ -71,7 +71,7 @@ def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
             numbers = observed.astype(float)
             if (numbers != np.round(numbers)).any():
                 bad = numbers[numbers != np.round(numbers)].iloc[0]
-                raise DataError(f"column '{name}': {kind} response has a non-integer code {bad!r}")
+                raise DataError(f"column '{name}': {kind} response has a non-integer code {float(bad)!r}")
         categories = sorted(observed.unique().tolist())
         lookup = {value: k for k, value in enumerate(categories)}
         codes = column.map(lookup).astype("float64").to_numpy(dtype=float, na_value=np.nan)

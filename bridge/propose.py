@@ -22,24 +22,34 @@ def _is_level2(column: pd.Series, codes, n_clusters: int) -> bool:
     return bool((observed_per_cluster >= 2).any()) and is_constant_within(column, codes, n_clusters)
 
 
-def infer_type(column: pd.Series) -> str:
-    """Response type implied by a column's dtype: ordered categorical -> ordinal,
-    categorical/text/bool with two categories -> binary, more -> categorical,
-    numeric -> continuous."""
+def infer_type(column: pd.Series, labelled: bool = False) -> str:
+    """Response type implied by a column.
+
+    * pandas Categorical: ordered -> ordinal (binary if 2 categories), unordered ->
+      categorical (binary if 2 categories);
+    * text or boolean: binary with 2 distinct values, categorical with more;
+    * numeric with value labels (Stata, haven) -> binary/categorical likewise;
+    * numeric whose observed values are exactly {0, 1} -> binary;
+    * other numeric -> continuous.
+    Declare the type explicitly (spec, --ordinal ...) when this guess is wrong.
+    """
+    distinct = column.dropna().nunique()
     if isinstance(column.dtype, pd.CategoricalDtype):
-        if column.cat.ordered and len(column.cat.categories) > 2:
-            return "ordinal"
-        return "binary" if len(column.cat.categories) <= 2 else "categorical"
-    if pd.api.types.is_bool_dtype(column) or (column.dtype == object and column.dropna().nunique() <= 2):
+        k = len(column.cat.categories)
+        if k <= 2:
+            return "binary"
+        return "ordinal" if column.cat.ordered else "categorical"
+    if pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column) or labelled:
+        return "binary" if distinct <= 2 else "categorical"
+    if set(column.dropna().unique().tolist()) == {0, 1}:
         return "binary"
-    if pd.api.types.is_numeric_dtype(column):
-        return "continuous"
-    return "categorical"
+    return "continuous"
 
 
 def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = None,
             covariates: list[str] | None = None, exclude: list[str] | None = None,
-            types: dict[str, str] | None = None, mcmc: MCMC | None = None) -> Spec:
+            types: dict[str, str] | None = None, mcmc: MCMC | None = None,
+            value_labels: dict | None = None) -> Spec:
     """Build the default spec for `frame`.
 
     Parameters
@@ -49,6 +59,8 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     covariates : covariates to use instead of "every other fully observed column".
     exclude : columns to leave out of the model altogether (ids, text notes ...).
     types : response types overriding the ones inferred from the dtypes.
+    value_labels : {column: {code: label}} from the file's metadata (Stata value labels):
+        a labelled numeric column is taken as binary/categorical, not continuous.
     """
     exclude = list(exclude or [])
     types = dict(types or {})
@@ -70,7 +82,8 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         if column.isna().all():
             raise DataError(f"column '{name}': every value is missing, it cannot be imputed")
         level = 2 if _is_level2(column, codes, len(labels)) else 1
-        spec_responses.append(Response(name, types.get(name, infer_type(column)), level))
+        labelled = bool((value_labels or {}).get(name))
+        spec_responses.append(Response(name, types.get(name, infer_type(column, labelled)), level))
     level2_covariates = [c for c in covariates if _is_level2(frame[c], codes, len(labels))]
     return Spec(cluster=cluster, responses=spec_responses, covariates=list(covariates),
                 level2_covariates=level2_covariates, mcmc=mcmc or MCMC())

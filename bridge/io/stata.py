@@ -34,7 +34,30 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
     if too_long:
         raise FormatError(f"column '{too_long[0]}': Stata variable names have at most 32 characters")
     value_labels = {c: v for c, v in metadata.value_labels.items() if c in frame.columns}
+    frame, category_labels = _categoricals_as_labelled_codes(frame)
+    value_labels.update(category_labels)
     pyreadstat.write_dta(frame, str(path), version=_RELEASE_FOR_FORMAT[dta_format],
                          column_labels={c: l for c, l in metadata.variable_labels.items()
                                         if c in frame.columns} or None,
                          variable_value_labels=value_labels or None)
+
+
+def _categoricals_as_labelled_codes(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Stata has no categorical type: a Categorical with numeric categories is written as
+    its numbers; one with text categories as codes 1..K carrying value labels."""
+    labels = {}
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            continue
+        if out is frame:
+            out = frame.copy()
+        categories = column.cat.categories
+        if pd.api.types.is_numeric_dtype(categories):
+            out[name] = column.astype(float)
+        else:
+            codes = column.cat.codes.astype(float) + 1
+            out[name] = codes.where(column.notna())
+            labels[name] = {float(k + 1): str(c) for k, c in enumerate(categories)}
+    return out, labels

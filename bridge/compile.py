@@ -114,6 +114,24 @@ def working_labels(names: list[str], kinds: list[str],
     return labels, owner
 
 
+def _weights(frame: pd.DataFrame, name: str | None, what: str) -> np.ndarray | None:
+    """A weight column as floats: numeric, fully observed, non-negative, not all zero."""
+    if name is None:
+        return None
+    _require_columns(frame, [name], what)
+    column = frame[name]
+    if not is_numeric(column):
+        raise DataError(f"column '{name}': a {what} must be numeric")
+    values = column.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    if np.isnan(values).any():
+        raise DataError(f"column '{name}': {what} has {int(np.isnan(values).sum())} missing values")
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise DataError(f"column '{name}': {what}s must be finite and non-negative")
+    if values.sum() <= 0:
+        raise DataError(f"column '{name}': {what}s sum to zero")
+    return values
+
+
 def check_against_data(spec: Spec, frame: pd.DataFrame) -> None:
     """Validate the spec against a frame (compiles it and throws the arrays away)."""
     compile_model(spec, frame)
@@ -212,6 +230,20 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         z_names.append(name)
     z = np.column_stack(z_columns) if z_columns else np.zeros((len(frame), 0))
 
+    weights1 = _weights(frame, spec.level1_weight, "level-1 weight")
+    weights2 = _weights(frame, spec.level2_weight, "level-2 weight")
+    if weights2 is not None:
+        if not is_constant_within(frame[spec.level2_weight], codes, n_clusters):
+            raise DataError(f"column '{spec.level2_weight}': a level-2 weight must be constant "
+                            f"within each '{spec.cluster}'")
+        weights2 = pd.Series(weights2).groupby(codes).first().to_numpy()
+    if weights1 is not None:
+        per_cluster = np.bincount(codes, weights=weights1, minlength=n_clusters)
+        if (per_cluster <= 0).any():
+            bad = labels[int(np.flatnonzero(per_cluster <= 0)[0])]
+            raise DataError(f"column '{spec.level1_weight}': every level-1 weight in cluster "
+                            f"{bad!r} is zero")
+
     p = spec.priors
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale))
@@ -224,7 +256,8 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     working2, owner2 = working_labels(names2_resp, kinds2, ncat2)
     try:
         data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1),
-                         LevelData(y2, x2, mask2, kinds2, ncat2), codes, z, priors)
+                         LevelData(y2, x2, mask2, kinds2, ncat2), codes, z, priors,
+                         weights1, weights2)
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working1))
         priors.level2(len(working1) * z.shape[1] + len(working2))

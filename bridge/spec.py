@@ -11,7 +11,9 @@ frame by :meth:`Spec.validate`.  It round-trips losslessly through JSON and TOML
 
 Defaults follow REALCOM-IMPUTE: every response has an intercept and a random intercept,
 every covariate enters every level-1 equation, level-2 responses get the level-2
-covariates (those constant within clusters) only.
+covariates (those constant within clusters) only.  Optional level-1 and level-2
+sampling weights (columns) enter the parameter updates as in REALCOM's extension (see
+``mlimpute.engine.model.scaled_weights``).
 """
 from __future__ import annotations
 
@@ -134,6 +136,8 @@ class Spec:
     intercept: bool = True
     random_intercept: bool = True
     random_slopes: list[str] = field(default_factory=list)
+    level1_weight: str | None = None
+    level2_weight: str | None = None
     mcmc: MCMC = field(default_factory=MCMC)
     priors: PriorSpec = field(default_factory=PriorSpec)
     version: int = SPEC_VERSION
@@ -169,6 +173,11 @@ class Spec:
                                     "partially observed variables must be responses")
                 if c == self.cluster:
                     raise SpecError(f"the cluster identifier '{c}' cannot be a covariate")
+        for weight in (self.level1_weight, self.level2_weight):
+            if weight is not None and (not isinstance(weight, str) or not weight):
+                raise SpecError("weights must name a column")
+            if weight in names or weight == self.cluster:
+                raise SpecError(f"column '{weight}' cannot be both a weight and a response or cluster")
         if not any(r.level == 1 for r in self.responses) and self.random_slopes:
             raise SpecError("random_slopes need at least one level-1 response")
 

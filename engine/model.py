@@ -107,6 +107,8 @@ class ModelData:
     cluster : (N,) int cluster code of each level-1 row, 0..J-1, every code used.
     z : (N, q) covariates with cluster-level random coefficients for every level-1
         response (a column of ones = random intercepts).
+    weights1, weights2 : optional level-1 (N,) and level-2 (J,) sampling weights, see
+        :func:`scaled_weights`.
     """
 
     level1: LevelData
@@ -114,6 +116,8 @@ class ModelData:
     cluster: np.ndarray
     z: np.ndarray
     priors: Priors = field(default_factory=Priors)
+    weights1: np.ndarray | None = None
+    weights2: np.ndarray | None = None
 
     def __post_init__(self):
         self.cluster = np.asarray(self.cluster)
@@ -130,7 +134,37 @@ class ModelData:
             raise ValueError("cluster codes must be exactly 0..J-1 with J = rows of level 2")
         if not np.isfinite(self.z).all():
             raise ValueError("random-coefficient covariates must be fully observed")
+        for name, size in (("weights1", self.level1.n_rows), ("weights2", n_clusters)):
+            w = getattr(self, name)
+            if w is None:
+                continue
+            w = np.asarray(w, dtype=float)
+            if w.shape != (size,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+                raise ValueError(f"{name} must be {size} finite non-negative numbers, not all zero")
+            setattr(self, name, w)
+        if self.weights1 is not None:
+            sums = np.bincount(self.cluster, weights=self.weights1, minlength=n_clusters)
+            if (sums <= 0).any():
+                raise ValueError("every cluster needs a positive level-1 weight")
 
     @property
     def n_clusters(self) -> int:
         return self.level2.n_rows
+
+
+def scaled_weights(data: ModelData) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Level-1 and level-2 weights as the sampler uses them (Pfeffermann et al. 1998).
+
+    Level-1 weights are scaled within each cluster to sum to the cluster's size n_j,
+    level-2 weights to sum to the number of clusters J.  The parameter full conditionals
+    then use each unit's contribution times w_i|j * w_j (pseudo-likelihood); missing
+    values are still drawn from their own, unweighted conditional distributions.
+    """
+    w1 = w2 = None
+    if data.weights1 is not None:
+        sizes = np.bincount(data.cluster, minlength=data.n_clusters)
+        sums = np.bincount(data.cluster, weights=data.weights1, minlength=data.n_clusters)
+        w1 = data.weights1 * (sizes / sums)[data.cluster]
+    if data.weights2 is not None:
+        w2 = data.weights2 * (data.n_clusters / data.weights2.sum())
+    return w1, w2

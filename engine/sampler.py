@@ -32,7 +32,7 @@ from scipy import linalg as sla
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
                      draw_normal_two_precisions, symmetrize)
-from .model import ModelData
+from .model import ModelData, scaled_weights
 from .responses import ColumnConditional, ResponseType, make_response_type
 
 
@@ -114,7 +114,18 @@ class _Level:
             self.impute_mask[:, cols] = np.isnan(values[:, r])[:, None]
         self._fill_start(self.working, self.impute_mask)
         self.gram = x.T @ x
+        self.weights = None
         self.latent_blocks = [b for b in self.blocks if b[0].has_latent]
+
+    def weight(self, weights: np.ndarray | None) -> None:
+        """Use sampling weights in this level's parameter updates (X'WX and X'WR)."""
+        self.weights = weights
+        if weights is not None:
+            self.gram = self.x.T @ (self.x * weights[:, None])
+
+    def weighted(self, rows: np.ndarray) -> np.ndarray:
+        """rows (n, k) times the weights (unchanged when unweighted)."""
+        return rows if self.weights is None else rows * self.weights[:, None]
 
     def fixed_covariance(self, offset: int, dim: int) -> np.ndarray:
         """(dim, dim) matrix of fixed covariance entries (NaN = free); this level's working
@@ -266,8 +277,19 @@ class GibbsSampler:
         self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, l2.n_categories)
         self.z = data.z[self._order]
         self.q = self.z.shape[1]
+        # sampling weights (None: unweighted): w_unit within clusters for u_j, the products
+        # w_i|j * w_j for level-1 parameters, w_j for level-2 parameters
+        w_unit, w_cluster = scaled_weights(data)
+        self._w_unit = None if w_unit is None else w_unit[self._order]
+        self._w_cluster = w_cluster
+        self._w_param1 = self._w_unit if w_cluster is None else (
+            w_cluster[cluster] if self._w_unit is None else self._w_unit * w_cluster[cluster])
         zz = self.z[:, :, None] * self.z[:, None, :]
-        self._zz = np.add.reduceat(zz, self._starts, axis=0)   # (J, q, q) per-cluster Z'Z
+        if self._w_unit is not None:
+            zz = zz * self._w_unit[:, None, None]
+        self._zz = np.add.reduceat(zz, self._starts, axis=0)   # (J, q, q) per-cluster Z'WZ
+        self.level1.weight(self._w_param1)
+        self.level2.weight(self._w_cluster)
 
         self.w1, self.w2 = self.level1.width, self.level2.width
         self.d1 = self.w1 * self.q                                 # level-1 random effects
@@ -349,7 +371,7 @@ class GibbsSampler:
     def _draw_beta1(self) -> None:
         if self.w1 == 0:
             return
-        cross = self.level1.x.T @ (self.level1.working - self._zu)
+        cross = self.level1.x.T @ self.level1.weighted(self.level1.working - self._zu)
         self.beta1 = _draw_coefficients(self.level1.gram, cross, _inv_pd(self.omega_e),
                                         self.level1.coef_mask, self.rng)
         self._xb1 = self.level1.x @ self.beta1
@@ -365,7 +387,7 @@ class GibbsSampler:
             h = sla.solve(o_uu, o_uv, assume_a="pos").T        # (w2, d1)
             target = target - self.u @ h.T
             cond_cov = symmetrize(o_vv - h @ o_uv)
-        cross = self.level2.x.T @ target
+        cross = self.level2.x.T @ self.level2.weighted(target)
         self.beta2 = _draw_coefficients(self.level2.gram, cross, _inv_pd(cond_cov),
                                         self.level2.coef_mask, self.rng)
 
@@ -386,6 +408,8 @@ class GibbsSampler:
             linear = np.zeros((self.n_clusters, self.d1))
         prec_e = _inv_pd(self.omega_e)
         resid = (self.level1.working - self._xb1) @ prec_e                      # (N, w1)
+        if self._w_unit is not None:
+            resid = resid * self._w_unit[:, None]
         if self.q == 1:
             linear = linear + np.add.reduceat(resid if self._z_is_ones else resid * self.z,
                                               self._starts, axis=0)
@@ -402,13 +426,17 @@ class GibbsSampler:
         if self.dim_u == 0:
             return
         joint = np.hstack([self.u, self._level2_residuals()])
-        self.omega_u = self.cov_u.draw(self.omega_u, joint.T @ joint, self.n_clusters, self.rng, adapt)
+        n = self.n_clusters if self._w_cluster is None else self._w_cluster.sum()
+        ss = joint.T @ self.level2.weighted(joint)
+        self.omega_u = self.cov_u.draw(self.omega_u, ss, n, self.rng, adapt)
 
     def _draw_omega_e(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
         resid = self.level1.working - self._xb1 - self._zu
-        self.omega_e = self.cov_e.draw(self.omega_e, resid.T @ resid, len(resid), self.rng, adapt)
+        n = len(resid) if self.level1.weights is None else self.level1.weights.sum()
+        ss = resid.T @ self.level1.weighted(resid)
+        self.omega_e = self.cov_e.draw(self.omega_e, ss, n, self.rng, adapt)
 
     def step(self, adapt: bool = False) -> None:
         """One Gibbs iteration (see the module docstring for the order).  ``adapt`` lets

@@ -82,6 +82,8 @@ def _model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", nargs="+", metavar="VAR", help="columns left out of the model")
     p.add_argument("--random-slopes", nargs="+", metavar="VAR",
                    help="covariates with cluster-level random slopes in the level-1 equations")
+    p.add_argument("--level1-weight", metavar="VAR", help="level-1 (unit) sampling weight column")
+    p.add_argument("--level2-weight", metavar="VAR", help="level-2 (cluster) sampling weight column")
     for kind in RESPONSE_TYPES:
         p.add_argument(f"--{kind}", nargs="+", metavar="VAR", default=[],
                        help=f"declare responses as {kind} (overrides the type inferred from the data)")
@@ -119,13 +121,17 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
         spec = propose(frame, args.cluster, responses=responses,
                        covariates=_names(args.covariates) if args.covariates else None,
                        exclude=_names(args.exclude) if args.exclude else None,
-                       types=declared, value_labels=metadata.value_labels)
+                       types=declared, value_labels=metadata.value_labels,
+                       level1_weight=args.level1_weight, level2_weight=args.level2_weight)
         unknown = sorted(set(declared) - set(spec.response_names))
         if unknown:
             raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
                             "(it is a covariate); list it in --responses to impute it")
     if args.random_slopes:
         spec = replace(spec, random_slopes=_names(args.random_slopes))
+    for option in ("level1_weight", "level2_weight"):
+        if getattr(args, option):
+            spec = replace(spec, **{option: getattr(args, option)})
     return spec
 
 

@@ -49,7 +49,8 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
 def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = None,
             covariates: list[str] | None = None, exclude: list[str] | None = None,
             types: dict[str, str] | None = None, mcmc: MCMC | None = None,
-            value_labels: dict | None = None) -> Spec:
+            value_labels: dict | None = None, level1_weight: str | None = None,
+            level2_weight: str | None = None) -> Spec:
     """Build the default spec for `frame`.
 
     Parameters
@@ -61,8 +62,9 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     types : response types overriding the ones inferred from the dtypes.
     value_labels : {column: {code: label}} from the file's metadata (Stata value labels):
         a labelled numeric column is taken as binary/categorical, not continuous.
+    level1_weight, level2_weight : sampling weight columns (left out of the covariates).
     """
-    exclude = list(exclude or [])
+    exclude = list(exclude or []) + [w for w in (level1_weight, level2_weight) if w]
     types = dict(types or {})
     for name in [cluster, *(responses or []), *(covariates or []), *exclude, *types]:
         if name not in frame.columns:
@@ -86,4 +88,5 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         spec_responses.append(Response(name, types.get(name, infer_type(column, labelled)), level))
     level2_covariates = [c for c in covariates if _is_level2(frame[c], codes, len(labels))]
     return Spec(cluster=cluster, responses=spec_responses, covariates=list(covariates),
-                level2_covariates=level2_covariates, mcmc=mcmc or MCMC())
+                level2_covariates=level2_covariates, level1_weight=level1_weight,
+                level2_weight=level2_weight, mcmc=mcmc or MCMC())

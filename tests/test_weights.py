@@ -87,3 +87,16 @@ def test_level2_weight_must_be_constant_within_cluster():
     spec = mlimpute.Spec("cluster", [mlimpute.Response("y1")], level2_weight="w1")
     with pytest.raises(mlimpute.DataError, match="constant"):
         mlimpute.compile_model(spec, frame)
+
+
+def test_cli_weight_options(tmp_path):
+    from mlimpute.cli import main
+    frame = _population_sample(2).iloc[:400]
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    spec_path = tmp_path / "s.toml"
+    assert main(["propose", str(src), "--cluster", "cluster", "--level1-weight", "w1",
+                 "--level2-weight", "w2", "-o", str(spec_path)]) == 0
+    spec = mlimpute.Spec.load(spec_path)
+    assert (spec.level1_weight, spec.level2_weight) == ("w1", "w2")
+    assert "w1" not in spec.covariates and "w2" not in spec.covariates

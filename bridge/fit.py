@@ -1,0 +1,116 @@
+"""The model of interest fitted to every completed data set, pooled with Rubin's rules.
+
+Formulas use lme4's notation for the random part: ``"y ~ x + C(g) + (1 | school)"`` or
+``"(1 + x | school)"``; without a bar term the model is ordinary least squares.  The
+fixed part is a patsy formula (as in statsmodels).  Linear mixed models are fitted by
+REML with statsmodels' MixedLM; every fit must converge, or the imputation is named in
+the error.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import MlimputeError
+from .pool import rubin
+
+_BAR = re.compile(r"\(\s*([^()|]*?)\s*\|\s*([A-Za-z_.][\w.]*)\s*\)")
+
+
+@dataclass
+class Formula:
+    """A model-of-interest formula split into its fixed and random parts."""
+
+    fixed: str
+    group: str | None = None
+    random: str | None = None        # statsmodels re_formula, e.g. "1" or "1 + x"
+
+    @classmethod
+    def parse(cls, text: str) -> "Formula":
+        bars = _BAR.findall(text)
+        if len(bars) > 1:
+            raise MlimputeError(f"formula '{text}': only one random-effects term (... | group) is supported")
+        fixed = _BAR.sub("", text)
+        fixed = re.sub(r"\+\s*$", "", re.sub(r"\+\s*\+", "+", fixed.strip())).strip()
+        if "~" not in fixed:
+            raise MlimputeError(f"formula '{text}': expected 'response ~ terms'")
+        if fixed.endswith("~"):
+            fixed += " 1"
+        if not bars:
+            return cls(fixed)
+        random, group = bars[0]
+        random = random.strip() or "1"
+        return cls(fixed, group, random)
+
+
+def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
+    names = set(re.findall(r"[A-Za-z_][\w.]*", formula.fixed + " " + (formula.random or "")))
+    builtin = {"C", "np", "I", "log", "exp", "center", "standardize", "Treatment", "Sum", "Q"}
+    unknown = sorted(n for n in names - builtin if n not in frame.columns)
+    if unknown:
+        raise MlimputeError(f"formula '{text}': column '{unknown[0]}' is not in the data")
+    if formula.group and formula.group not in frame.columns:
+        raise MlimputeError(f"formula '{text}': grouping column '{formula.group}' is not in the data")
+
+
+def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True) -> pd.DataFrame:
+    """Fit the model of interest to one data set: a table with estimate, std_error (rows
+    named by term; variance components as ``var(group)`` and ``var(residual)``)."""
+    import statsmodels.formula.api as smf
+
+    parsed = formula if isinstance(formula, Formula) else Formula.parse(formula)
+    text = formula if isinstance(formula, str) else parsed.fixed
+    _check_columns(parsed, frame, text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if parsed.group is None:
+            fit = smf.ols(parsed.fixed, data=frame).fit()
+            table = pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
+            table.loc["var(residual)"] = [fit.scale, np.nan]
+            return table
+        model = smf.mixedlm(parsed.fixed, data=frame, groups=frame[parsed.group],
+                            re_formula=parsed.random)
+        fit = model.fit(reml=reml)
+        if not fit.converged:
+            fit = model.fit(reml=reml, method="nm", maxiter=5000)
+    if not fit.converged:
+        raise MlimputeError(f"formula '{text}': the mixed model did not converge")
+    k = len(fit.fe_params)
+    table = pd.DataFrame({"estimate": fit.fe_params, "std_error": fit.bse.iloc[:k]})
+    cov_re = fit.cov_re
+    for a, name in enumerate(cov_re.index):
+        label = f"var({parsed.group})" if name in ("Group", "Intercept") and len(cov_re) == 1 \
+            else f"var({parsed.group}:{name})"
+        table.loc[label] = [cov_re.iloc[a, a], np.nan]
+    table.loc["var(residual)"] = [fit.scale, np.nan]
+    return table
+
+
+def fit_pooled(completed, formula: str, reml: bool = True,
+               df_complete: float | None = None) -> pd.DataFrame:
+    """Fit `formula` to each completed data set and pool: Rubin's rules for the fixed
+    effects, the mean over imputations for variance components (Carpenter & Kenward 2013).
+
+    completed : an ImputationResult or an iterable of completed data frames.
+    """
+    frames = list(completed.completed_all() if hasattr(completed, "completed_all") else completed)
+    if len(frames) < 2:
+        raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
+    tables = []
+    for m, frame in enumerate(frames, start=1):
+        try:
+            tables.append(fit_one(frame, formula, reml=reml))
+        except MlimputeError as exc:
+            raise MlimputeError(f"imputation {m}: {exc}") from None
+    estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T
+    errors = pd.DataFrame({m: t["std_error"] for m, t in enumerate(tables)}).T
+    fixed = [c for c in estimates.columns if not c.startswith("var(")]
+    pooled = rubin(estimates[fixed], errors[fixed] ** 2, df_complete=df_complete)
+    components = [c for c in estimates.columns if c.startswith("var(")]
+    for c in components:
+        pooled.loc[c, "estimate"] = estimates[c].mean()
+    return pooled

@@ -30,44 +30,68 @@ HERE = Path(__file__).resolve().parent
 
 @dataclass
 class Shape:
-    """A benchmark data set and model: level-1/level-2 responses and covariates."""
+    """A benchmark data set and model: level-1/level-2 responses (name -> type) and covariates."""
 
     name: str
     description: str
     frame: pd.DataFrame
     cluster: str
-    level1: list[str]
-    level2: list[str]
+    level1: dict[str, str]
+    level2: dict[str, str]
     covariates: list[str]
+    iterations: int = 300          # default iterations per timed run
 
 
-def classsize_shape(with_level2: bool) -> Shape:
+def _classsize_frame() -> tuple[pd.DataFrame, list[str]]:
     import importlib.util
     spec = importlib.util.spec_from_file_location("make_classsize", HERE.parent / "fixtures" / "make_classsize.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    frame = module.generate()
-    level2 = ["csize"] if with_level2 else []
-    name = "classsize_l2" if with_level2 else "classsize"
-    desc = ("7,394 rows, 329 clusters, 4 continuous L1 responses" +
-            (" + continuous L2 response" if with_level2 else ""))
-    return Shape(name, desc, frame, "class", list(module.SCORES), level2, ["fsm"])
+    return module.generate(), list(module.SCORES)
+
+
+def classsize_shape(level2: str | None) -> Shape:
+    frame, scores = _classsize_frame()
+    level1 = {name: "continuous" for name in scores}
+    if level2 == "continuous":
+        return Shape("classsize_l2", "7,394 rows, 329 clusters, 4 continuous L1 + continuous L2",
+                     frame, "class", level1, {"csize": "continuous"}, ["fsm"])
+    if level2 == "categorical":
+        frame["csize4"] = pd.Categorical(frame["csize4"])
+        return Shape("classsize_cat", "7,394 rows, 329 clusters, 4 continuous L1 + 4-category L2",
+                     frame, "class", level1, {"csize4": "categorical"}, ["fsm"])
+    return Shape("classsize", "7,394 rows, 329 clusters, 4 continuous L1 responses",
+                 frame, "class", level1, {}, ["fsm"])
+
+
+def tldata_shape() -> Shape:
+    from mlimpute.simulate import simulate_mixed
+    frame, _ = simulate_mixed(level1=("continuous", "binary", ("categorical", 3)),
+                              level2=("continuous",), n_clusters=200, cluster_size=250,
+                              missing=0.2, seed=1)
+    frame = frame.iloc[:50000].reset_index(drop=True)
+    return Shape("tldata", "50,000 rows, 200 clusters, continuous + binary + 3-category L1, continuous L2",
+                 frame, "cluster", {"y1": "continuous", "y2": "binary", "y3": "categorical"},
+                 {"g1": "continuous"}, ["x"], iterations=60)
 
 
 def small_shape() -> Shape:
     from mlimpute.simulate import simulate
     frame, _ = simulate(n_clusters=40, cluster_size=15, n_level1=3, n_level2=1, seed=1)
     return Shape("small", "about 600 rows, 40 clusters, 3 L1 + 1 L2 continuous", frame,
-                 "cluster", ["y1", "y2", "y3"], ["g1"], ["x", "w"])
+                 "cluster", {"y1": "continuous", "y2": "continuous", "y3": "continuous"},
+                 {"g1": "continuous"}, ["x", "w"])
 
 
-SHAPES = {"classsize": lambda: classsize_shape(False), "classsize_l2": lambda: classsize_shape(True),
-          "small": small_shape}
+SHAPES = {"classsize": lambda: classsize_shape(None),
+          "classsize_l2": lambda: classsize_shape("continuous"),
+          "classsize_cat": lambda: classsize_shape("categorical"),
+          "tldata": tldata_shape, "small": small_shape}
 
 
 def _spec(shape: Shape) -> mlimpute.Spec:
-    responses = [mlimpute.Response(n) for n in shape.level1] + \
-                [mlimpute.Response(n, level=2) for n in shape.level2]
+    responses = [mlimpute.Response(n, type=t) for n, t in shape.level1.items()] + \
+                [mlimpute.Response(n, type=t, level=2) for n, t in shape.level2.items()]
     level2_cov = [c for c in shape.covariates
                   if (shape.frame.groupby(shape.cluster)[c].nunique() <= 1).all()]
     return mlimpute.Spec(shape.cluster, responses, covariates=shape.covariates,
@@ -87,15 +111,19 @@ def time_mlimpute(shape: Shape, iterations: int, seed: int) -> float:
 
 def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int) -> float:
     spec = _spec(shape)
-    args = [csv, shape.cluster, ",".join(shape.level1) or "-", ",".join(shape.level2) or "-",
-            ",".join(["cons", *shape.covariates]), ",".join(["cons", *spec.level2_covariates]),
-            iterations, seed]
-    run = subprocess.run(["Rscript", str(HERE / "jomo_time.R"), *map(str, args)],
+    names = lambda d, cont: ",".join(n for n, t in d.items() if (t == "continuous") == cont)
+    args = [f"data={csv}", f"cluster={shape.cluster}", f"l1con={names(shape.level1, True)}",
+            f"l1cat={names(shape.level1, False)}", f"l2con={names(shape.level2, True)}",
+            f"l2cat={names(shape.level2, False)}", "x1=" + ",".join(["cons", *shape.covariates]),
+            "x2=" + ",".join(["cons", *spec.level2_covariates]), f"iterations={iterations}",
+            f"seed={seed}"]
+    run = subprocess.run(["Rscript", str(HERE / "jomo_time.R"), *args],
                          capture_output=True, text=True, check=True)
     return float(run.stdout.strip().splitlines()[-1])
 
 
-def benchmark(shape: Shape, iterations: int, repeats: int) -> dict:
+def benchmark(shape: Shape, iterations: int | None, repeats: int) -> dict:
+    iterations = iterations or shape.iterations
     ours, theirs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "data.csv"
@@ -115,12 +143,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shape", choices=sorted(SHAPES), action="append",
                         help="benchmark shape (repeatable; default: classsize and classsize_l2)")
-    parser.add_argument("--iterations", type=int, default=300)
+    parser.add_argument("--iterations", type=int, help="iterations per timed run (default per shape)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     rows = []
-    for name in args.shape or ["classsize", "classsize_l2"]:
+    for name in args.shape or ["classsize", "classsize_l2", "classsize_cat", "tldata"]:
         row = benchmark(SHAPES[name](), args.iterations, args.repeats)
         rows.append(row)
         print(f"{row['shape']:>13}: mlimpute {row['mlimpute ms/it (median)']:.2f} ms/it, "

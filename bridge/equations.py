@@ -24,6 +24,10 @@ def _equation(spec: Spec, index: int, response, covariates: list[str], level: in
     else:
         terms.append(f"v{index}_j")
     lhs = response.name if response.type == "continuous" else f"z({response.name})"
+    if response.type == "categorical":       # one latent per non-reference category k
+        terms = [t.replace(f"{index}.", f"{index}.k,", 1) if t.startswith("b") else
+                 t.replace(f"{index}", f"{index}.k", 1) for t in terms]
+        return f"  {lhs}.k_{sub} = " + " + ".join(terms) + "   (k = 1..K-1)"
     return f"  {lhs}_{sub} = " + " + ".join(terms)
 
 
@@ -55,15 +59,19 @@ def render(spec: Spec) -> str:
     if level2_default is None and spec.level2_responses and spec.covariates:
         lines.append("  * only if constant within clusters (a level-2 covariate)")
         lines.append("")
+    kinds = [r.type for r in spec.level1_responses] + [r.type for r in spec.level2_responses]
+    mark = lambda i: f"{i}.k" if kinds[i - 1] == "categorical" else f"{i}"
     if n1 * q + n2:
-        names = [f"u{i}.{k}_j" for i in range(1, n1 + 1)
-                 for k in ([0] if spec.random_intercept else []) + list(range(1, len(spec.random_slopes) + 1))]
-        names += [f"v{i}_j" for i in range(n1 + 1, n1 + n2 + 1)]
-        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_u)   unstructured, "
-                     f"{len(names)} x {len(names)}")
+        slopes = ([0] if spec.random_intercept else []) + list(range(1, len(spec.random_slopes) + 1))
+        names = [f"u{mark(i)}.{k}_j" for i in range(1, n1 + 1) for k in slopes]
+        names += [f"v{mark(i)}_j" for i in range(n1 + 1, n1 + n2 + 1)]
+        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_u)   unstructured")
     if n1:
-        names = [f"e{i}_ij" for i in range(1, n1 + 1)]
-        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured, {n1} x {n1}")
+        names = [f"e{mark(i)}_ij" for i in range(1, n1 + 1)]
+        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured")
+    if any(k != "continuous" for k in kinds):
+        lines.append("  latent variances fixed at 1 (0.5 between the latents of one categorical "
+                     "response); thresholds for ordinal responses, the first at 0")
     m = spec.mcmc
     seed = "random (recorded in the output)" if m.seed is None else m.seed
     lines += ["", f"MCMC: burn-in {m.burnin}, {m.between} iterations between imputations, "

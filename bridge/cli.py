@@ -12,6 +12,7 @@ the input are reported as one line on stderr with exit status 2; nothing is writ
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 from . import __version__
 from .api import impute, new_seed
 from .equations import render
-from .errors import MlimputeError, SpecError
+from .errors import DataError, MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
 from .propose import propose
 from .spec import RESPONSE_TYPES, Spec
@@ -135,13 +136,24 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     return spec
 
 
+@contextlib.contextmanager
+def _about(path):
+    """Prefix data errors with the input file they concern."""
+    try:
+        yield
+    except DataError as exc:
+        text = str(exc)
+        raise DataError(text if text.startswith("file '") else f"file '{path}': {text}") from None
+
+
 def _cmd_impute(args) -> int:
     output = Path(args.output)
     format_for(output)                      # unknown output type: fail before any work
     if output.resolve() == Path(args.input).resolve():
         raise MlimputeError(f"file '{output}': the output would overwrite the input")
     frame, metadata = read_data(args.input)
-    spec = _spec_from_args(args, frame, metadata)
+    with _about(args.input):
+        spec = _spec_from_args(args, frame, metadata)
     mcmc = spec.mcmc
     overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed")
                  if getattr(args, k) is not None}
@@ -149,8 +161,9 @@ def _cmd_impute(args) -> int:
     if mcmc.seed is None:
         mcmc = replace(mcmc, seed=new_seed())
     spec = replace(spec, mcmc=mcmc)
-    spec.validate(frame)
-    result = impute(frame, spec, progress=not args.quiet)
+    with _about(args.input):
+        spec.validate(frame)
+        result = impute(frame, spec, progress=not args.quiet)
     stacked = result.stacked(args.style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
@@ -171,8 +184,9 @@ def _cmd_impute(args) -> int:
 
 def _cmd_propose(args) -> int:
     frame, metadata = read_data(args.input)
-    spec = _spec_from_args(args, frame, metadata)
-    spec.validate(frame)
+    with _about(args.input):
+        spec = _spec_from_args(args, frame, metadata)
+        spec.validate(frame)
     spec.save(args.output)
     return 0
 

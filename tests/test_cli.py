@@ -106,7 +106,7 @@ def test_random_seed_is_recorded(tmp_path, csv):
 @pytest.mark.parametrize("make_args, message", [
     (lambda d, c: ["impute", d / "nope.csv", "-o", d / "o.csv", "--cluster", "cluster"], "nope.csv': not found"),
     (lambda d, c: ["impute", c, "-o", d / "o.xlsx", "--cluster", "cluster"], "unknown file type '.xlsx'"),
-    (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "school"], "column 'school'"),
+    (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "school"], "in.csv': column 'school'"),
     (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "cluster", "--covariates", "y1"],
      "column 'y1': covariates must be fully observed"),
     (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "cluster", "--m", "0"], "mcmc.m"),

@@ -5,6 +5,7 @@
                     [--style flong|long] [--save-spec FILE] [--chain FILE] [--quiet]
     mlimpute propose INPUT --cluster VAR -o spec.toml
     mlimpute show spec.toml
+    mlimpute pool STACKED --model "y ~ x + (1 | cluster)" [-o table.csv]
 
 Input and output formats follow the file extensions (.csv, .parquet, .dta).  Errors in
 the input are reported as one line on stderr with exit status 2; nothing is written.
@@ -71,6 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print a spec as equations")
     show.add_argument("spec")
+
+    pool = sub.add_parser("pool", help="fit a model to every imputation and pool (Rubin's rules)")
+    pool.add_argument("stacked", help="stacked imputations written by 'mlimpute impute'")
+    pool.add_argument("--model", required=True,
+                      help='model of interest, e.g. "y ~ x + C(g) + (1 | school)" (lme4 notation)')
+    pool.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
     return parser
 
 
@@ -196,7 +204,33 @@ def _cmd_show(args) -> int:
     return 0
 
 
-COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show}
+def _cmd_pool(args) -> int:
+    from .fit import fit_one, fit_pooled
+    from .stack import unstack
+
+    stacked, _ = read_data(args.stacked)
+    try:
+        original, completed = unstack(stacked)
+    except ValueError as exc:
+        raise MlimputeError(f"file '{args.stacked}': {exc}") from None
+    pooled = fit_pooled(completed, args.model, reml=not args.ml)
+    table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
+    if len(original):
+        try:
+            cc = fit_one(original.dropna(), args.model, reml=not args.ml)
+            table.insert(0, "cc_std_error", cc["std_error"].reindex(table.index))
+            table.insert(0, "cc_estimate", cc["estimate"].reindex(table.index))
+        except MlimputeError:
+            pass      # complete cases may be too few: the MI table stands on its own
+    print(f"{args.model}: {len(completed)} imputations pooled (Rubin's rules; variance "
+          "components averaged)")
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    if args.output:
+        write_data(table.reset_index(names="term"), args.output)
+    return 0
+
+
+COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,3 +63,19 @@ def _front(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:
     out = frame.reset_index(drop=True)
     head = pd.DataFrame({k: (v if np.ndim(v) else np.full(len(out), v)) for k, v in extra.items()})
     return pd.concat([head, out], axis=1)
+
+
+def unstack(stacked: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Split a stacked data set (flong or R long) into the original and the completed sets."""
+    if "_mi_m" in stacked.columns:
+        key, extra = "_mi_m", list(MI_COLUMNS)
+    elif ".imp" in stacked.columns:
+        key, extra = ".imp", list(R_COLUMNS)
+    else:
+        raise ValueError("not a stacked imputation file: no _mi_m or .imp column")
+    m = stacked[key].astype(int)
+    data = stacked.drop(columns=[c for c in extra if c in stacked.columns])
+    parts = [data[m == k].reset_index(drop=True) for k in sorted(m.unique())]
+    if sorted(m.unique())[0] != 0:
+        return parts[0].iloc[0:0], parts
+    return parts[0], parts[1:]

@@ -137,3 +137,31 @@ def test_console_script_is_installed():
     exe = shutil.which("mlimpute") or str(__import__("pathlib").Path(sys.executable).parent / "mlimpute")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("mlimpute ")
+
+
+@pytest.mark.parametrize("style", ["flong", "long"])
+def test_pool_command_on_stacked_output(tmp_path, csv, style):
+    out = tmp_path / "mi.csv"
+    assert main(["impute", str(csv), "-o", str(out), "--cluster", "cluster", "--style", style,
+                 "--quiet", *FAST]) == 0
+    table = tmp_path / "pooled.csv"
+    code, stdout, err = run_cli("pool", out, "--model", "y1 ~ x + (1 | cluster)", "-o", table)
+    assert code == 0, err
+    pooled = pd.read_csv(table).set_index("term")
+    assert {"Intercept", "x", "var(cluster)", "var(residual)"} <= set(pooled.index)
+    assert "cc_estimate" in pooled.columns
+    # the same numbers as the Python API on the same completed data
+    from mlimpute.fit import fit_pooled
+    from mlimpute.stack import unstack
+    _, completed = unstack(mlimpute.read_data(out)[0])
+    expected = fit_pooled(completed, "y1 ~ x + (1 | cluster)")
+    np.testing.assert_allclose(pooled.loc["x", "estimate"], expected.loc["x", "estimate"])
+
+
+def test_pool_command_errors(tmp_path, csv):
+    code, _, err = run_cli("pool", csv, "--model", "y1 ~ x")
+    assert code == 2 and "not a stacked imputation file" in err
+    out = tmp_path / "mi.csv"
+    main(["impute", str(csv), "-o", str(out), "--cluster", "cluster", "--quiet", *FAST])
+    code, _, err = run_cli("pool", out, "--model", "y1 ~ nope + (1 | cluster)")
+    assert code == 2 and "imputation 1: formula" in err and "column 'nope'" in err

@@ -6,6 +6,7 @@
     mlimpute propose INPUT --cluster VAR -o spec.toml
     mlimpute show spec.toml
     mlimpute pool STACKED --model "y ~ x + (1 | cluster)" [-o table.csv]
+    mlimpute diagnose CHAIN -o DIR [--between N]
 
 Input and output formats follow the file extensions (.csv, .parquet, .dta).  Errors in
 the input are reported as one line on stderr with exit status 2; nothing is written.
@@ -18,8 +19,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .api import impute, new_seed
+from .diagnose import diagnose
 from .equations import render
 from .errors import DataError, MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
@@ -63,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
     imp.add_argument("--chain", help="also write every iteration's parameter draws (burn-in "
                      "included, column 'iteration') to this file, for monitoring convergence")
-    imp.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    imp.add_argument("--diagnostics", metavar="DIR", help="write chain diagnostics (summary.csv, "
+                     "trace and autocorrelation plots) to this folder")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
 
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
     prop.add_argument("input")
@@ -72,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print a spec as equations")
     show.add_argument("spec")
+
+    diag = sub.add_parser("diagnose", help="diagnostics of a chain written by 'impute --chain'")
+    diag.add_argument("chain")
+    diag.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for summary.csv and plots")
+    diag.add_argument("--between", type=int, help="iterations between imputations (for the lag check)")
 
     pool = sub.add_parser("pool", help="fit a model to every imputation and pool (Rubin's rules)")
     pool.add_argument("stacked", help="stacked imputations written by 'mlimpute impute'")
@@ -178,10 +189,17 @@ def _cmd_impute(args) -> int:
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
     if args.save_spec:
         spec.save(args.save_spec)
+    draws = result.parameter_draws(include_burnin=True)
     if args.chain:
-        draws = result.parameter_draws(include_burnin=True)
-        draws.insert(0, "iteration", range(1, len(draws) + 1))
-        write_data(draws, args.chain)
+        chain = draws.copy()
+        chain.insert(0, "burnin", (np.arange(len(draws)) < mcmc.burnin).astype(int))
+        chain.insert(0, "iteration", range(1, len(draws) + 1))
+        write_data(chain, args.chain)
+    if len(draws) - mcmc.burnin >= 4:
+        _, notes = diagnose(draws, args.diagnostics, mcmc.burnin, mcmc.between)
+        if not args.quiet:
+            for note in notes:
+                print(f"mlimpute: warning: {note}", file=sys.stderr)
     write_data(stacked, output, out_meta, **options)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
@@ -201,6 +219,21 @@ def _cmd_propose(args) -> int:
 
 def _cmd_show(args) -> int:
     sys.stdout.write(render(Spec.load(args.spec)))
+    return 0
+
+
+def _cmd_diagnose(args) -> int:
+    chain, _ = read_data(args.chain)
+    if "burnin" not in chain.columns:
+        raise MlimputeError(f"file '{args.chain}': not a chain written by 'mlimpute impute --chain'")
+    burnin = int(chain["burnin"].sum())
+    draws = chain.drop(columns=[c for c in ("iteration", "burnin") if c in chain.columns])
+    if len(draws) - burnin < 4:
+        raise MlimputeError(f"file '{args.chain}': fewer than 4 iterations after burn-in")
+    table, notes = diagnose(draws, args.output, burnin, args.between)
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    for note in notes:
+        print(f"warning: {note}")
     return 0
 
 
@@ -230,7 +263,8 @@ def _cmd_pool(args) -> int:
     return 0
 
 
-COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool}
+COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool,
+            "diagnose": _cmd_diagnose}
 
 
 def main(argv: list[str] | None = None) -> int:

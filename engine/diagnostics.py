@@ -47,3 +47,30 @@ def monte_carlo_se(draws: np.ndarray) -> np.ndarray:
     """Standard error of the posterior mean estimate: sd / sqrt(ESS), per parameter."""
     draws = np.asarray(draws, dtype=float)
     return draws.std(axis=0, ddof=1) / np.sqrt(effective_sample_size(draws))
+
+
+def split_rhat(draws: np.ndarray) -> np.ndarray:
+    """Split R-hat (Gelman et al., BDA3 section 11.4) of each parameter.
+
+    draws has shape (n_iterations, ...) for one chain or (n_chains, n_iterations, ...)
+    when given as a list of chains; every chain is split in halves.  Values near 1 mean
+    the halves agree; above about 1.05 the chain has not converged.  Constant
+    parameters get 1.
+    """
+    chains = [np.asarray(d, dtype=float) for d in (draws if isinstance(draws, list) else [draws])]
+    n = min(len(c) for c in chains) // 2
+    if n < 2:
+        raise ValueError("split R-hat needs at least 4 iterations per chain")
+    halves = []
+    for c in chains:
+        c = c[-2 * n:].reshape(2 * n, -1)
+        halves += [c[:n], c[n:]]
+    stack = np.stack(halves)                     # (m, n, k)
+    means = stack.mean(axis=1)
+    within = stack.var(axis=1, ddof=1).mean(axis=0)
+    between = n * means.var(axis=0, ddof=1)
+    var_plus = (n - 1) / n * within + between / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = np.sqrt(var_plus / within)
+    rhat = np.where(within > 0, rhat, 1.0)
+    return rhat.reshape(chains[0].shape[1:])

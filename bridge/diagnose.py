@@ -1,0 +1,112 @@
+"""Chain diagnostics: did the sampler converge, and are the imputations independent?
+
+For every parameter: posterior mean and SD, effective sample size, split R-hat and the
+autocorrelation at the lag between kept imputations.  Warnings are raised in words when
+
+* split R-hat > 1.05 (the burn-in is too short or the chain has not mixed),
+* the autocorrelation at lag ``between`` exceeds 0.1 (consecutive imputations are not
+  close to independent: increase ``between``),
+* the effective sample size after burn-in is below 100.
+
+Plots (PNG, matplotlib): trace and autocorrelation, one figure per parameter block.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlimpute.engine.diagnostics import _autocorrelation, effective_sample_size, split_rhat
+
+RHAT_LIMIT, ACF_LIMIT, ESS_LIMIT = 1.05, 0.1, 100
+
+
+def summarize(draws: pd.DataFrame, between: int | None = None) -> pd.DataFrame:
+    """Diagnostics table of post-burn-in draws (one column per parameter)."""
+    values = draws.to_numpy(dtype=float)
+    table = pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
+                          "ess": effective_sample_size(values), "rhat": split_rhat(values)},
+                         index=draws.columns)
+    if between is not None and between < len(values):
+        table[f"acf_lag{between}"] = _autocorrelation(values)[between]
+    return table
+
+
+def warnings_for(table: pd.DataFrame, between: int | None = None) -> list[str]:
+    """Plain-language warnings from a diagnostics table."""
+    notes = []
+    free = table[table["sd"] > 0]
+    bad = free[free["rhat"] > RHAT_LIMIT]
+    if len(bad):
+        notes.append(f"{len(bad)} parameters have split R-hat above {RHAT_LIMIT} (worst "
+                     f"{bad['rhat'].idxmax()}: {bad['rhat'].max():.2f}): lengthen the burn-in")
+    low = free[free["ess"] < ESS_LIMIT]
+    if len(low):
+        notes.append(f"{len(low)} parameters have an effective sample size below {ESS_LIMIT} "
+                     f"(lowest {low['ess'].idxmin()}: {low['ess'].min():.0f}): run longer")
+    column = f"acf_lag{between}"
+    if between is not None and column in free:
+        corr = free[free[column].abs() > ACF_LIMIT]
+        if len(corr):
+            notes.append(f"{len(corr)} parameters keep an autocorrelation above {ACF_LIMIT} at "
+                         f"lag {between} (worst {corr[column].abs().idxmax()}: "
+                         f"{corr[column].abs().max():.2f}): imputations are not independent, "
+                         "increase 'between'")
+    return notes
+
+
+def block_of(name: str) -> str:
+    return name.split("[", 1)[0]
+
+
+def plot(draws: pd.DataFrame, folder: str | Path, burnin: int = 0, max_lag: int = 100) -> list[Path]:
+    """Trace and autocorrelation plots, one PNG per parameter block; returns the paths."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    blocks: dict[str, list[str]] = {}
+    for name in draws.columns:
+        blocks.setdefault(block_of(name), []).append(name)
+    for block, names in blocks.items():
+        names = [n for n in names if draws[n].std() > 0]
+        if not names:
+            continue
+        fig, axes = plt.subplots(len(names), 2, figsize=(10, 1.8 * len(names) + 0.6), squeeze=False)
+        kept = draws[names].to_numpy()[burnin:]
+        acf = _autocorrelation(kept)[: max_lag + 1] if len(kept) > 2 else np.ones((1, len(names)))
+        for k, name in enumerate(names):
+            trace, corr = axes[k]
+            trace.plot(draws[name].to_numpy(), lw=0.5)
+            if burnin:
+                trace.axvline(burnin, color="grey", ls="--", lw=0.8)
+            trace.set_ylabel(name, fontsize=7, rotation=0, ha="right")
+            corr.bar(np.arange(len(acf)), acf[:, k], width=1.0)
+            corr.axhline(0, color="black", lw=0.5)
+            corr.set_ylim(-0.2, 1.0)
+        axes[0, 0].set_title("trace (dashed: end of burn-in)")
+        axes[0, 1].set_title("autocorrelation after burn-in")
+        fig.tight_layout()
+        path = folder / f"{block}.png"
+        fig.savefig(path, dpi=80)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def diagnose(draws: pd.DataFrame, folder: str | Path | None, burnin: int = 0,
+             between: int | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Summary table and warnings for a chain (all iterations, burn-in first); with a
+    folder, also write summary.csv and the plots there."""
+    table = summarize(draws.iloc[burnin:], between)
+    notes = warnings_for(table, between)
+    if folder is not None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        table.to_csv(folder / "summary.csv", index_label="parameter")
+        plot(draws, folder, burnin)
+    return table, notes

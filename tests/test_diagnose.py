@@ -1,0 +1,72 @@
+"""Chain diagnostics: split R-hat, ESS, lag checks, plots, CLI."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlimpute.cli import main
+from mlimpute.diagnose import diagnose, summarize, warnings_for
+from mlimpute.engine.diagnostics import effective_sample_size, split_rhat
+from mlimpute.simulate import simulate
+
+RNG = np.random.default_rng(3)
+
+
+def _ar1(n, phi):
+    x = np.zeros(n)
+    e = RNG.normal(size=n)
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + e[t]
+    return x
+
+
+def test_rhat_and_ess_on_known_chains():
+    iid = RNG.normal(size=(4000, 2))
+    assert np.all(np.abs(split_rhat(iid) - 1) < 0.01)
+    drifting = np.linspace(0, 3, 4000)[:, None] + RNG.normal(size=(4000, 1))
+    assert split_rhat(drifting)[0] > 1.2
+    # ESS of an AR(1) chain is about n (1 - phi) / (1 + phi)
+    phi = 0.8
+    ess = effective_sample_size(_ar1(20000, phi)[:, None])[0]
+    assert 0.8 < ess / (20000 * (1 - phi) / (1 + phi)) < 1.25
+    assert abs(effective_sample_size(iid)[0] / 4000 - 1) < 0.15
+
+
+def test_warnings_in_words():
+    draws = pd.DataFrame({"slow": _ar1(600, 0.99), "fine": RNG.normal(size=600),
+                          "fixed": np.ones(600)})
+    table = summarize(draws, between=5)
+    notes = warnings_for(table, between=5)
+    assert any("effective sample size" in n and "slow" in n for n in notes)
+    assert any("lag 5" in n and "increase 'between'" in n for n in notes)
+    assert not warnings_for(summarize(draws[["fine", "fixed"]], between=5), between=5)
+
+
+def test_impute_diagnostics_and_diagnose_command(tmp_path):
+    frame, _ = simulate(n_clusters=12, cluster_size=6, n_level1=2, n_level2=1, seed=4)
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    chain = tmp_path / "chain.csv"
+    folder = tmp_path / "diag"
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
+                 "--m", "2", "--burnin", "30", "--between", "10", "--seed", "1", "--quiet",
+                 "--chain", str(chain), "--diagnostics", str(folder)]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["beta1.png", "beta2.png", "omega_e.png", "omega_u.png", "summary.csv"]
+    summary = pd.read_csv(folder / "summary.csv", index_col="parameter")
+    assert {"mean", "sd", "ess", "rhat", "acf_lag10"} <= set(summary.columns)
+    again = tmp_path / "again"
+    assert main(["diagnose", str(chain), "-o", str(again), "--between", "10"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(again / "summary.csv"), pd.read_csv(folder / "summary.csv"))
+    assert main(["diagnose", str(src), "-o", str(again)]) == 2
+
+
+def test_short_chain_warns_on_stderr(tmp_path, capsys):
+    frame, _ = simulate(n_clusters=12, cluster_size=6, n_level1=2, n_level2=0, seed=4)
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
+                 "--m", "2", "--burnin", "5", "--between", "2", "--seed", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "mlimpute: warning:" in err

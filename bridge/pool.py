@@ -63,3 +63,65 @@ def rubin(estimates, variances, df_complete: float | None = None, level: float =
         "ci_lower": qbar - crit * se, "ci_upper": qbar + crit * se,
         "riv": riv, "lambda": lam, "fmi": fmi,
     }, index=names)
+
+
+def _f_test(statistic: float, k: int, df: float, riv: float, method: str) -> pd.Series:
+    p_value = float(stats.f.sf(statistic, k, df)) if np.isfinite(statistic) else np.nan
+    return pd.Series({"F": statistic, "df1": k, "df2": df, "p_value": p_value, "riv": riv,
+                      "method": method})
+
+
+def wald_d1(estimates, covariances, df_complete: float | None = None, null=None) -> pd.Series:
+    """Multi-parameter Wald test of Q = null (default 0) with the D1 statistic
+    (Li, Raghunathan & Rubin 1991), pooling the M estimates and covariance matrices.
+
+    estimates (M, k), covariances (M, k, k).  The denominator df is Li et al.'s, or
+    Reiter's (2007) small-sample version when the complete-data df is given.
+    """
+    q = np.asarray(estimates, dtype=float)
+    u = np.asarray(covariances, dtype=float)
+    m, k = q.shape
+    if m < 2:
+        raise MlimputeError(f"pooling needs at least 2 imputations, got {m}")
+    if u.shape != (m, k, k):
+        raise MlimputeError(f"covariances must have shape {(m, k, k)}, got {u.shape}")
+    qbar = q.mean(axis=0) - (0.0 if null is None else np.asarray(null, dtype=float))
+    ubar = u.mean(axis=0)
+    b = np.cov(q.T, ddof=1).reshape(k, k)
+    riv = (1 + 1 / m) * np.trace(b @ np.linalg.inv(ubar)) / k
+    statistic = float(qbar @ np.linalg.solve((1 + riv) * ubar, qbar) / k)
+    t = k * (m - 1)
+    if df_complete is not None:
+        a = riv * t / (t - 2)
+        vstar = (df_complete + 1) / (df_complete + 3) * df_complete
+        c0, c1, c2 = 1 / (t - 4), vstar - 2 * (1 + a), vstar - 4 * (1 + a)
+        z = (1 / c2 + c0 * (a ** 2 * c1 / ((1 + a) ** 2 * c2))
+             + c0 * (8 * a ** 2 * c1 / ((1 + a) * c2 ** 2) + 4 * a ** 2 / ((1 + a) * c2))
+             + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
+             + c0 * (8 * a ** 2 / c2 ** 2))
+        df = 4 + 1 / z
+    elif t > 4:
+        df = 4 + (t - 4) * (1 + (1 - 2 / t) / riv) ** 2
+    else:
+        df = t * (1 + 1 / k) * (1 + 1 / riv) ** 2 / 2
+    return _f_test(statistic, k, df, riv, "D1")
+
+
+def wald_d2(chi_square, k: int) -> pd.Series:
+    """Combine M complete-data chi-square (Wald) statistics with k df into one F test
+    (D2, Li, Meng, Raghunathan & Rubin 1991)."""
+    d = np.asarray(chi_square, dtype=float)
+    m = len(d)
+    if m < 2:
+        raise MlimputeError(f"pooling needs at least 2 imputations, got {m}")
+    riv = (1 + 1 / m) * np.var(np.sqrt(d), ddof=1)
+    statistic = (d.mean() / k - (m + 1) / (m - 1) * riv) / (1 + riv)
+    df = k ** (-3 / m) * (m - 1) * (1 + 1 / riv) ** 2
+    return _f_test(float(statistic), k, float(df), float(riv), "D2")
+
+
+def wald_statistics(estimates, covariances, null=None) -> np.ndarray:
+    """Each imputation's Wald chi-square of Q = null (for :func:`wald_d2`)."""
+    q = np.asarray(estimates, dtype=float) - (0.0 if null is None else np.asarray(null, dtype=float))
+    u = np.asarray(covariances, dtype=float)
+    return np.array([qm @ np.linalg.solve(um, qm) for qm, um in zip(q, u)])

@@ -46,3 +46,26 @@ def test_closed_form_for_two_imputations():
 def test_needs_two_imputations():
     with pytest.raises(MlimputeError, match="at least 2 imputations"):
         rubin([[1.0]], [[0.1]])
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("df_complete", [None, 60.0])
+def test_d1_d2_match_mitml(tmp_path, df_complete):
+    from mlimpute.pool import wald_d1, wald_d2, wald_statistics
+    require_r("mitml")
+    rng = np.random.default_rng(4)
+    m, k = 6, 3
+    q = rng.normal(size=(m, k)) * 0.2 + [0.3, -0.1, 0.2]
+    base = np.array([[0.04, 0.01, 0.0], [0.01, 0.05, 0.01], [0.0, 0.01, 0.03]])
+    u = np.array([base * rng.uniform(0.8, 1.2) for _ in range(m)])
+    d = wald_statistics(q, u)
+    pd.DataFrame(q).to_csv(tmp_path / "q.csv", index=False)
+    pd.DataFrame(u.reshape(m * k, k)).to_csv(tmp_path / "u.csv", index=False)
+    pd.DataFrame({"d": d}).to_csv(tmp_path / "d.csv", index=False)
+    run_r("pool_wald.R", tmp_path / "q.csv", tmp_path / "u.csv", tmp_path / "d.csv",
+          tmp_path / "out.csv", "Inf" if df_complete is None else df_complete)
+    ref = pd.read_csv(tmp_path / "out.csv").set_index("method")
+    for method, ours in (("D1", wald_d1(q, u, df_complete)), ("D2", wald_d2(d, k))):
+        for ours_key, ref_key in (("F", "F"), ("df2", "df2"), ("riv", "riv")):
+            np.testing.assert_allclose(ours[ours_key], ref.loc[method, ref_key], rtol=1e-8,
+                                       err_msg=f"{method} {ours_key}")

@@ -21,16 +21,20 @@ def truncated_normal(mean: np.ndarray, sd, lower: np.ndarray, upper: np.ndarray,
     sd = np.broadcast_to(np.asarray(sd, dtype=float), mean.shape)
     a = (np.broadcast_to(lower, mean.shape) - mean) / sd
     b = (np.broadcast_to(upper, mean.shape) - mean) / sd
-    # mirror intervals in the right half so that we always work on the left tail
+    # mirror intervals in the right half so that we always work on the left tail, where
+    # the normal CDF keeps full relative precision
     flip = (a + b) > 0
     lo = np.where(flip, -b, a)
     hi = np.where(flip, -a, b)
-    log_lo = special.log_ndtr(lo)
-    # log of Phi(lo) + U (Phi(hi) - Phi(lo)), computed stably
-    with np.errstate(divide="ignore"):
-        log_width = log_normal_interval(lo, hi)
-        log_u = np.logaddexp(log_lo, np.log(rng.random(mean.shape)) + log_width)
-    z = special.ndtri_exp(np.minimum(log_u, 0.0))
+    p_lo, p_hi = special.ndtr(lo), special.ndtr(hi)
+    u = rng.random(mean.shape)
+    z = special.ndtri(p_lo + u * (p_hi - p_lo))
+    far = p_hi < 1e-280                    # beyond ~-35.8 sd: redo those in log space
+    if far.any():
+        log_lo = special.log_ndtr(lo[far])
+        with np.errstate(divide="ignore"):
+            log_u = np.logaddexp(log_lo, np.log(u[far]) + log_normal_interval(lo[far], hi[far]))
+        z[far] = special.ndtri_exp(np.minimum(log_u, 0.0))
     z = np.clip(z, lo, hi)            # guard against the last ulp of rounding
     return mean + sd * np.where(flip, -z, z)
 

@@ -104,3 +104,19 @@ def test_seemingly_unrelated_regression_draw_matches_gls():
     assert np.all(np.abs(draws.mean(axis=0) - expected) < 5 * se)
     expected_sd = np.sqrt(np.diag(np.linalg.inv(precision)))[[0, 2, 1, 3]]
     assert np.allclose(draws.std(axis=0), expected_sd, rtol=0.05)
+
+
+@pytest.mark.parametrize("mean, sd, lower, upper", [
+    (0.3, 1.2, -np.inf, 0.0), (0.3, 1.2, 0.0, np.inf), (-2.0, 0.5, 1.0, np.inf),
+    (5.0, 1.0, -np.inf, -1.0), (0.0, 1.0, -1.0, 2.0), (0.0, 1.0, 40.0, 41.0),
+    (0.0, 1.0, -60.0, -59.5), (0.0, 1.0, 3.0, 3.001),
+])
+def test_truncated_normal_matches_scipy(mean, sd, lower, upper):
+    from mlimpute.engine.truncated import truncated_normal
+    n = 50000
+    draws = truncated_normal(np.full(n, mean), sd, np.full(n, lower), np.full(n, upper), RNG)
+    ref = stats.truncnorm((lower - mean) / sd, (upper - mean) / sd, loc=mean, scale=sd)
+    assert draws.min() >= lower and draws.max() <= upper
+    assert abs(draws.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(n)
+    assert abs(draws.std() / ref.std() - 1) < 0.03
+    assert stats.kstest(draws, ref.cdf).pvalue > 1e-4

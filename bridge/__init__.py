@@ -16,6 +16,7 @@ from . import pool
 from .api import impute
 from .compile import CompiledModel, compile_model
 from .equations import render as render_equations
+from .equations import render_fitted
 from .errors import DataError, FormatError, MlimputeError, SpecError
 from .io import Metadata, read_data, write_data
 from .propose import propose
@@ -25,5 +26,5 @@ from .spec import MCMC, PriorSpec, Response, Spec
 __all__ = [
     "CompiledModel", "DataError", "FormatError", "ImputationResult", "MCMC", "Metadata",
     "MlimputeError", "PriorSpec", "Response", "Spec", "SpecError", "compile_model", "impute",
-    "pool", "propose", "read_data", "render_equations", "write_data", "__version__",
+    "pool", "propose", "read_data", "render_equations", "render_fitted", "write_data", "__version__",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .api import impute, new_seed
 from .diagnose import diagnose
-from .equations import render
+from .equations import render, render_fitted
 from .errors import DataError, MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
 from .propose import propose
@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
     imp.add_argument("--chain", help="also write every iteration's parameter draws (burn-in "
                      "included, column 'iteration') to this file, for monitoring convergence")
+    imp.add_argument("--show-fitted", action="store_true",
+                     help="print the imputation model with its posterior means (equations)")
     imp.add_argument("--diagnostics", metavar="DIR", help="write chain diagnostics (summary.csv, "
                      "trace and autocorrelation plots) to this folder")
     imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
@@ -201,6 +203,8 @@ def _cmd_impute(args) -> int:
             for note in notes:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
     write_data(stacked, output, out_meta, **options)
+    if args.show_fitted:
+        sys.stdout.write(render_fitted(result))
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
               f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",

@@ -1,4 +1,5 @@
-"""The model as equations, in the spirit of REALCOM's / MLwiN's Equations window."""
+"""The model as equations, in the spirit of REALCOM's / MLwiN's Equations window:
+:func:`render` for a spec, :func:`render_fitted` with the posterior means of a run."""
 from __future__ import annotations
 
 from .compile import INTERCEPT
@@ -76,4 +77,44 @@ def render(spec: Spec) -> str:
     seed = "random (recorded in the output)" if m.seed is None else m.seed
     lines += ["", f"MCMC: burn-in {m.burnin}, {m.between} iterations between imputations, "
                   f"M = {m.m}, seed {seed}"]
+    return "\n".join(lines) + "\n"
+
+
+def _matrix(labels: list[str], means, name: str) -> list[str]:
+    width = max([len(l) for l in labels] + [8])
+    lines = [f"  {name} (posterior means, lower triangle):"]
+    for a, label in enumerate(labels):
+        cells = " ".join(f"{means[f'{name}[{labels[a]},{labels[b]}]']:8.3f}" for b in range(a + 1))
+        lines.append(f"    {label:>{width}}  {cells}")
+    return lines
+
+
+def render_fitted(result) -> str:
+    """The imputation model with its posterior means, like REALCOM's Equations window
+    after estimation: one equation per working column, then Omega_u and Omega_e."""
+    means = result.posterior_summary()["mean"]
+    model = result.model
+    lines = [f"Fitted imputation model (posterior means over {len(result.parameter_draws())} "
+             f"iterations after burn-in)", ""]
+    for level, working, covariates, prefix, sub in (
+            (1, model.level1_working, model.level1_covariates, "beta1", "ij"),
+            (2, model.level2_working, model.level2_covariates, "beta2", "j")):
+        if not working:
+            continue
+        lines.append(f"Level-{level} responses:")
+        for resp in working:
+            terms = [f"{means[f'{prefix}[{cov},{resp}]']:.3f} {cov}" + ("" if cov == INTERCEPT else f"_{sub}")
+                     for cov in covariates if f"{prefix}[{cov},{resp}]" in means.index]
+            random = (" + ".join(f"u({resp}:{z})_j" + ("" if z == INTERCEPT else f" {z}_ij")
+                                 for z in model.random_names) + f" + e({resp})_ij") if level == 1 \
+                else f"v({resp})_j"
+            body = " + ".join(terms).replace("+ -", "- ")
+            lines.append(f"  {resp}_{sub} = {body} + {random}")
+        lines.append("")
+    for key in [k for k in means.index if k.startswith("thresholds[")]:
+        lines.append(f"  threshold {key[len('thresholds'):]} = {means[key]:.3f}")
+    if result.random_effect_names:
+        lines += _matrix(result.random_effect_names, means, "omega_u")
+    if model.level1_working:
+        lines += _matrix(model.level1_working, means, "omega_e")
     return "\n".join(lines) + "\n"

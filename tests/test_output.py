@@ -130,3 +130,11 @@ def test_chain_is_kept_and_labelled(result):
     assert len(draws) == result.sampler.chain.beta1.shape[0] - result.sampler.chain.burnin
     assert "omega_u[g1,y1:cons]" in draws.columns
     assert len(result.parameter_draws(include_burnin=True)) == result.sampler.iterations
+
+
+def test_fitted_equations_show_the_posterior_means(result):
+    text = mlimpute.render_fitted(result)
+    means = result.posterior_summary()["mean"]
+    assert f"{means['beta1[x,y1]']:.3f} x_ij" in text
+    assert f"g1_j = {means['beta2[cons,g1]']:.3f} cons" in text
+    assert f"{means['omega_e[y2,y1]']:8.3f}" in text

@@ -216,17 +216,18 @@ class Spec:
 
     @classmethod
     def from_json(cls, text: str) -> "Spec":
-        try:
-            return cls.from_dict(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        return cls._parse(json.loads, json.JSONDecodeError, "JSON", text)
 
     @classmethod
     def from_toml(cls, text: str) -> "Spec":
+        return cls._parse(tomllib.loads, tomllib.TOMLDecodeError, "TOML", text)
+
+    @classmethod
+    def _parse(cls, loads, error, what: str, text: str) -> "Spec":
         try:
-            return cls.from_dict(tomllib.loads(text))
-        except tomllib.TOMLDecodeError as exc:
-            raise SpecError(f"invalid TOML: {exc}") from None
+            return cls.from_dict(loads(text))
+        except error as exc:
+            raise SpecError(f"invalid {what}: {str(exc).splitlines()[0]}") from None
 
     def save(self, path: str | Path) -> None:
         """Write the spec as JSON or TOML (by extension), atomically."""

@@ -16,23 +16,21 @@ from mlimpute.simulate import simulate
 
 
 def _truth_table(result, truth):
-    """Generating value of every parameter, by the names parameter_draws uses."""
+    """Generating value of every parameter, by the names parameter_draws uses (working
+    columns: latents of categorical responses are name.k)."""
     m = result.model
     values = {}
-    for a, cov in enumerate(m.level1_covariates):
-        for r, resp in enumerate(m.level1_names):
-            values[f"beta1[{cov},{resp}]"] = truth.beta1[["cons", "x", "w"].index(cov), r]
-    for a, cov in enumerate(m.level2_covariates):
-        for r, resp in enumerate(m.level2_names):
-            values[f"beta2[{cov},{resp}]"] = truth.beta2[["cons", "w"].index(cov), r]
-    names1 = m.level1_names
-    for a in range(len(names1)):
-        for b in range(a + 1):
-            values[f"omega_e[{names1[a]},{names1[b]}]"] = truth.omega_e[a, b]
-    names_u = result.random_effect_names
-    for a in range(len(names_u)):
-        for b in range(a + 1):
-            values[f"omega_u[{names_u[a]},{names_u[b]}]"] = truth.omega_u[a, b]
+    for a, cov in enumerate(["cons", "x", "w"]):
+        for r, resp in enumerate(m.level1_working):
+            values[f"beta1[{cov},{resp}]"] = truth.beta1[a, r]
+    for a, cov in enumerate(["cons", "w"]):
+        for r, resp in enumerate(m.level2_working):
+            values[f"beta2[{cov},{resp}]"] = truth.beta2[a, r]
+    for name, matrix, labels in (("omega_e", truth.omega_e, m.level1_working),
+                                 ("omega_u", truth.omega_u, result.random_effect_names)):
+        for a in range(len(labels)):
+            for b in range(a + 1):
+                values[f"{name}[{labels[a]},{labels[b]}]"] = matrix[a, b]
     return values
 
 
@@ -72,26 +70,6 @@ def test_missing_values_are_imputed_from_the_model_not_the_observed_mean():
     assert abs(imputed_mean - true_mean) < 0.3 * abs(observed_mean - true_mean)
 
 
-def _truth_for_mixed(result, truth):
-    m = result.model
-    values = {}
-    for a, cov in enumerate(["cons", "x", "w"]):
-        for r, resp in enumerate(m.level1_working):
-            values[f"beta1[{cov},{resp}]"] = truth.beta1[a, r]
-    for a, cov in enumerate(["cons", "w"]):
-        for r, resp in enumerate(m.level2_working):
-            values[f"beta2[{cov},{resp}]"] = truth.beta2[a, r]
-    w = m.level1_working
-    for a in range(len(w)):
-        for b in range(a + 1):
-            values[f"omega_e[{w[a]},{w[b]}]"] = truth.omega_e[a, b]
-    names_u = result.random_effect_names
-    for a in range(len(names_u)):
-        for b in range(a + 1):
-            values[f"omega_u[{names_u[a]},{names_u[b]}]"] = truth.omega_u[a, b]
-    return values
-
-
 @pytest.mark.parametrize("size", [
     pytest.param((150, 20, 1500), id="ci"),
     pytest.param((400, 25, 4000), id="full", marks=pytest.mark.slow),
@@ -113,7 +91,7 @@ def test_mixed_types_recover_generating_parameters(size):
         "burnin": 500, "between": iterations, "m": 1, "seed": 2}})
     result = mlimpute.impute(frame, spec)
     summary = result.posterior_summary()
-    expected = _truth_for_mixed(result, truth)
+    expected = _truth_table(result, truth)
     expected["thresholds[y4,2]"], expected["thresholds[y4,3]"] = 0.8, 1.6
     assert set(expected) == set(summary.index)
     for name, value in expected.items():

@@ -102,7 +102,7 @@ def decode(codes: np.ndarray, original: pd.Series, categories: list | None) -> p
             values = original.to_numpy(copy=True)
             values[missing] = codes[missing].astype(values.dtype)
         else:
-            values = original.astype("float64").to_numpy(dtype=float, na_value=np.nan)
+            values = np.array(original.astype("float64").to_numpy(dtype=float, na_value=np.nan))
             values[missing] = codes[missing]
         return pd.Series(values, index=original.index, name=original.name)
     filled = original.copy()

@@ -95,7 +95,7 @@ class Priors:
 def _checked_scale(scale: np.ndarray, dim: int, what: str) -> np.ndarray:
     if scale.shape != (dim, dim):
         raise ValueError(f"{what} prior scale must be {dim}x{dim}, got {scale.shape}")
-    if not np.allclose(scale, scale.T) or np.linalg.eigvalsh(scale).min() <= 0:
+    if dim and (not np.allclose(scale, scale.T) or np.linalg.eigvalsh(scale).min() <= 0):
         raise ValueError(f"{what} prior scale must be symmetric positive definite")
     return scale
 

@@ -91,6 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--model", required=True,
                       help='model of interest, e.g. "y ~ x + C(g) + (1 | school)" (lme4 notation)')
     pool.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
+    pool.add_argument("--family", choices=["gaussian", "logit", "probit"], default="gaussian",
+                      help="linear (mixed) model, or logit/probit for a binary response")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
     return parser
 
@@ -250,11 +252,11 @@ def _cmd_pool(args) -> int:
         original, completed = unstack(stacked)
     except ValueError as exc:
         raise MlimputeError(f"file '{args.stacked}': {exc}") from None
-    pooled = fit_pooled(completed, args.model, reml=not args.ml)
+    pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family)
     table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:
-            cc = fit_one(original.dropna(), args.model, reml=not args.ml)
+            cc = fit_one(original.dropna(), args.model, reml=not args.ml, family=args.family)
             table.insert(0, "cc_std_error", cc["std_error"].reindex(table.index))
             table.insert(0, "cc_estimate", cc["estimate"].reindex(table.index))
         except MlimputeError:

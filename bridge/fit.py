@@ -57,14 +57,51 @@ def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
         raise MlimputeError(f"formula '{text}': grouping column '{formula.group}' is not in the data")
 
 
-def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True) -> pd.DataFrame:
+FAMILIES = ("gaussian", "logit", "probit")
+
+
+def _binary_outcome(frame: pd.DataFrame, formula: Formula) -> pd.DataFrame:
+    """A two-category response (Categorical, text, 0/1) as a 0/1 indicator of its second
+    category, which is what a logit/probit model of it means."""
+    name = formula.fixed.split("~", 1)[0].strip()
+    column = frame[name]
+    categories = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) \
+        else sorted(column.dropna().unique().tolist())
+    if len(categories) != 2:
+        raise MlimputeError(f"column '{name}': a logit/probit model needs a response with 2 "
+                            f"categories, found {len(categories)}")
+    out = frame.copy()
+    out[name] = (column == categories[1]).astype(float).where(column.notna())
+    return out
+
+
+def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
+            family: str = "gaussian") -> pd.DataFrame:
     """Fit the model of interest to one data set: a table with estimate, std_error (rows
-    named by term; variance components as ``var(group)`` and ``var(residual)``)."""
+    named by term; variance components as ``var(group)`` and ``var(residual)``).
+
+    family "gaussian" (linear / linear mixed model), or "logit" / "probit" for a binary
+    response (generalized linear model; random effects are not supported there)."""
+    import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
     parsed = formula if isinstance(formula, Formula) else Formula.parse(formula)
     text = formula if isinstance(formula, str) else parsed.fixed
     _check_columns(parsed, frame, text)
+    if family not in FAMILIES:
+        raise MlimputeError(f"unknown family '{family}' (use one of {', '.join(FAMILIES)})")
+    if family != "gaussian":
+        if parsed.group is not None:
+            raise MlimputeError(f"formula '{text}': random effects with a {family} model are not "
+                                "supported; drop the (... | group) term")
+        link = sm.families.links.Logit() if family == "logit" else sm.families.links.Probit()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = smf.glm(parsed.fixed, data=_binary_outcome(frame, parsed),
+                          family=sm.families.Binomial(link=link)).fit()
+        if not fit.converged:
+            raise MlimputeError(f"formula '{text}': the {family} model did not converge")
+        return pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if parsed.group is None:
@@ -91,7 +128,7 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True) -> p
 
 
 def fit_pooled(completed, formula: str, reml: bool = True,
-               df_complete: float | None = None) -> pd.DataFrame:
+               df_complete: float | None = None, family: str = "gaussian") -> pd.DataFrame:
     """Fit `formula` to each completed data set and pool: Rubin's rules for the fixed
     effects, the mean over imputations for variance components (Carpenter & Kenward 2013).
 
@@ -103,7 +140,7 @@ def fit_pooled(completed, formula: str, reml: bool = True,
     tables = []
     for m, frame in enumerate(frames, start=1):
         try:
-            tables.append(fit_one(frame, formula, reml=reml))
+            tables.append(fit_one(frame, formula, reml=reml, family=family))
         except MlimputeError as exc:
             raise MlimputeError(f"imputation {m}: {exc}") from None
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T

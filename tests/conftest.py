@@ -21,7 +21,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def _r_problem(packages) -> str | None:
     if shutil.which("Rscript") is None:
         return "Rscript is not installed"
-    check = "; ".join(f"if (!requireNamespace('{p}', quietly=TRUE)) stop('{p}')" for p in packages)
+    check = "; ".join(f"if (!requireNamespace('{p}', quietly=TRUE)) stop('{p}')"
+                      for p in packages or ("stats",))
     run = subprocess.run(["Rscript", "-e", check], capture_output=True, text=True)
     if run.returncode != 0:
         return f"R package missing: {run.stderr.strip().splitlines()[-1] if run.stderr else '?'}"

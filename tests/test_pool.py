@@ -69,3 +69,17 @@ def test_d1_d2_match_mitml(tmp_path, df_complete):
         for ours_key, ref_key in (("F", "F"), ("df2", "df2"), ("riv", "riv")):
             np.testing.assert_allclose(ours[ours_key], ref.loc[method, ref_key], rtol=1e-8,
                                        err_msg=f"{method} {ours_key}")
+
+
+@pytest.mark.r
+def test_scalar_matches_mice_pool_scalar(tmp_path):
+    require_r("mice")
+    q, u = _inputs(m=5)
+    pd.DataFrame({"q": q["b"], "u": u["b"]}).to_csv(tmp_path / "in.csv", index=False)
+    n, k = 50, 2
+    run_r("pool_mice.R", tmp_path / "in.csv", tmp_path / "out.csv", n, k)
+    ref = pd.read_csv(tmp_path / "out.csv").iloc[0]
+    ours = rubin(q[["b"]], u[["b"]], df_complete=n - k).iloc[0]
+    np.testing.assert_allclose(
+        [ours["estimate"], ours["std_error"] ** 2, ours["df"], ours["riv"], ours["fmi"]],
+        [ref["estimate"], ref["variance"], ref["df"], ref["riv"], ref["fmi"]], rtol=1e-8)

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="print the imputation model with its posterior means (equations)")
     imp.add_argument("--diagnostics", metavar="DIR", help="write chain diagnostics (summary.csv, "
                      "trace and autocorrelation plots) to this folder")
+    imp.add_argument("--report", metavar="FILE.html", help="write an HTML report (model, posterior "
+                     "means, convergence diagnostics with plots, pooled model of interest)")
+    imp.add_argument("--model", help='model of interest for the report, e.g. "y ~ x + (1 | school)"')
     imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
 
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
@@ -172,6 +175,8 @@ def _about(path):
 def _cmd_impute(args) -> int:
     output = Path(args.output)
     format_for(output)                      # unknown output type: fail before any work
+    if args.model and not args.report:
+        raise MlimputeError("--model is used by --report; give --report FILE.html too")
     if output.resolve() == Path(args.input).resolve():
         raise MlimputeError(f"file '{output}': the output would overwrite the input")
     frame, metadata = read_data(args.input)
@@ -207,6 +212,11 @@ def _cmd_impute(args) -> int:
     write_data(stacked, output, out_meta, **options)
     if args.show_fitted:
         sys.stdout.write(render_fitted(result))
+    if args.report:
+        from .fit import fit_pooled
+        from .report import write_report
+        pooled = fit_pooled(result, args.model) if args.model and result.m >= 2 else None
+        write_report(args.report, result, pooled, args.model)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
               f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",

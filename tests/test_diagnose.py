@@ -70,3 +70,18 @@ def test_short_chain_warns_on_stderr(tmp_path, capsys):
                  "--m", "2", "--burnin", "5", "--between", "2", "--seed", "1"]) == 0
     err = capsys.readouterr().err
     assert "mlimpute: warning:" in err
+
+
+def test_html_report_is_self_contained(tmp_path):
+    frame, _ = simulate(n_clusters=15, cluster_size=8, n_level1=2, n_level2=1, seed=4)
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    report = tmp_path / "report.html"
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
+                 "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1", "--quiet",
+                 "--report", str(report), "--model", "y1 ~ x + (1 | cluster)"]) == 0
+    text = report.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    assert text.count("data:image/png;base64,") == 4          # beta1, beta2, omega_e, omega_u
+    assert "Model of interest" in text and "var(cluster)" in text
+    assert "http://" not in text and "https://" not in text and "<script" not in text

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 
 from mlimpute.engine import GibbsSampler, UnsupportedResponseType
+from mlimpute.engine.parallel import run_chains
 
 from .compile import compile_model
 from .errors import SpecError
@@ -20,11 +21,13 @@ def new_seed() -> int:
 
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
-           progress: bool = False) -> ImputationResult:
+           progress: bool = False, workers: int | None = None) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
     Returns an :class:`ImputationResult` with the M completed data sets, the stacked
-    forms and the parameter chains.  The input frame is not modified.
+    forms and the parameter chains.  The input frame is not modified.  With
+    ``spec.mcmc.chains`` > 1 the chains run in up to `workers` processes (default: one per
+    core); the result does not depend on `workers`.
     """
     if spec is None:
         if cluster is None:
@@ -33,11 +36,12 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     model = compile_model(spec, data)
     seed = spec.mcmc.seed if spec.mcmc.seed is not None else new_seed()
     settings = spec.mcmc
-    try:
-        sampler = GibbsSampler(model.data, np.random.default_rng(seed), settings.jomo_compatible)
+    try:   # fail on an unsupported type here, before any process starts
+        GibbsSampler(model.data, np.random.default_rng(seed), settings.jomo_compatible)
     except UnsupportedResponseType as exc:
         raise SpecError(str(exc)) from None
-    total = settings.burnin + settings.between * settings.m
+    total = settings.burnin * settings.chains + settings.between * settings.m
     with ProgressBar(total, settings.m, enabled=progress) as bar:
-        result = sampler.run(settings.burnin, settings.between, settings.m, progress=bar)
-    return ImputationResult(data.copy(), model, result, seed)
+        results = run_chains(model.data, settings.burnin, settings.between, settings.m, seed,
+                             settings.chains, workers, settings.jomo_compatible, progress=bar)
+    return ImputationResult(data.copy(), model, results, seed)

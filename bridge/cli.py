@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from . import __version__
 from .api import impute, new_seed
@@ -60,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--burnin", type=int, help="burn-in iterations (default 1000)")
     imp.add_argument("--between", type=int, help="iterations between imputations (default 500)")
     imp.add_argument("--seed", type=int, help="random seed (default: random, recorded in the spec)")
+    imp.add_argument("--chains", type=int, help="independent chains, each with its own burn-in "
+                     "(default 1); M is split among them")
+    imp.add_argument("--workers", type=int, help="processes for the chains (default: one per core)")
     imp.add_argument("--style", choices=["flong", "long"], default="flong",
                      help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id)")
     imp.add_argument("--dta-format", type=int, choices=[114, 117, 118, 119], default=118,
@@ -183,7 +187,7 @@ def _cmd_impute(args) -> int:
     with _about(args.input):
         spec = _spec_from_args(args, frame, metadata)
     mcmc = spec.mcmc
-    overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed")
+    overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed", "chains")
                  if getattr(args, k) is not None}
     mcmc = replace(mcmc, **overrides)
     if mcmc.seed is None:
@@ -191,21 +195,25 @@ def _cmd_impute(args) -> int:
     spec = replace(spec, mcmc=mcmc)
     with _about(args.input):
         spec.validate(frame)
-        result = impute(frame, spec, progress=not args.quiet)
+        result = impute(frame, spec, progress=not args.quiet, workers=args.workers)
     stacked = result.stacked(args.style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
     if args.save_spec:
         spec.save(args.save_spec)
-    draws = result.parameter_draws(include_burnin=True)
+    chains = result.chain_draws(include_burnin=True)
     if args.chain:
-        chain = draws.copy()
-        chain.insert(0, "burnin", (np.arange(len(draws)) < mcmc.burnin).astype(int))
-        chain.insert(0, "iteration", range(1, len(draws) + 1))
-        write_data(chain, args.chain)
-    if len(draws) - mcmc.burnin >= 4:
-        _, notes = diagnose(draws, args.diagnostics, mcmc.burnin, mcmc.between)
+        parts = []
+        for k, draws in enumerate(chains, start=1):
+            part = draws.copy()
+            part.insert(0, "burnin", (np.arange(len(draws)) < mcmc.burnin).astype(int))
+            part.insert(0, "iteration", range(1, len(draws) + 1))
+            part.insert(0, "chain", k)
+            parts.append(part)
+        write_data(pd.concat(parts, ignore_index=True), args.chain)
+    if min(len(c) for c in chains) - mcmc.burnin >= 4:
+        _, notes = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
         if not args.quiet:
             for note in notes:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
@@ -242,9 +250,12 @@ def _cmd_diagnose(args) -> int:
     chain, _ = read_data(args.chain)
     if "burnin" not in chain.columns:
         raise MlimputeError(f"file '{args.chain}': not a chain written by 'mlimpute impute --chain'")
-    burnin = int(chain["burnin"].sum())
-    draws = chain.drop(columns=[c for c in ("iteration", "burnin") if c in chain.columns])
-    if len(draws) - burnin < 4:
+    if "chain" not in chain.columns:
+        chain = chain.assign(chain=1)
+    draws = [part.drop(columns=["chain", "iteration", "burnin"], errors="ignore").reset_index(drop=True)
+             for _, part in chain.groupby("chain", sort=True)]
+    burnin = int(chain.loc[chain["chain"] == chain["chain"].iloc[0], "burnin"].sum())
+    if min(len(d) for d in draws) - burnin < 4:
         raise MlimputeError(f"file '{args.chain}': fewer than 4 iterations after burn-in")
     table, notes = diagnose(draws, args.output, burnin, args.between)
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))

@@ -22,14 +22,18 @@ from mlimpute.engine.diagnostics import _autocorrelation, effective_sample_size,
 RHAT_LIMIT, ACF_LIMIT, ESS_LIMIT = 1.05, 0.1, 100
 
 
-def summarize(draws: pd.DataFrame, between: int | None = None) -> pd.DataFrame:
-    """Diagnostics table of post-burn-in draws (one column per parameter)."""
-    values = draws.to_numpy(dtype=float)
-    table = pd.DataFrame({"mean": values.mean(axis=0), "sd": values.std(axis=0, ddof=1),
-                          "ess": effective_sample_size(values), "rhat": split_rhat(values)},
-                         index=draws.columns)
-    if between is not None and between < len(values):
-        table[f"acf_lag{between}"] = _autocorrelation(values)[between]
+def summarize(draws, between: int | None = None) -> pd.DataFrame:
+    """Diagnostics table of post-burn-in draws: a frame (one column per parameter) or a
+    list of frames, one per chain (R-hat then compares the chains as well as their halves;
+    ESS adds up over chains; the lag check uses the first chain)."""
+    chains = draws if isinstance(draws, list) else [draws]
+    arrays = [c.to_numpy(dtype=float) for c in chains]
+    pooled = np.vstack(arrays)
+    ess = sum(effective_sample_size(a) for a in arrays)
+    table = pd.DataFrame({"mean": pooled.mean(axis=0), "sd": pooled.std(axis=0, ddof=1),
+                          "ess": ess, "rhat": split_rhat(arrays)}, index=chains[0].columns)
+    if between is not None and between < len(arrays[0]):
+        table[f"acf_lag{between}"] = _autocorrelation(arrays[0])[between]
     return table
 
 
@@ -98,15 +102,16 @@ def plot(draws: pd.DataFrame, folder: str | Path, burnin: int = 0, max_lag: int 
     return written
 
 
-def diagnose(draws: pd.DataFrame, folder: str | Path | None, burnin: int = 0,
+def diagnose(draws, folder: str | Path | None, burnin: int = 0,
              between: int | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Summary table and warnings for a chain (all iterations, burn-in first); with a
-    folder, also write summary.csv and the plots there."""
-    table = summarize(draws.iloc[burnin:], between)
+    """Summary table and warnings for a chain (all iterations, burn-in first) or a list of
+    chains; with a folder, also write summary.csv and the plots (first chain) there."""
+    chains = draws if isinstance(draws, list) else [draws]
+    table = summarize([c.iloc[burnin:] for c in chains], between)
     notes = warnings_for(table, between)
     if folder is not None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / "summary.csv", index_label="parameter")
-        plot(draws, folder, burnin)
+        plot(chains[0], folder, burnin)
     return table, notes

@@ -31,7 +31,7 @@ def _table(frame: pd.DataFrame) -> str:
 def build_report(result, pooled: pd.DataFrame | None = None, model: str | None = None) -> str:
     """HTML text: spec, equations, fitted model, diagnostics with plots, pooled table."""
     spec = result.model.spec
-    draws = result.parameter_draws(include_burnin=True)
+    draws = result.chain_draws(include_burnin=True)
     with tempfile.TemporaryDirectory() as tmp:
         table, notes = diagnose(draws, tmp, spec.mcmc.burnin, spec.mcmc.between)
         images = {p.stem: base64.b64encode(p.read_bytes()).decode("ascii")

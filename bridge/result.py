@@ -24,12 +24,21 @@ class ImputationResult:
 
     original: pd.DataFrame
     model: CompiledModel
-    sampler: SamplerResult
+    samplers: list[SamplerResult]
     seed: int
 
     @property
+    def sampler(self) -> SamplerResult:
+        """The first chain (the only one unless several chains were run)."""
+        return self.samplers[0]
+
+    @property
+    def imputations(self):
+        return [imp for s in self.samplers for imp in s.imputations]
+
+    @property
     def m(self) -> int:
-        return len(self.sampler.imputations)
+        return sum(len(s.imputations) for s in self.samplers)
 
     @property
     def imputed_vars(self) -> list[str]:
@@ -39,7 +48,7 @@ class ImputationResult:
         """Completed data set m (1..M), same rows, columns and dtypes as the input."""
         if not 1 <= m <= self.m:
             raise IndexError(f"imputation {m} out of range 1..{self.m}")
-        imputation = self.sampler.imputations[m - 1]
+        imputation = self.imputations[m - 1]
         frame = self.original.copy()
         level1 = self.model.data.level1.y.copy()
         level1[self.sampler.missing1] = imputation.level1
@@ -68,16 +77,24 @@ class ImputationResult:
 
     # ------------------------------------------------------------------ parameters
     def parameter_draws(self, include_burnin: bool = False) -> pd.DataFrame:
-        """One column per model parameter, one row per iteration (after burn-in by default).
+        """One column per model parameter, one row per iteration (after burn-in by default),
+        the chains one after another.
 
         Names: ``beta1[cov,resp]``, ``beta2[cov,resp]``, ``omega_e[r,s]`` and ``omega_u[a,b]``
         (lower triangle), with random-effect names ``resp:cov`` for level-1 random
-        coefficients and the response name for level-2 residuals.
+        coefficients and the response name for level-2 residuals; latents of categorical
+        responses are ``resp.k``; ordinal thresholds ``thresholds[resp,k]``.
         """
-        chain = self.sampler.chain
+        return pd.concat(self.chain_draws(include_burnin), ignore_index=True)
+
+    def chain_draws(self, include_burnin: bool = False) -> list[pd.DataFrame]:
+        """:meth:`parameter_draws` of each chain separately (for R-hat across chains)."""
+        return [self._draws(s.chain, include_burnin) for s in self.samplers]
+
+    def _draws(self, chain, include_burnin: bool) -> pd.DataFrame:
         start = 0 if include_burnin else chain.burnin
-        columns: dict[str, np.ndarray] = {}
         m = self.model
+        columns: dict[str, np.ndarray] = {}
         for name, draws, rows, cols, owner, level in (
                 ("beta1", chain.beta1, m.level1_covariates, m.level1_working, m.level1_owner, m.data.level1),
                 ("beta2", chain.beta2, m.level2_covariates, m.level2_working, m.level2_owner, m.data.level2)):

@@ -72,7 +72,8 @@ class Response:
 
 @dataclass
 class MCMC:
-    """Sampler settings: burn-in, iterations between kept data sets, M, seed.
+    """Sampler settings: burn-in, iterations between kept data sets, M, seed, and the
+    number of independent chains (each with its own burn-in, M split among them).
 
     jomo_compatible reproduces R jomo's (approximate) draw of the level-2 fixed effects,
     for cross-checking against jomo only; the default is the exact full conditional.
@@ -83,12 +84,15 @@ class MCMC:
     m: int = 20
     seed: int | None = None
     jomo_compatible: bool = False
+    chains: int = 1
 
     def __post_init__(self):
-        for name, low in (("burnin", 0), ("between", 1), ("m", 1)):
+        for name, low in (("burnin", 0), ("between", 1), ("m", 1), ("chains", 1)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise SpecError(f"mcmc.{name} must be an integer >= {low}, got {value!r}")
+        if self.chains > self.m:
+            raise SpecError(f"mcmc.chains ({self.chains}) cannot exceed mcmc.m ({self.m})")
         if not isinstance(self.jomo_compatible, bool):
             raise SpecError(f"mcmc.jomo_compatible must be true or false, got {self.jomo_compatible!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)

@@ -1,0 +1,74 @@
+"""Several independent chains, optionally in separate processes.
+
+Chain k gets its own generator from ``SeedSequence(seed).spawn(K)[k]``, runs its own
+burn-in and keeps M_k of the M imputations (M split as evenly as possible, the first
+chains taking the remainder).  Which process runs which chain does not matter: the
+output is identical for any number of workers.  With one chain the seed is used
+directly, as in :func:`run_sampler`.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from .model import ModelData
+from .sampler import GibbsSampler, ProgressCallback, SamplerResult
+
+
+def split_imputations(m: int, chains: int) -> list[int]:
+    """How many of the m imputations each chain keeps."""
+    if chains < 1 or chains > m:
+        raise ValueError(f"need 1 <= chains <= m, got {chains} chains for m = {m}")
+    return [m // chains + (k < m % chains) for k in range(chains)]
+
+
+def chain_seeds(seed: int, chains: int) -> list:
+    if chains == 1:
+        return [seed]
+    return np.random.SeedSequence(seed).spawn(chains)
+
+
+def _run_one(data: ModelData, seed, burnin: int, between: int, m: int, jomo_compatible: bool,
+             progress: ProgressCallback | None = None) -> SamplerResult:
+    sampler = GibbsSampler(data, np.random.default_rng(seed), jomo_compatible)
+    return sampler.run(burnin, between, m, progress=progress)
+
+
+def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, chains: int = 1,
+               workers: int | None = None, jomo_compatible: bool = False,
+               progress: ProgressCallback | None = None) -> list[SamplerResult]:
+    """Run `chains` independent chains; returns their results in chain order.
+
+    ``progress(done, total, imputations)`` counts iterations over all chains when they run
+    in this process, and whole chains when they run in worker processes.
+    """
+    per_chain = split_imputations(m, chains)
+    seeds = chain_seeds(seed, chains)
+    totals = [burnin + between * mk for mk in per_chain]
+    grand_total = sum(totals)
+    workers = min(chains, workers or os.cpu_count() or 1)
+    results: list[SamplerResult] = []
+    if workers <= 1:
+        offset, kept = 0, 0
+        for k in range(chains):
+            def local(done, total, imputations, offset=offset, kept=kept):
+                if progress is not None:
+                    progress(offset + done, grand_total, kept + imputations)
+            results.append(_run_one(data, seeds[k], burnin, between, per_chain[k],
+                                    jomo_compatible, local))
+            offset += totals[k]
+            kept += per_chain[k]
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_run_one, data, seeds[k], burnin, between, per_chain[k],
+                               jomo_compatible) for k in range(chains)]
+        done = kept = 0
+        for k, future in enumerate(futures):
+            results.append(future.result())
+            done += totals[k]
+            kept += per_chain[k]
+            if progress is not None:
+                progress(done, grand_total, kept)
+    return results

@@ -38,11 +38,14 @@ def _run_one(data: ModelData, seed, burnin: int, between: int, m: int, jomo_comp
 
 def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, chains: int = 1,
                workers: int | None = None, jomo_compatible: bool = False,
-               progress: ProgressCallback | None = None) -> list[SamplerResult]:
+               progress: ProgressCallback | None = None,
+               worker_setup=None) -> list[SamplerResult]:
     """Run `chains` independent chains; returns their results in chain order.
 
     ``progress(done, total, imputations)`` counts iterations over all chains when they run
     in this process, and whole chains when they run in worker processes.
+    ``worker_setup`` is called once in each worker process before it samples (e.g. to
+    limit the BLAS thread pool).
     """
     per_chain = split_imputations(m, chains)
     seeds = chain_seeds(seed, chains)
@@ -61,7 +64,7 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
             offset += totals[k]
             kept += per_chain[k]
         return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=worker_setup) as pool:
         futures = [pool.submit(_run_one, data, seeds[k], burnin, between, per_chain[k],
                                jomo_compatible) for k in range(chains)]
         done = kept = 0

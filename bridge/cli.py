@@ -30,6 +30,7 @@ from .errors import DataError, MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
 from .propose import propose
 from .spec import RESPONSE_TYPES, Spec
+from .stack import mi_characteristics
 
 EXIT_USAGE = 2
 
@@ -200,6 +201,8 @@ def _cmd_impute(args) -> int:
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
+    if output.suffix.lower() == ".dta" and args.style == "flong":
+        out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m)
     if args.save_spec:
         spec.save(args.save_spec)
     chains = result.chain_draws(include_burnin=True)

@@ -79,3 +79,15 @@ def unstack(stacked: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     if sorted(m.unique())[0] != 0:
         return parts[0].iloc[0:0], parts
     return parts[0], parts[1:]
+
+
+def mi_characteristics(original: pd.DataFrame, imputed_vars: list[str], m: int) -> dict:
+    """The ``_dta`` characteristics that make a flong data set mi-set in Stata
+    ([MI] technical): marker, style, M, N, imputed/passive/regular variables, update time."""
+    import time
+    seconds_1960_to_1970 = 315619200
+    now_tc = int((time.time() + seconds_1960_to_1970) * 1000)
+    return {("_dta", "_mi_marker"): "_mi_ds_1", ("_dta", "_mi_style"): "flong",
+            ("_dta", "_mi_M"): str(m), ("_dta", "_mi_N"): str(len(original)),
+            ("_dta", "_mi_ivars"): " ".join(imputed_vars), ("_dta", "_mi_pvars"): "",
+            ("_dta", "_mi_rvars"): "", ("_dta", "_mi_update"): str(now_tc)}

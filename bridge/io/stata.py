@@ -3,7 +3,8 @@
 Reading: value labels and variable labels go to the metadata; Stata's missing values
 (``.`` and the extended ``.a``-``.z``) all become NaN.  Writing: format 118 (Stata 14
 and later) by default, ``dta_format=114`` for old readers such as MLwiN's ``RSTA``;
-variable and value labels are written back.
+variable and value labels are written back, and so are characteristics (``_dta[_mi_*]``
+for Stata's ``mi``, see :mod:`.stata_characteristics`).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyreadstat
 
 from ..errors import FormatError
 from .metadata import Metadata
+from .stata_characteristics import add_characteristics
 
 LABEL = "Stata .dta"
 #: pyreadstat's `version` argument (a Stata release) for each .dta format number
@@ -40,6 +42,7 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
                          column_labels={c: l for c, l in metadata.variable_labels.items()
                                         if c in frame.columns} or None,
                          variable_value_labels=value_labels or None)
+    add_characteristics(path, metadata.characteristics)
 
 
 def _categoricals_as_labelled_codes(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:

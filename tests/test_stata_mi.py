@@ -1,0 +1,120 @@
+"""Stacked .dta output is an mi-set flong data set: the _dta[_mi_*] characteristics are in
+the file, as read by our own parser of the format and by R's readstata13, and the data
+are still read intact by pyreadstat and pandas."""
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pandas as pd
+import pyreadstat
+import pytest
+
+import mlimpute
+from mlimpute.cli import main
+from mlimpute.io import Metadata
+from mlimpute.simulate import simulate
+
+from conftest import require_r, run_r
+
+
+def parse_characteristics(path) -> dict:
+    """Independent reader of .dta characteristics (Stata's dta manual), formats 114/117-119."""
+    data = open(path, "rb").read()
+    chars = {}
+    if data.startswith(b"<stata_dta>"):
+        release = int(data[28:31])
+        width = 33 if release == 117 else 129
+        little = b"<byteorder>LSF</byteorder>" in data[:200]
+        section = data[data.index(b"<characteristics>") + 17: data.index(b"</characteristics>")]
+        while section:
+            assert section.startswith(b"<ch>")
+            length = struct.unpack(("<" if little else ">") + "I", section[4:8])[0]
+            body = section[8: 8 + length]
+            var, name = (body[:width].split(b"\0")[0].decode(), body[width:2 * width].split(b"\0")[0].decode())
+            chars[(var, name)] = body[2 * width:].rstrip(b"\0").decode()
+            assert section[8 + length: 13 + length] == b"</ch>"
+            section = section[13 + length:]
+        # the map must point at the sections that follow
+        map_at = data.index(b"<map>") + 5
+        offsets = struct.unpack(("<" if little else ">") + "14Q", data[map_at: map_at + 112])
+        assert data[offsets[9]: offsets[9] + 6] == b"<data>"
+        assert data[offsets[10]: offsets[10] + 7] == b"<strls>"
+        assert data[offsets[11]: offsets[11] + 14] == b"<value_labels>"
+        assert offsets[13] == len(data)
+    else:
+        little = data[1] == 2
+        nvar = struct.unpack(("<" if little else ">") + "H", data[4:6])[0]
+        pos = 109 + nvar * 199 + 2
+        while True:
+            kind, length = struct.unpack(("<" if little else ">") + "bi", data[pos: pos + 5])
+            if kind == 0:
+                break
+            body = data[pos + 5: pos + 5 + length]
+            chars[(body[:33].split(b"\0")[0].decode(), body[33:66].split(b"\0")[0].decode())] = \
+                body[66:].rstrip(b"\0").decode()
+            pos += 5 + length
+    return chars
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mi")
+    frame, _ = simulate(n_clusters=10, cluster_size=6, n_level1=2, n_level2=1, seed=3)
+    src = tmp / "in.csv"
+    frame.to_csv(src, index=False)
+    outputs = {}
+    for fmt in (118, 114, 117):
+        out = tmp / f"mi{fmt}.dta"
+        assert main(["impute", str(src), "-o", str(out), "--cluster", "cluster", "--m", "3",
+                     "--burnin", "10", "--between", "3", "--seed", "1", "--quiet",
+                     "--dta-format", str(fmt)]) == 0
+        outputs[fmt] = out
+    return frame, outputs
+
+
+@pytest.mark.parametrize("fmt", [118, 114, 117])
+def test_mi_characteristics_are_written(run, fmt):
+    frame, outputs = run
+    chars = parse_characteristics(outputs[fmt])
+    assert chars[("_dta", "_mi_marker")] == "_mi_ds_1"
+    assert chars[("_dta", "_mi_style")] == "flong"
+    assert chars[("_dta", "_mi_M")] == "3"
+    assert chars[("_dta", "_mi_N")] == str(len(frame))
+    assert chars[("_dta", "_mi_ivars")] == "y1 y2 g1"
+    assert chars[("_dta", "_mi_pvars")] == "" and chars[("_dta", "_mi_rvars")] == ""
+    assert int(chars[("_dta", "_mi_update")]) > 1.9e12       # %tc milliseconds, after 2020
+
+
+@pytest.mark.parametrize("fmt", [118, 114])
+def test_data_still_read_by_pyreadstat_and_pandas(run, fmt):
+    frame, outputs = run
+    by_pyreadstat, _ = pyreadstat.read_dta(str(outputs[fmt]))
+    by_pandas = pd.read_stata(outputs[fmt])
+    assert len(by_pyreadstat) == len(by_pandas) == 4 * len(frame)
+    np.testing.assert_array_equal(by_pyreadstat["_mi_m"].to_numpy(), by_pandas["_mi_m"].to_numpy())
+    original = by_pyreadstat[by_pyreadstat["_mi_m"] == 0]
+    np.testing.assert_array_equal(original["y1"].to_numpy(), frame["y1"].to_numpy())
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("fmt", [118, 114])
+def test_readstata13_sees_the_characteristics(run, tmp_path, fmt):
+    require_r("readstata13")
+    frame, outputs = run
+    run_r("dta_characteristics.R", outputs[fmt], tmp_path / "ch.csv")
+    ch = pd.read_csv(tmp_path / "ch.csv", keep_default_na=False)
+    found = {(r.variable, r.name): r.contents for r in ch.itertuples()}
+    assert found[("_dta", "_mi_style")] == "flong"
+    assert found[("_dta", "_mi_ivars")] == "y1 y2 g1"
+    assert int(ch["rows"].iloc[0]) == 4 * len(frame)
+
+
+def test_characteristics_on_any_dta_write(tmp_path):
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]})
+    meta = Metadata(characteristics={("_dta", "note1"): "hello", ("a", "source"): "survey"})
+    path = tmp_path / "c.dta"
+    mlimpute.write_data(frame, path, meta)
+    assert parse_characteristics(path) == {("_dta", "note1"): "hello", ("a", "source"): "survey"}
+    back, _ = mlimpute.read_data(path)
+    assert back["b"].tolist() == ["x", "y"]

@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     pool.add_argument("--family", choices=["gaussian", "logit", "probit"], default="gaussian",
                       help="linear (mixed) model, or logit/probit for a binary response")
+    pool.add_argument("--null-model", help="a nested model: adds the likelihood-ratio test (D3) "
+                      "of --model against it")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
     return parser
 
@@ -288,6 +290,11 @@ def _cmd_pool(args) -> int:
     print(f"{args.model}: {len(completed)} imputations pooled (Rubin's rules; variance "
           "components averaged)")
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    if args.null_model:
+        from .fit import compare_models_d3
+        test = compare_models_d3(completed, args.model, args.null_model)
+        print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {test['F']:.4g} on "
+              f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {test['p_value']:.4g}")
     if args.output:
         write_data(table.reset_index(names="term"), args.output)
     return 0

@@ -125,3 +125,24 @@ def wald_statistics(estimates, covariances, null=None) -> np.ndarray:
     q = np.asarray(estimates, dtype=float) - (0.0 if null is None else np.asarray(null, dtype=float))
     u = np.asarray(covariances, dtype=float)
     return np.array([qm @ np.linalg.solve(um, qm) for qm, um in zip(q, u)])
+
+
+def likelihood_ratio_d3(loglik, loglik_null, loglik_pooled, loglik_null_pooled, k: int) -> pd.Series:
+    """Combine likelihood-ratio statistics over imputations (D3, Meng & Rubin 1992).
+
+    loglik / loglik_null: each imputation's maximised log-likelihood of the full and the
+    nested null model; the *_pooled ones: each imputation's log-likelihood evaluated at the
+    parameters averaged over imputations.  k is the number of restricted parameters.
+    """
+    ll, ll0 = np.asarray(loglik, float), np.asarray(loglik_null, float)
+    llp, ll0p = np.asarray(loglik_pooled, float), np.asarray(loglik_null_pooled, float)
+    m = len(ll)
+    if m < 2:
+        raise MlimputeError(f"pooling needs at least 2 imputations, got {m}")
+    d_bar = np.mean(2 * (ll - ll0))
+    d_tilde = np.mean(2 * (llp - ll0p))
+    riv = (m + 1) / (k * (m - 1)) * (d_bar - d_tilde)
+    statistic = d_tilde / (k * (1 + riv))
+    t = k * (m - 1)
+    df = 4 + (t - 4) * (1 + (1 - 2 / t) / riv) ** 2 if t > 4 else t * (1 + 1 / k) * (1 + 1 / riv) ** 2 / 2
+    return _f_test(float(statistic), k, float(df), float(riv), "D3")

@@ -145,8 +145,10 @@ def test_pool_command_on_stacked_output(tmp_path, csv, style):
     assert main(["impute", str(csv), "-o", str(out), "--cluster", "cluster", "--style", style,
                  "--quiet", *FAST]) == 0
     table = tmp_path / "pooled.csv"
-    code, stdout, err = run_cli("pool", out, "--model", "y1 ~ x + (1 | cluster)", "-o", table)
+    code, stdout, err = run_cli("pool", out, "--model", "y1 ~ x + (1 | cluster)", "-o", table,
+                                "--null-model", "y1 ~ 1 + (1 | cluster)")
     assert code == 0, err
+    assert "D3 likelihood-ratio test" in stdout
     pooled = pd.read_csv(table).set_index("term")
     assert {"Intercept", "x", "var(cluster)", "var(residual)"} <= set(pooled.index)
     assert "cc_estimate" in pooled.columns

@@ -72,8 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
     imp.add_argument("--chain", help="also write every iteration's parameter draws (burn-in "
                      "included, column 'iteration') to this file, for monitoring convergence")
-    imp.add_argument("--show-fitted", action="store_true",
-                     help="print the imputation model with its posterior means (equations)")
+    imp.add_argument("--show-fitted", choices=["text", "latex"], nargs="?", const="text",
+                     help="print the imputation model with its posterior means (equations; "
+                     "text, or latex)")
     imp.add_argument("--diagnostics", metavar="DIR", help="write chain diagnostics (summary.csv, "
                      "trace and autocorrelation plots) to this folder")
     imp.add_argument("--report", metavar="FILE.html", help="write an HTML report (model, posterior "
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="linear (mixed) model, or logit/probit for a binary response")
     pool.add_argument("--null-model", help="a nested model: adds the likelihood-ratio test (D3) "
                       "of --model against it")
+    pool.add_argument("--workers", type=int, default=1, help="processes for the per-imputation fits")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
     return parser
 
@@ -224,7 +226,7 @@ def _cmd_impute(args) -> int:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
     write_data(stacked, output, out_meta, **options)
     if args.show_fitted:
-        sys.stdout.write(render_fitted(result))
+        sys.stdout.write(render_fitted(result, latex=args.show_fitted == "latex"))
     if args.report:
         from .fit import fit_pooled
         from .report import write_report
@@ -278,7 +280,8 @@ def _cmd_pool(args) -> int:
         original, completed = unstack(stacked)
     except ValueError as exc:
         raise MlimputeError(f"file '{args.stacked}': {exc}") from None
-    pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family)
+    pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
+                        workers=args.workers)
     table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:

@@ -89,27 +89,47 @@ def _matrix(labels: list[str], means, name: str) -> list[str]:
     return lines
 
 
-def render_fitted(result) -> str:
-    """The imputation model with its posterior means, like REALCOM's Equations window
-    after estimation: one equation per working column, then Omega_u and Omega_e."""
+def _fitted_equations(result):
+    """(level, response, [(coefficient, covariate)], [random terms]) of each working column."""
     means = result.posterior_summary()["mean"]
+    model = result.model
+    out = []
+    for level, working, covariates, prefix in ((1, model.level1_working, model.level1_covariates, "beta1"),
+                                               (2, model.level2_working, model.level2_covariates, "beta2")):
+        for resp in working:
+            terms = [(means[f"{prefix}[{cov},{resp}]"], cov) for cov in covariates
+                     if f"{prefix}[{cov},{resp}]" in means.index]
+            if level == 1:
+                random = [(f"u({resp}:{z})", None if z == INTERCEPT else z) for z in model.random_names]
+                random.append((f"e({resp})", None))
+            else:
+                random = [(f"v({resp})", None)]
+            out.append((level, resp, terms, random))
+    return means, out
+
+
+def render_fitted(result, latex: bool = False) -> str:
+    """The imputation model with its posterior means, like REALCOM's Equations window
+    after estimation: one equation per working column, then Omega_u and Omega_e.
+    ``latex=True`` gives the equations as a LaTeX ``align*`` environment instead."""
+    means, equations = _fitted_equations(result)
+    if latex:
+        return _latex(means, equations, result)
     model = result.model
     lines = [f"Fitted imputation model (posterior means over {len(result.parameter_draws())} "
              f"iterations after burn-in)", ""]
-    for level, working, covariates, prefix, sub in (
-            (1, model.level1_working, model.level1_covariates, "beta1", "ij"),
-            (2, model.level2_working, model.level2_covariates, "beta2", "j")):
-        if not working:
+    for level in (1, 2):
+        rows = [e for e in equations if e[0] == level]
+        if not rows:
             continue
+        sub = "ij" if level == 1 else "j"
         lines.append(f"Level-{level} responses:")
-        for resp in working:
-            terms = [f"{means[f'{prefix}[{cov},{resp}]']:.3f} {cov}" + ("" if cov == INTERCEPT else f"_{sub}")
-                     for cov in covariates if f"{prefix}[{cov},{resp}]" in means.index]
-            random = (" + ".join(f"u({resp}:{z})_j" + ("" if z == INTERCEPT else f" {z}_ij")
-                                 for z in model.random_names) + f" + e({resp})_ij") if level == 1 \
-                else f"v({resp})_j"
-            body = " + ".join(terms).replace("+ -", "- ")
-            lines.append(f"  {resp}_{sub} = {body} + {random}")
+        for _, resp, terms, random in rows:
+            body = " + ".join(f"{coef:.3f} {cov}" + ("" if cov == INTERCEPT else f"_{sub}")
+                              for coef, cov in terms).replace("+ -", "- ")
+            noise = " + ".join(f"{name}_{'ij' if name.startswith('e(') else 'j'}" +
+                               ("" if z is None else f" {z}_ij") for name, z in random)
+            lines.append(f"  {resp}_{sub} = {body} + {noise}")
         lines.append("")
     for key in [k for k in means.index if k.startswith("thresholds[")]:
         lines.append(f"  threshold {key[len('thresholds'):]} = {means[key]:.3f}")
@@ -117,4 +137,32 @@ def render_fitted(result) -> str:
         lines += _matrix(result.random_effect_names, means, "omega_u")
     if model.level1_working:
         lines += _matrix(model.level1_working, means, "omega_e")
+    return "\n".join(lines) + "\n"
+
+
+def _tex(name: str) -> str:
+    return "\\mathrm{" + name.replace("_", "\\_").replace("[", "\\,[").replace("]", "]") + "}"
+
+
+def _latex(means, equations, result) -> str:
+    lines = ["\\begin{align*}"]
+    for level, resp, terms, random in equations:
+        sub = "ij" if level == 1 else "j"
+        pieces = []
+        for k, (coef, cov) in enumerate(terms):
+            number = f"{coef:.3f}" if k == 0 else f"{'+' if coef >= 0 else '-'} {abs(coef):.3f}"
+            pieces.append(f"{number}\\,{_tex(cov)}" + ("" if cov == INTERCEPT else f"_{{{sub}}}"))
+        body = " ".join(pieces)
+        noise = " ".join(f"+ {_tex(name)}_{{{'ij' if name.startswith('e(') else 'j'}}}" +
+                         ("" if z is None else f"\\,{_tex(z)}_{{ij}}") for name, z in random)
+        lines.append(f"{_tex(resp)}_{{{sub}}} &= {body} {noise} \\\\")
+    for name, labels in (("omega_u", result.random_effect_names), ("omega_e", result.model.level1_working)):
+        if not labels:
+            continue
+        symbol = "\\Omega_u" if name == "omega_u" else "\\Omega_e"
+        rows = [" & ".join(f"{means[f'{name}[{labels[a]},{labels[b]}]']:.3f}" if b <= a else ""
+                           for b in range(len(labels))) for a in range(len(labels))]
+        lines.append(f"{symbol} &= \\begin{{pmatrix}} " + " \\\\ ".join(rows) + " \\end{pmatrix} \\\\")
+    lines[-1] = lines[-1].rstrip(" \\")
+    lines.append("\\end{align*}")
     return "\n".join(lines) + "\n"

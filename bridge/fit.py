@@ -127,22 +127,46 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
     return table
 
 
-def fit_pooled(completed, formula: str, reml: bool = True,
-               df_complete: float | None = None, family: str = "gaussian") -> pd.DataFrame:
+def completed_frames(completed) -> list[pd.DataFrame]:
+    """The completed data sets of an ImputationResult, of a stacked frame (flong or R
+    long, as written by ``mlimpute impute``) or of an iterable of frames."""
+    from .stack import unstack
+    if hasattr(completed, "completed_all"):
+        return list(completed.completed_all())
+    if isinstance(completed, pd.DataFrame):
+        try:
+            return unstack(completed)[1]
+        except ValueError as exc:
+            raise MlimputeError(str(exc)) from None
+    return list(completed)
+
+
+def _fit_numbered(args):
+    m, frame, formula, reml, family = args
+    try:
+        return fit_one(frame, formula, reml=reml, family=family)
+    except MlimputeError as exc:
+        raise MlimputeError(f"imputation {m}: {exc}") from None
+
+
+def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | None = None,
+               family: str = "gaussian", workers: int = 1) -> pd.DataFrame:
     """Fit `formula` to each completed data set and pool: Rubin's rules for the fixed
     effects, the mean over imputations for variance components (Carpenter & Kenward 2013).
 
-    completed : an ImputationResult or an iterable of completed data frames.
+    completed : an ImputationResult, a stacked frame or an iterable of completed frames.
+    workers : processes for the per-imputation fits (worth it for large mixed models).
     """
-    frames = list(completed.completed_all() if hasattr(completed, "completed_all") else completed)
+    frames = completed_frames(completed)
     if len(frames) < 2:
         raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
-    tables = []
-    for m, frame in enumerate(frames, start=1):
-        try:
-            tables.append(fit_one(frame, formula, reml=reml, family=family))
-        except MlimputeError as exc:
-            raise MlimputeError(f"imputation {m}: {exc}") from None
+    jobs = [(m, frame, formula, reml, family) for m, frame in enumerate(frames, start=1)]
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            tables = list(pool.map(_fit_numbered, jobs))
+    else:
+        tables = [_fit_numbered(job) for job in jobs]
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T
     errors = pd.DataFrame({m: t["std_error"] for m, t in enumerate(tables)}).T
     fixed = [c for c in estimates.columns if not c.startswith("var(")]
@@ -222,7 +246,7 @@ def compare_models_d3(completed, formula: str, null_formula: str) -> pd.Series:
     (D3, Meng & Rubin 1992): maximum-likelihood fits per imputation, log-likelihoods at the
     averaged parameters (coefficients, random-effects covariance and residual variance
     averaged on their natural scale, as mitml::testModels does)."""
-    frames = list(completed.completed_all() if hasattr(completed, "completed_all") else completed)
+    frames = completed_frames(completed)
     full = [_ml_fit(f, formula) for f in frames]
     null = [_ml_fit(f, null_formula) for f in frames]
     k = len(full[0].beta) - len(null[0].beta)

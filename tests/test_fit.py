@@ -90,3 +90,27 @@ def test_binary_glm_matches_r(tmp_path, family):
     np.testing.assert_allclose(ours["std_error"], ref.loc[ours.index, "std_error"], rtol=1e-3)
     with pytest.raises(MlimputeError, match="random effects with a"):
         fit_one(frame, "y1 ~ x + (1 | cluster)", family=family)
+
+
+@pytest.mark.r
+def test_random_slope_fit_matches_lme4(tmp_path):
+    require_r("lme4")
+    frame, _ = simulate(n_clusters=60, cluster_size=15, n_level1=1, n_level2=0, missing=1e-9, seed=5)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", "y1 ~ x + (1 + x | cluster)")
+    ref = pd.read_csv(tmp_path / "o.csv").set_index("name")
+    ours = fit_one(frame, "y1 ~ x + (1 + x | cluster)")
+    fixed = ["Intercept", "x"]
+    np.testing.assert_allclose(ours.loc[fixed, "estimate"], ref.loc[fixed, "estimate"], rtol=1e-4)
+    np.testing.assert_allclose(ours.loc["var(residual)", "estimate"], ref.loc["var(residual)", "estimate"],
+                               rtol=1e-3)
+
+
+def test_pooled_fits_from_a_stacked_frame_in_parallel_equal_the_serial_ones():
+    frame, _ = simulate(n_clusters=20, cluster_size=10, n_level1=2, n_level2=0, seed=6)
+    spec = mlimpute.propose(frame, "cluster")
+    spec.mcmc = mlimpute.MCMC(burnin=30, between=10, m=3, seed=1)
+    result = mlimpute.impute(frame, spec)
+    serial = fit_pooled(result, "y1 ~ x + (1 | cluster)")
+    parallel = fit_pooled(result.stacked("flong"), "y1 ~ x + (1 | cluster)", workers=2)
+    pd.testing.assert_frame_equal(serial, parallel)

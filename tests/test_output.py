@@ -138,3 +138,11 @@ def test_fitted_equations_show_the_posterior_means(result):
     assert f"{means['beta1[x,y1]']:.3f} x_ij" in text
     assert f"g1_j = {means['beta2[cons,g1]']:.3f} cons" in text
     assert f"{means['omega_e[y2,y1]']:8.3f}" in text
+
+
+def test_fitted_equations_in_latex(result):
+    tex = mlimpute.render_fitted(result, latex=True)
+    means = result.posterior_summary()["mean"]
+    assert tex.startswith("\\begin{align*}") and tex.rstrip().endswith("\\end{align*}")
+    assert f"{abs(means['beta1[x,y1]']):.3f}" in tex and "\\Omega_u" in tex
+    assert tex.count("\\begin{pmatrix}") == tex.count("\\end{pmatrix}") == 2

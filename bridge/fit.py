@@ -75,6 +75,22 @@ def _binary_outcome(frame: pd.DataFrame, formula: Formula) -> pd.DataFrame:
     return out
 
 
+def _fit_mixed(parsed: Formula, frame: pd.DataFrame, reml: bool, text: str):
+    """statsmodels MixedLM fit (REML or ML), retried with Nelder-Mead; must converge."""
+    import statsmodels.formula.api as smf
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = smf.mixedlm(parsed.fixed, data=frame, groups=frame[parsed.group],
+                            re_formula=parsed.random)
+        fit = model.fit(reml=reml)
+        if not fit.converged:
+            fit = model.fit(reml=reml, method="nm", maxiter=5000)
+    if not fit.converged:
+        raise MlimputeError(f"formula '{text}': the mixed model did not converge")
+    return model, fit
+
+
 def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
             family: str = "gaussian") -> pd.DataFrame:
     """Fit the model of interest to one data set: a table with estimate, std_error (rows
@@ -109,13 +125,7 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
             table = pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
             table.loc["var(residual)"] = [fit.scale, np.nan]
             return table
-        model = smf.mixedlm(parsed.fixed, data=frame, groups=frame[parsed.group],
-                            re_formula=parsed.random)
-        fit = model.fit(reml=reml)
-        if not fit.converged:
-            fit = model.fit(reml=reml, method="nm", maxiter=5000)
-    if not fit.converged:
-        raise MlimputeError(f"formula '{text}': the mixed model did not converge")
+    model, fit = _fit_mixed(parsed, frame, reml, text)
     k = len(fit.fe_params)
     table = pd.DataFrame({"estimate": fit.fe_params, "std_error": fit.bse.iloc[:k]})
     cov_re = fit.cov_re
@@ -228,13 +238,7 @@ def _ml_fit(frame: pd.DataFrame, formula: str) -> _MLFit:
             out = _MLFit(y, x, None, None, beta, None, sigma2, 0.0)
             out.loglik = out.loglik_at(beta, None, sigma2)
             return out
-        model = smf.mixedlm(parsed.fixed, data=frame, groups=frame[parsed.group],
-                            re_formula=parsed.random)
-        fit = model.fit(reml=False)
-        if not fit.converged:
-            fit = model.fit(reml=False, method="nm", maxiter=5000)
-    if not fit.converged:
-        raise MlimputeError(f"formula '{formula}': the mixed model did not converge")
+    model, fit = _fit_mixed(parsed, frame, False, formula)
     beta = fit.fe_params.rename(index={"(Intercept)": "Intercept"})
     z = np.asarray(model.exog_re)
     return _MLFit(y, x, z, np.asarray(frame[parsed.group]), beta, np.asarray(fit.cov_re),

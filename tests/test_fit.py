@@ -16,23 +16,29 @@ from conftest import require_r, run_r
 def test_formula_parsing():
     f = Formula.parse("y ~ x + C(g) + (1 | school)")
     assert (f.fixed, f.group, f.random) == ("y ~ x + C(g)", "school", "1")
-    f = Formula.parse("y ~ (1 + x | school) + x")
-    assert f.group == "school" and f.random == "1 + x" and f.fixed.replace(" ", "") == "y~+x" or \
-        f.fixed.replace(" ", "") in ("y~x", "y~+x")
+    f = Formula.parse("y ~ x + (1 + x | school)")
+    assert (f.fixed, f.group, f.random) == ("y ~ x", "school", "1 + x")
     assert Formula.parse("y ~ x").group is None
 
 
 @pytest.mark.r
-def test_reml_fit_matches_lme4(tmp_path):
+@pytest.mark.parametrize("formula, seed, rtol, se_rtol", [
+    ("y1 ~ x + w + (1 | cluster)", 2, 2e-5, 2e-4),
+    # with a random slope the fixed-effect SEs of statsmodels and lme4 differ by about 1%
+    # (they treat the uncertainty in the covariance parameters differently)
+    ("y1 ~ x + (1 + x | cluster)", 5, 1e-4, 2e-2),
+])
+def test_reml_fit_matches_lme4(tmp_path, formula, seed, rtol, se_rtol):
     require_r("lme4")
-    frame, _ = simulate(n_clusters=60, cluster_size=15, n_level1=1, n_level2=0, missing=1e-9, seed=2)
+    frame, _ = simulate(n_clusters=60, cluster_size=15, n_level1=1, n_level2=0, missing=1e-9, seed=seed)
     frame.to_csv(tmp_path / "d.csv", index=False)
-    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", "y1 ~ x + w + (1 | cluster)")
-    ref = pd.read_csv(tmp_path / "o.csv").set_index("name")
-    ours = fit_one(frame, "y1 ~ x + w + (1 | cluster)")
-    np.testing.assert_allclose(ours["estimate"], ref.loc[ours.index, "estimate"], rtol=2e-5)
-    fixed = ["Intercept", "x", "w"]
-    np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=2e-4)
+    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", formula)
+    ref = pd.read_csv(tmp_path / "o.csv").drop_duplicates("name").set_index("name")
+    ours = fit_one(frame, formula)
+    fixed = [t for t in ours.index if not t.startswith("var(")]
+    compared = fixed + ["var(residual)"] + (["var(cluster)"] if "var(cluster)" in ours.index else [])
+    np.testing.assert_allclose(ours.loc[compared, "estimate"], ref.loc[compared, "estimate"], rtol=rtol)
+    np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=se_rtol)
 
 
 def test_bad_formulas_name_the_problem():
@@ -90,20 +96,6 @@ def test_binary_glm_matches_r(tmp_path, family):
     np.testing.assert_allclose(ours["std_error"], ref.loc[ours.index, "std_error"], rtol=1e-3)
     with pytest.raises(MlimputeError, match="random effects with a"):
         fit_one(frame, "y1 ~ x + (1 | cluster)", family=family)
-
-
-@pytest.mark.r
-def test_random_slope_fit_matches_lme4(tmp_path):
-    require_r("lme4")
-    frame, _ = simulate(n_clusters=60, cluster_size=15, n_level1=1, n_level2=0, missing=1e-9, seed=5)
-    frame.to_csv(tmp_path / "d.csv", index=False)
-    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", "y1 ~ x + (1 + x | cluster)")
-    ref = pd.read_csv(tmp_path / "o.csv").set_index("name")
-    ours = fit_one(frame, "y1 ~ x + (1 + x | cluster)")
-    fixed = ["Intercept", "x"]
-    np.testing.assert_allclose(ours.loc[fixed, "estimate"], ref.loc[fixed, "estimate"], rtol=1e-4)
-    np.testing.assert_allclose(ours.loc["var(residual)", "estimate"], ref.loc["var(residual)", "estimate"],
-                               rtol=1e-3)
 
 
 def test_pooled_fits_from_a_stacked_frame_in_parallel_equal_the_serial_ones():

@@ -145,8 +145,11 @@ def simulate_mixed(level1=("continuous", "binary", ("categorical", 3)), level2=(
             working = source[names].to_numpy() if level == 1 else \
                 source.groupby("cluster")[names].first().to_numpy()
             values = rtype.decode(working)
-            logit = np.log(missing / (1 - missing)) + driver
-            drop = rng.random(size) < 1 / (1 + np.exp(-logit)) if missing > 0 else np.zeros(size, bool)
+            if missing > 0:
+                logit = np.log(missing / (1 - missing)) + driver
+                drop = rng.random(size) < 1 / (1 + np.exp(-logit))
+            else:
+                drop = np.zeros(size, bool)
             values = np.where(drop, np.nan, values)
             if level == 2:
                 values = values[pd.factorize(source["cluster"], sort=True)[0]]

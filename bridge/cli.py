@@ -28,7 +28,8 @@ from .diagnose import diagnose
 from .equations import render, render_fitted
 from .errors import DataError, MlimputeError, SpecError
 from .io import Metadata, format_for, read_data, write_data
-from .propose import propose
+from .io.realcom import read_realcom, write_impvals
+from .propose import propose, propose_from_realcom
 from .spec import RESPONSE_TYPES, Spec
 from .stack import mi_characteristics
 
@@ -65,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--chains", type=int, help="independent chains, each with its own burn-in "
                      "(default 1); M is split among them")
     imp.add_argument("--workers", type=int, help="processes for the chains (default: one per core)")
+    imp.add_argument("--realcom", action="store_true",
+                     help="INPUT is a REALCOM-IMPUTE text file (as realcomImpute.ado writes); an "
+                     "OUTPUT without extension is a folder that receives impvals.txt and the "
+                     "imputation files realcomImputeLoad reads")
     imp.add_argument("--style", choices=["flong", "long"], default="flong",
                      help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id)")
     imp.add_argument("--dta-format", type=int, choices=[114, 117, 118, 119], default=118,
@@ -183,14 +188,22 @@ def _about(path):
 
 def _cmd_impute(args) -> int:
     output = Path(args.output)
-    format_for(output)                      # unknown output type: fail before any work
+    impvals = args.realcom and output.suffix == ""
+    if not impvals:
+        format_for(output)                  # unknown output type: fail before any work
     if args.model and not args.report:
         raise MlimputeError("--model is used by --report; give --report FILE.html too")
     if output.resolve() == Path(args.input).resolve():
         raise MlimputeError(f"file '{output}': the output would overwrite the input")
-    frame, metadata = read_data(args.input)
-    with _about(args.input):
-        spec = _spec_from_args(args, frame, metadata)
+    if args.realcom:
+        frame, info = read_realcom(args.input)
+        metadata = Metadata(source_format="realcom")
+        with _about(args.input):
+            spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
+    else:
+        frame, metadata = read_data(args.input)
+        with _about(args.input):
+            spec = _spec_from_args(args, frame, metadata)
     mcmc = spec.mcmc
     overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed", "chains")
                  if getattr(args, k) is not None}
@@ -201,12 +214,14 @@ def _cmd_impute(args) -> int:
     with _about(args.input):
         spec.validate(frame)
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers)
-    stacked = result.stacked(args.style)
+    stacked = None if impvals else result.stacked(args.style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
     if output.suffix.lower() == ".dta" and args.style == "flong":
         out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m)
+    if impvals:
+        write_impvals(result, output)
     if args.save_spec:
         spec.save(args.save_spec)
     chains = result.chain_draws(include_burnin=True)
@@ -224,7 +239,8 @@ def _cmd_impute(args) -> int:
         if not args.quiet:
             for note in notes:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
-    write_data(stacked, output, out_meta, **options)
+    if not impvals:
+        write_data(stacked, output, out_meta, **options)
     if args.show_fitted:
         sys.stdout.write(render_fitted(result, latex=args.show_fitted == "latex"))
     if args.report:

@@ -90,3 +90,17 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     return Spec(cluster=cluster, responses=spec_responses, covariates=list(covariates),
                 level2_covariates=level2_covariates, level1_weight=level1_weight,
                 level2_weight=level2_weight, mcmc=mcmc or MCMC())
+
+
+def propose_from_realcom(frame: pd.DataFrame, info: dict, mcmc: MCMC | None = None) -> Spec:
+    """The spec a REALCOM input file describes (responses with their types, the level-2
+    id, the auxiliary covariates, weights); levels are detected from the data."""
+    responses = [name for name, _ in info["responses"]]
+    types = {name: kind for name, kind in info["responses"]}
+    for name, kind in info["responses"]:
+        if kind != "continuous" and frame[name].dropna().nunique() == 2:
+            types[name] = "binary" if kind == "categorical" else kind
+    return propose(frame, info["cluster"], responses=responses, covariates=info["covariates"],
+                   types=types, mcmc=mcmc, level1_weight=info["level1_weight"],
+                   level2_weight=info["level2_weight"],
+                   exclude=[info["constant"]])

@@ -1,0 +1,91 @@
+"""REALCOM-IMPUTE text files: reading what realcomImpute.ado writes, writing the impvals
+output realcomImputeLoad.ado reads, and clear errors for broken files."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlimpute.cli import main
+from mlimpute.io.realcom import read_realcom, write_realcom
+from mlimpute.propose import propose_from_realcom
+from mlimpute.simulate import simulate_mixed
+
+
+@pytest.fixture
+def realcom_file(tmp_path):
+    frame, _ = simulate_mixed(level1=("continuous", ("categorical", 3)), level2=("continuous",),
+                              n_clusters=15, cluster_size=8, seed=4)
+    frame["y2"] = frame["y2"].cat.codes.replace(-1, np.nan).astype(float) + 1     # codes 1..3
+    path = tmp_path / "pupils.txt"
+    write_realcom(frame, path, [("y1", "continuous"), ("y2", "categorical"), ("g1", "continuous")],
+                  "cluster", ["x", "w"])
+    return frame, path
+
+
+def test_file_layout_and_round_trip(realcom_file):
+    frame, path = realcom_file
+    lines = path.read_text().splitlines()
+    assert lines[:4] == ["3", "4", "1\t2\t1", "y1\ty2\tg1\tcluster\tcons\tx\tw"]
+    assert "-9.999e+29" in path.read_text()
+    back, info = read_realcom(path)
+    assert info["responses"] == [("y1", "continuous"), ("y2", "categorical"), ("g1", "continuous")]
+    assert (info["cluster"], info["constant"], info["covariates"]) == ("cluster", "cons", ["x", "w"])
+    for col in ["y1", "y2", "g1", "x", "w"]:
+        np.testing.assert_array_equal(back[col].to_numpy(), frame[col].to_numpy(dtype=float))
+    spec = propose_from_realcom(back, info)
+    assert [(r.name, r.type, r.level) for r in spec.responses] == [
+        ("y1", "continuous", 1), ("y2", "categorical", 1), ("g1", "continuous", 2)]
+    assert spec.covariates == ["x", "w"] and spec.level2_covariates == ["w"]
+
+
+def test_impute_writes_impvals_as_realcom_import_load_reads_them(tmp_path, realcom_file):
+    frame, path = realcom_file
+    out = tmp_path / "imputed"
+    assert main(["impute", str(path), "--realcom", "-o", str(out), "--m", "3", "--burnin", "10",
+                 "--between", "3", "--seed", "1", "--quiet"]) == 0
+    index = (out / "impvals.txt").read_text().splitlines()
+    names = index[0].split("\t")
+    assert names == ["y1", "y2", "g1"]
+    assert int(index[2].split("\t")[0]) == 3
+    files = index[3].split("\t")
+    assert len(files) == 3
+    for name in files:
+        values = pd.read_csv(out / name, sep="\t", header=None, names=names)
+        assert len(values) == len(frame) and not values.isna().any().any()
+        observed = frame["y1"].notna()
+        np.testing.assert_array_equal(values.loc[observed, "y1"], frame.loc[observed, "y1"])
+        assert set(values["y2"].unique()) <= {1.0, 2.0, 3.0}
+
+
+def test_weights_file_is_read(tmp_path, realcom_file):
+    frame, path = realcom_file
+    weights = np.column_stack([np.linspace(0.5, 2, len(frame)), np.ones(len(frame))])
+    pd.DataFrame(weights).to_csv(path.with_name("pupils_wts.txt"), sep="\t", header=False, index=False)
+    back, info = read_realcom(path)
+    assert info["level1_weight"] == "_level1_weight" and info["level2_weight"] is None
+    np.testing.assert_allclose(back["_level1_weight"], weights[:, 0])
+    spec = propose_from_realcom(back, info)
+    assert spec.level1_weight == "_level1_weight" and "_level1_weight" not in spec.covariates
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda ls: ["4"] + ls[1:], "line 3: 3 type codes for 4 responses"),
+    (lambda ls: ls[:2] + ["1\t7\t1"] + ls[3:], "line 3, column 2: unknown type code 7"),
+    (lambda ls: ls[:3] + ["y1\ty2"] + ls[4:], "line 4: 2 names"),
+    (lambda ls: ls[:5] + ["1.0\t2.0"] + ls[6:], "line 6: expected 7 values, found 2"),
+    (lambda ls: ls[:5] + ["1.0\tabc" + "\t1" * 5] + ls[6:], "line 6: 'abc' is not a number"),
+    (lambda ls: ["three"] + ls[1:], "line 1: expected the number of responses"),
+])
+def test_broken_files_give_one_line_errors_with_line_numbers(tmp_path, realcom_file, edit, message):
+    _, path = realcom_file
+    path.write_text("\n".join(edit(path.read_text().splitlines())) + "\n")
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "mlimpute.cli", "impute", str(path), "--realcom",
+                           "-o", str(out), "--quiet"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+    assert not out.exists()

@@ -1,0 +1,54 @@
+{smcl}
+{* *! version 0.1.0}{...}
+{title:Title}
+
+{phang}
+{bf:mlimpute} {hline 2} Multilevel multiple imputation with the REALCOM-IMPUTE joint model
+
+{title:Syntax}
+
+{p 8 17 2}
+{cmd:mlimpute} {varlist} {ifin}{cmd:,} {opt cl:uster(varname)} [{it:options}]
+
+{synoptset 26 tabbed}{...}
+{synopthdr}
+{synoptline}
+{synopt:{opt cl:uster(varname)}}identifier of the level-2 units (required){p_end}
+{synopt:{opt m(#)}}number of imputations; default 20{p_end}
+{synopt:{opt burn:in(#)}}burn-in iterations; default 1000{p_end}
+{synopt:{opt bet:ween(#)}}iterations between kept imputations; default 500{p_end}
+{synopt:{opt seed(#)}}random-number seed; default: a random seed{p_end}
+{synopt:{opt chains(#)}}independent chains, each with its own burn-in; default 1{p_end}
+{synopt:{opt ord:inal(varlist)}}responses that are ordinal{p_end}
+{synopt:{opt cat:egorical(varlist)}}responses that are unordered categorical{p_end}
+{synopt:{opt bin:ary(varlist)}}responses that are binary{p_end}
+{synopt:{opt cov:ariates(varlist)}}fully observed covariates; default: every other fully observed variable{p_end}
+{synopt:{opt random:slopes(varlist)}}covariates with cluster-level random slopes{p_end}
+{synopt:{opt level1:wgt(varname)}}level-1 sampling weight{p_end}
+{synopt:{opt level2:wgt(varname)}}level-2 sampling weight{p_end}
+{synopt:{opt sav:ing(filename)}}also save the mi data set{p_end}
+{synopt:{opt replace}}allow {opt saving()} to overwrite{p_end}
+{synopt:{opt shell}}run the {cmd:mlimpute} command line even where Stata's Python is available{p_end}
+{synoptline}
+
+{title:Description}
+
+{pstd}
+{cmd:mlimpute} imputes the variables in {varlist} (the responses) with the two-level joint model of
+Carpenter, Goldstein & Kenward (2011): continuous responses are normal, binary and ordinal ones probit,
+categorical ones maximum-indicant probit; variables constant within clusters are level-2 responses.
+It saves the data to a temporary file, runs the Python package {cmd:mlimpute} (in-process through
+Stata 16's {cmd:python} when the package is importable, otherwise with {cmd:shell mlimpute}) and loads
+the result: the data in memory are then {cmd:mi} set in flong style, so that for example
+{cmd:mi estimate: mixed y x || school:} works next.
+
+{title:Requirements}
+
+{pstd}
+The Python package {cmd:mlimpute} ({cmd:pip install} from its repository) and, for the shell route,
+the {cmd:mlimpute} command on the PATH.
+
+{title:Example}
+
+{phang2}{cmd:. mlimpute nmatpost nlitpost csize4, cluster(class) categorical(csize4) covariates(fsm nmatpre) m(20) seed(2011)}{p_end}
+{phang2}{cmd:. mi estimate: mixed nmatpost nmatpre i.csize4 || class:}{p_end}

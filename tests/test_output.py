@@ -146,3 +146,22 @@ def test_fitted_equations_in_latex(result):
     assert tex.startswith("\\begin{align*}") and tex.rstrip().endswith("\\end{align*}")
     assert f"{abs(means['beta1[x,y1]']):.3f}" in tex and "\\Omega_u" in tex
     assert tex.count("\\begin{pmatrix}") == tex.count("\\end{pmatrix}") == 2
+
+
+@pytest.mark.r
+def test_long_output_opens_in_mice_and_mitml_and_pools_alike(tmp_path, result):
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from conftest import require_r, run_r
+    from mlimpute.fit import fit_pooled
+    require_r("mice", "mitml")
+    long = result.stacked("long").drop(columns=["note"])
+    long.to_csv(tmp_path / "long.csv", index=False)
+    run_r("open_long.R", tmp_path / "long.csv", tmp_path / "o.csv", "y1 ~ x + w")
+    ref = pd.read_csv(tmp_path / "o.csv").set_index("term")
+    assert (ref["m"] == result.m).all()
+    ours = fit_pooled(result, "y1 ~ x + w")
+    for term in ["Intercept", "x", "w"]:
+        for source in ("mice", "mitml"):
+            np.testing.assert_allclose(ours.loc[term, "estimate"], ref.loc[term, f"{source}_estimate"], rtol=1e-8)
+            np.testing.assert_allclose(ours.loc[term, "std_error"], ref.loc[term, f"{source}_se"], rtol=1e-8)

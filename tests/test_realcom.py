@@ -2,6 +2,7 @@
 output realcomImputeLoad.ado reads, and clear errors for broken files."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -89,3 +90,31 @@ def test_broken_files_give_one_line_errors_with_line_numbers(tmp_path, realcom_f
     assert proc.returncode == 2
     assert message in proc.stderr and proc.stderr.count("\n") == 1
     assert not out.exists()
+
+
+def test_realcom_stata_syntax_translates_to_the_same_spec(realcom_file):
+    from mlimpute.io.realcom import parse_realcom_syntax
+    frame, path = realcom_file
+    info = parse_realcom_syntax("realcomImpute y1 m.y2 g1 x w using pupils.txt, numresponses(3) "
+                                "cons(cons) level2id(cluster) replace")
+    assert info["responses"] == [("y1", "continuous"), ("y2", "categorical"), ("g1", "continuous")]
+    assert (info["covariates"], info["cluster"], info["using"]) == (["x", "w"], "cluster", "pupils.txt")
+    from_syntax = propose_from_realcom(frame.assign(cons=1.0), info)
+    back, file_info = read_realcom(path)
+    assert from_syntax == propose_from_realcom(back, file_info)
+    weighted = parse_realcom_syntax("realcomImpute o.a b using f, numresponses(1) cons(c) "
+                                    "level2id(s) level1wgt(w1) level2wgt(w2)")
+    assert weighted["responses"] == [("a", "ordinal")]
+    assert (weighted["level1_weight"], weighted["level2_weight"]) == ("w1", "w2")
+
+
+@pytest.mark.parametrize("command, message", [
+    ("realcomImpute a b using f, cons(c) level2id(s)", "numresponses() is required"),
+    ("realcomImpute a b using f, numresponses(3) cons(c) level2id(s)", "numresponses(3) but 2"),
+    ("ice a b, m(5)", "expected 'realcomImpute"),
+])
+def test_realcom_syntax_errors(command, message):
+    from mlimpute.errors import FormatError
+    from mlimpute.io.realcom import parse_realcom_syntax
+    with pytest.raises(FormatError, match=re.escape(message)):
+        parse_realcom_syntax(command)

@@ -154,3 +154,38 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
     index = ["\t".join(names), f"written by mlimpute", str(result.m), "\t".join(files)]
     atomic_write_text(directory / "impvals.txt", "\n".join(index) + "\n")
     return directory / "impvals.txt"
+
+
+def parse_realcom_syntax(command: str) -> dict:
+    """Translate a Stata ``realcomImpute`` call into the pieces of a spec.
+
+    ``realcomImpute varlist using file, numresponses(#) cons(var) level2id(var)
+    [level1wgt(var) level2wgt(var) replace]``: the first `numresponses` variables are
+    responses (prefix ``m.`` unordered categorical, ``o.`` ordinal, none normal), the rest
+    auxiliary covariates.  Returns dict(responses=[(name, type)], covariates, cluster,
+    constant, level1_weight, level2_weight, using).
+    """
+    import re
+    text = " ".join(command.replace("///", " ").split())
+    match = re.match(r"^\s*realcomImpute\s+(.+?)\s+using\s+(\S+?)\s*,\s*(.*)$", text, re.I)
+    if not match:
+        raise FormatError("expected 'realcomImpute varlist using filename, numresponses(#) "
+                          "cons(varname) level2id(varname) ...'")
+    variables, using, options = match.groups()
+    found = {key.lower(): value.strip() for key, value in re.findall(r"(\w+)\(([^)]*)\)", options)}
+    for required in ("numresponses", "cons", "level2id"):
+        if required not in found:
+            raise FormatError(f"realcomImpute: option {required}() is required")
+    try:
+        n = int(found["numresponses"])
+    except ValueError:
+        raise FormatError(f"realcomImpute: numresponses({found['numresponses']}) is not a number") from None
+    names = variables.split()
+    if n < 1 or n > len(names):
+        raise FormatError(f"realcomImpute: numresponses({n}) but {len(names)} variables are listed")
+    prefixes = {"m.": "categorical", "o.": "ordinal"}
+    responses = [(v[2:], prefixes[v[:2].lower()]) if v[:2].lower() in prefixes else (v, "continuous")
+                 for v in names[:n]]
+    return {"responses": responses, "covariates": names[n:], "cluster": found["level2id"],
+            "constant": found["cons"], "level1_weight": found.get("level1wgt"),
+            "level2_weight": found.get("level2wgt"), "using": using.strip('"')}

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from mlimpute.cli import main
-from mlimpute.diagnose import diagnose, summarize, warnings_for
+from mlimpute.diagnose import summarize, warnings_for
 from mlimpute.engine.diagnostics import effective_sample_size, split_rhat
 from mlimpute.simulate import simulate
 

@@ -3,7 +3,6 @@ error), with observed values untouched."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 import mlimpute

@@ -12,7 +12,6 @@ validated here rather than against jomo.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 

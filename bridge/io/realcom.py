@@ -151,7 +151,7 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
         codes = completed.apply(lambda c: c.cat.codes + 1 if isinstance(c.dtype, pd.CategoricalDtype) else c)
         text = codes.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
         atomic_write_text(directory / name, text)
-    index = ["\t".join(names), f"written by mlimpute", str(result.m), "\t".join(files)]
+    index = ["\t".join(names), "written by mlimpute", str(result.m), "\t".join(files)]
     atomic_write_text(directory / "impvals.txt", "\n".join(index) + "\n")
     return directory / "impvals.txt"
 

@@ -16,3 +16,11 @@ def test_vs_jomo_harness_runs_and_writes_table(tmp_path):
     assert table.startswith("| shape |") and "| small |" in table
     row = table.splitlines()[2].split("|")
     assert float(row[6]) > 0 and float(row[8]) > 0          # both samplers were timed
+
+
+def test_scaling_harness_runs(tmp_path):
+    from benchmarks import scaling
+    assert scaling.main(["--sizes", "2000", "4000", "--iterations", "1", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    lines = (tmp_path / "scaling.md").read_text().splitlines()
+    assert lines[0].startswith("| rows |") and len(lines) == 4

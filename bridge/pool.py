@@ -65,6 +65,14 @@ def rubin(estimates, variances, df_complete: float | None = None, level: float =
     }, index=names)
 
 
+def _li_df(k: int, m: int, riv: float) -> float:
+    """Denominator df of the D1/D3 F reference (Li, Raghunathan & Rubin 1991)."""
+    t = k * (m - 1)
+    if t > 4:
+        return 4 + (t - 4) * (1 + (1 - 2 / t) / riv) ** 2
+    return t * (1 + 1 / k) * (1 + 1 / riv) ** 2 / 2
+
+
 def _f_test(statistic: float, k: int, df: float, riv: float, method: str) -> pd.Series:
     p_value = float(stats.f.sf(statistic, k, df)) if np.isfinite(statistic) else np.nan
     return pd.Series({"F": statistic, "df1": k, "df2": df, "p_value": p_value, "riv": riv,
@@ -100,10 +108,8 @@ def wald_d1(estimates, covariances, df_complete: float | None = None, null=None)
              + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
              + c0 * (8 * a ** 2 / c2 ** 2))
         df = 4 + 1 / z
-    elif t > 4:
-        df = 4 + (t - 4) * (1 + (1 - 2 / t) / riv) ** 2
     else:
-        df = t * (1 + 1 / k) * (1 + 1 / riv) ** 2 / 2
+        df = _li_df(k, m, riv)
     return _f_test(statistic, k, df, riv, "D1")
 
 
@@ -143,6 +149,4 @@ def likelihood_ratio_d3(loglik, loglik_null, loglik_pooled, loglik_null_pooled, 
     d_tilde = np.mean(2 * (llp - ll0p))
     riv = (m + 1) / (k * (m - 1)) * (d_bar - d_tilde)
     statistic = d_tilde / (k * (1 + riv))
-    t = k * (m - 1)
-    df = 4 + (t - 4) * (1 + (1 - 2 / t) / riv) ** 2 if t > 4 else t * (1 + 1 / k) * (1 + 1 / riv) ** 2 / 2
-    return _f_test(float(statistic), k, float(df), float(riv), "D3")
+    return _f_test(float(statistic), k, float(_li_df(k, m, riv)), float(riv), "D3")

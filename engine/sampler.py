@@ -115,6 +115,7 @@ class _Level:
         self._fill_start(self.working, self.impute_mask)
         self.gram = x.T @ x
         self.weights = None
+        self.total_weight = float(n)       # the n of the covariance posteriors (sum of weights)
         self.latent_blocks = [b for b in self.blocks if b[0].has_latent]
 
     def weight(self, weights: np.ndarray | None) -> None:
@@ -122,6 +123,7 @@ class _Level:
         self.weights = weights
         if weights is not None:
             self.gram = self.x.T @ (self.x * weights[:, None])
+            self.total_weight = float(weights.sum())
 
     def weighted(self, rows: np.ndarray) -> np.ndarray:
         """rows (n, k) times the weights (unchanged when unweighted)."""
@@ -426,17 +428,15 @@ class GibbsSampler:
         if self.dim_u == 0:
             return
         joint = np.hstack([self.u, self._level2_residuals()])
-        n = self.n_clusters if self._w_cluster is None else self._w_cluster.sum()
         ss = joint.T @ self.level2.weighted(joint)
-        self.omega_u = self.cov_u.draw(self.omega_u, ss, n, self.rng, adapt)
+        self.omega_u = self.cov_u.draw(self.omega_u, ss, self.level2.total_weight, self.rng, adapt)
 
     def _draw_omega_e(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
         resid = self.level1.working - self._xb1 - self._zu
-        n = len(resid) if self.level1.weights is None else self.level1.weights.sum()
         ss = resid.T @ self.level1.weighted(resid)
-        self.omega_e = self.cov_e.draw(self.omega_e, ss, n, self.rng, adapt)
+        self.omega_e = self.cov_e.draw(self.omega_e, ss, self.level1.total_weight, self.rng, adapt)
 
     def step(self, adapt: bool = False) -> None:
         """One Gibbs iteration (see the module docstring for the order).  ``adapt`` lets

@@ -85,6 +85,41 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
     return symmetrize(factor.T @ factor)
 
 
+def _bartlett_factors(df: np.ndarray, d: int, rng: np.random.Generator) -> np.ndarray:
+    """(J, d, d) lower-triangular Bartlett factors A: sqrt(chi2(df_j - i)) on the
+    diagonal, N(0, 1) below, so that L A A' L' ~ Wishart(df_j, L L')."""
+    df = np.asarray(df, dtype=float)
+    if (df <= d - 1).any():
+        raise ValueError(f"Wishart degrees of freedom must exceed dimension - 1 = {d - 1}")
+    out = np.zeros(df.shape + (d, d))
+    idx = np.arange(d)
+    out[..., idx, idx] = np.sqrt(rng.chisquare(df[..., None] - idx))
+    lower = np.tril_indices(d, -1)
+    out[..., lower[0], lower[1]] = rng.standard_normal(df.shape + (len(lower[0]),))
+    return out
+
+
+def draw_wishart(scale: np.ndarray, df: float, rng: np.random.Generator) -> np.ndarray:
+    """Draw W ~ Wishart(df, scale), E[W] = df * scale (Bartlett decomposition)."""
+    chol = np.linalg.cholesky(symmetrize(scale))
+    factor = chol @ _bartlett_factors(np.asarray(df), scale.shape[0], rng)
+    return symmetrize(factor @ factor.T)
+
+
+def draw_inverse_wishart_batched(scale: np.ndarray, df: np.ndarray,
+                                 rng: np.random.Generator) -> np.ndarray:
+    """Batched :func:`draw_inverse_wishart`: scale (J, d, d), df (J,); Sigma_j ~ IW(df_j, scale_j).
+
+    Sigma_j = C_j A_j'^-1 A_j^-1 C_j' with C_j C_j' = scale_j, because its inverse
+    C_j'^-1 A_j A_j' C_j^-1 is Wishart(df_j, scale_j^-1) (any square root of the scale works).
+    """
+    d = scale.shape[-1]
+    chol = np.linalg.cholesky(symmetrize(scale))
+    bartlett = _bartlett_factors(df, d, rng)
+    factor = np.linalg.solve(bartlett, np.swapaxes(chol, -1, -2))       # A^-1 C'
+    return symmetrize(np.swapaxes(factor, -1, -2) @ factor)
+
+
 def conditional_normal(cov: np.ndarray, missing: np.ndarray):
     """Regression coefficients and residual covariance of the `missing` components
     of a N(mu, cov) vector given the others.

@@ -80,11 +80,26 @@ class Priors:
     level1_scale: np.ndarray | None = None
     level2_df: float | None = None
     level2_scale: np.ndarray | None = None
+    cluster_df_start: float | None = None
+    cluster_df_prior: float | None = None
 
     def level1(self, dim: int) -> tuple[float, np.ndarray]:
         df = -1.0 if self.level1_df is None else float(self.level1_df)
         scale = np.eye(dim) if self.level1_scale is None else np.asarray(self.level1_scale, float)
         return df, _checked_scale(scale, dim, "level-1")
+
+    def cluster_df(self, dim: int) -> tuple[float, float]:
+        """Cluster-specific level-1 covariance: start of the degrees of freedom a and the
+        df of its chi-square prior (jomo's ``a`` = dim + 50 and ``a.prior`` = dim).
+        The level-1 scale above is then the scale of B's Wishart prior (jomo's l1cov.prior)."""
+        start = dim + 50.0 if self.cluster_df_start is None else float(self.cluster_df_start)
+        prior = float(dim) if self.cluster_df_prior is None else float(self.cluster_df_prior)
+        if start <= dim - 1:
+            raise ValueError(f"priors.cluster_df_start must exceed {dim - 1} (the number of "
+                             f"level-1 working columns - 1), got {start:g}")
+        if prior <= 0:
+            raise ValueError(f"priors.cluster_df_prior must be positive, got {prior:g}")
+        return start, prior
 
     def level2(self, dim: int) -> tuple[float, np.ndarray]:
         df = float(dim) if self.level2_df is None else float(self.level2_df)
@@ -109,6 +124,8 @@ class ModelData:
         response (a column of ones = random intercepts).
     weights1, weights2 : optional level-1 (N,) and level-2 (J,) sampling weights, see
         :func:`scaled_weights`.
+    cluster_covariance : give every cluster its own level-1 covariance matrix (jomo's
+        ``meth = "random"``); continuous level-1 responses only.
     """
 
     level1: LevelData
@@ -118,6 +135,7 @@ class ModelData:
     priors: Priors = field(default_factory=Priors)
     weights1: np.ndarray | None = None
     weights2: np.ndarray | None = None
+    cluster_covariance: bool = False
 
     def __post_init__(self):
         self.cluster = np.asarray(self.cluster)

@@ -18,6 +18,10 @@ the layout jomo uses).  One iteration (:meth:`GibbsSampler.step`) draws
 6. u_j | W1, v_j, B1, Omega_e, Omega_u             (all clusters at once, batched Cholesky),
 7. Omega_u | u, v and Omega_e | residuals          (inverse-Wishart).
 
+With ``ModelData.cluster_covariance`` every cluster j has its own Omega_e,j (R jomo's
+``meth = "random"``, see :mod:`.cluster_covariance`); steps 2, 4, 6 and 7 then use each
+row's own cluster matrix.
+
 Rows are kept sorted by cluster internally so that cluster sums are contiguous
 reductions; results are returned in the caller's row order.
 """
@@ -29,6 +33,7 @@ from typing import Callable
 import numpy as np
 from scipy import linalg as sla
 
+from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
                      draw_normal_two_precisions, symmetrize)
@@ -191,7 +196,7 @@ class _PatternImputer:
         (zero elsewhere) and L (P, w, w) whose [m, m] block is chol(cov_mm - G cov_om)."""
         mis = self.patterns.astype(float)
         obs = 1.0 - mis
-        eye = np.eye(cov.shape[0])
+        eye = np.eye(cov.shape[-1])
         # in permuted order this is block diagonal [cov_oo, I_mm]; its inverse is [cov_oo^-1, I]
         inner = obs[:, :, None] * cov * obs[:, None, :] + eye * mis[:, None, :]
         inner_inv = np.linalg.inv(inner) * (obs[:, :, None] * obs[:, None, :])
@@ -200,18 +205,31 @@ class _PatternImputer:
         return gain, np.linalg.cholesky(symmetrize(cond))
 
     def draw(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray,
-             rng: np.random.Generator) -> None:
-        """Overwrite the masked cells of `values` (n, w) in place; rows are N(mean, cov)."""
+             rng: np.random.Generator, groups: np.ndarray | None = None) -> None:
+        """Overwrite the masked cells of `values` (n, w) in place; rows are N(mean, cov).
+
+        With `groups` (n,) codes 0..G-1, cov is a (G, w, w) stack and row i uses
+        cov[groups[i]] (cluster-specific covariance matrices).
+        """
         if not self.active:
             return
-        gain, chol = self._operators(cov)
         current, mu = values[self.order], mean[self.order]
         resid = (current - mu) * self.observed
+        if groups is None:
+            gain, chol = self._operators(cov)
+        else:
+            gain, chol = self._operators(cov[:, None])          # (G, P, w, w)
+            row_groups = groups[self.order]
         for p, cols in enumerate(self.masked_columns):
             a, b = self.bounds[p], self.bounds[p + 1]
-            predicted = mu[a:b] + resid[a:b] @ gain[p].T
-            factor = chol[p][np.ix_(cols, cols)]
-            noise = rng.standard_normal((b - a, len(cols))) @ factor.T
+            z = rng.standard_normal((b - a, len(cols)))
+            if groups is None:
+                predicted = mu[a:b] + resid[a:b] @ gain[p].T
+                noise = z @ chol[p][np.ix_(cols, cols)].T
+            else:
+                g = row_groups[a:b]
+                predicted = mu[a:b] + np.einsum("nij,nj->ni", gain[g, p], resid[a:b])
+                noise = np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z)
             current[a:b, cols] = predicted[:, cols] + noise
         values[self.order] = current
 
@@ -226,13 +244,18 @@ def _draw_coefficients(gram: np.ndarray, cross: np.ndarray, precision: np.ndarra
     (r, s) = Q[r, s] * (X'X)[a_r, a_s] and linear term (X' R Q)[a_r, r].  ``gram`` is
     X'X and ``cross`` X'R: sufficient statistics, so the cost does not grow with rows.
     """
+    if mask.shape[1] == 0:
+        return np.zeros(mask.shape)
+    return _draw_coefficients_from_system(np.kron(precision, gram), cross @ precision, mask, rng)
+
+
+def _draw_coefficients_from_system(full_precision: np.ndarray, linear: np.ndarray,
+                                   mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The draw of :func:`_draw_coefficients` from its normal equations: full_precision
+    (kp, kp) in response-major order (index r*k + a) and linear (k, p) = X' R Q."""
     k, p = mask.shape
-    beta = np.zeros((k, p))
-    if p == 0:
-        return beta
     free = mask.T.reshape(-1)                      # response-major: index r*k + a
-    full_precision = np.kron(precision, gram)
-    linear = (cross @ precision).T.reshape(-1)
+    linear = linear.T.reshape(-1)
     draw = draw_normal_from_precision(full_precision[np.ix_(free, free)], linear[free], rng)
     flat = np.zeros(k * p)
     flat[free] = draw
@@ -301,6 +324,9 @@ class GibbsSampler:
         self.cov_u = CovarianceSampler(self.level2.fixed_covariance(self.d1, self.dim_u),
                                        *data.priors.level2(self.dim_u), flat=jomo_compatible)
 
+        self.cluster_cov = None
+        if data.cluster_covariance:
+            self._init_cluster_covariance(data)
         self._imputer1 = _PatternImputer(self.level1.impute_mask)
         mask2 = np.hstack([np.zeros((self.n_clusters, self.d1), bool), self.level2.impute_mask])
         self._imputer2 = _PatternImputer(mask2)
@@ -315,6 +341,25 @@ class GibbsSampler:
         # cached linear predictors, refreshed whenever beta1 or u changes
         self._xb1 = self.level1.x @ self.beta1
         self._zu = self._random_part()
+
+    def _init_cluster_covariance(self, data: ModelData) -> None:
+        """Cluster-specific Omega_e (continuous level-1 responses only): per-cluster
+        sizes and X'WX blocks, fixed for the whole run."""
+        if any(rtype.has_latent for rtype, _, _ in self.level1.blocks):
+            raise ValueError("cluster-specific level-1 covariance needs continuous level-1 responses")
+        _, gamma_scale = data.priors.level1(self.w1)
+        a_start, a_prior = data.priors.cluster_df(self.w1)
+        self.cluster_cov = ClusterCovarianceSampler(self.n_clusters, gamma_scale, a_start, a_prior)
+        # Omega_j is a cluster-level parameter, like u_j: its data are weighted within the cluster
+        w = np.ones(len(self._cluster)) if self._w_unit is None else self._w_unit
+        self._cluster_sizes = np.add.reduceat(w, self._starts)
+        x = self.level1.x
+        xx = x[:, :, None] * self.level1.weighted(x)[:, None, :]
+        self._gram_by_cluster = np.add.reduceat(xx, self._starts, axis=0)     # (J, k, k)
+
+    def _row_precisions(self) -> np.ndarray:
+        """(N, w1, w1) Omega_e^-1 of each (sorted) row's cluster."""
+        return self.cluster_cov.precisions[self._cluster]
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -358,6 +403,10 @@ class GibbsSampler:
         if self.w1 == 0:
             return
         mean = self._xb1 + self._zu
+        if self.cluster_cov is not None:
+            self._imputer1.draw(self.level1.working, mean, self.cluster_cov.omegas, self.rng,
+                                groups=self._cluster)
+            return
         self._update_latents(self.level1, self.level1.working, mean, self.omega_e, 0, adapt)
         self._imputer1.draw(self.level1.working, mean, self.omega_e, self.rng)
 
@@ -373,9 +422,19 @@ class GibbsSampler:
     def _draw_beta1(self) -> None:
         if self.w1 == 0:
             return
-        cross = self.level1.x.T @ self.level1.weighted(self.level1.working - self._zu)
-        self.beta1 = _draw_coefficients(self.level1.gram, cross, _inv_pd(self.omega_e),
-                                        self.level1.coef_mask, self.rng)
+        resid = self.level1.working - self._zu
+        if self.cluster_cov is None:
+            cross = self.level1.x.T @ self.level1.weighted(resid)
+            self.beta1 = _draw_coefficients(self.level1.gram, cross, _inv_pd(self.omega_e),
+                                            self.level1.coef_mask, self.rng)
+        else:   # sum over clusters of Omega_j^-1 ⊗ X_j'WX_j and X_j'W R_j Omega_j^-1
+            prec = self.cluster_cov.precisions
+            k = self.level1.x.shape[1]
+            full = np.einsum("jrs,jab->rasb", prec, self._gram_by_cluster).reshape(
+                self.w1 * k, self.w1 * k)
+            rq = np.einsum("nr,nrs->ns", resid, self._row_precisions())
+            linear = self.level1.x.T @ self.level1.weighted(rq)
+            self.beta1 = _draw_coefficients_from_system(full, linear, self.level1.coef_mask, self.rng)
         self._xb1 = self.level1.x @ self.beta1
 
     def _draw_beta2(self) -> None:
@@ -408,18 +467,24 @@ class GibbsSampler:
         else:
             prior_prec = _inv_pd(o_uu)
             linear = np.zeros((self.n_clusters, self.d1))
-        prec_e = _inv_pd(self.omega_e)
-        resid = (self.level1.working - self._xb1) @ prec_e                      # (N, w1)
+        resid = self.level1.working - self._xb1
+        if self.cluster_cov is None:
+            prec_e = _inv_pd(self.omega_e)
+            resid = resid @ prec_e                                               # (N, w1)
+        else:
+            prec_e = self.cluster_cov.precisions                                 # (J, w1, w1)
+            resid = np.einsum("nr,nrs->ns", resid, self._row_precisions())
         if self._w_unit is not None:
             resid = resid * self._w_unit[:, None]
-        if self.q == 1:
+        if self.q == 1 and self.cluster_cov is None:
             linear = linear + np.add.reduceat(resid if self._z_is_ones else resid * self.z,
                                               self._starts, axis=0)
             self.u = draw_normal_two_precisions(prior_prec, prec_e, self._zz[:, 0, 0], linear, self.rng)
         else:
             rz = (resid[:, :, None] * self.z[:, None, :]).reshape(len(resid), self.d1)
             linear = linear + np.add.reduceat(rz, self._starts, axis=0)
-            precision = prior_prec + np.einsum("rs,jab->jrasb", prec_e, self._zz).reshape(
+            per_cluster = "jrs" if prec_e.ndim == 3 else "rs"
+            precision = prior_prec + np.einsum(f"{per_cluster},jab->jrasb", prec_e, self._zz).reshape(
                 self.n_clusters, self.d1, self.d1)
             self.u = draw_normal_from_precision_batched(precision, linear, self.rng)
         self._zu = self._random_part()
@@ -435,8 +500,15 @@ class GibbsSampler:
         if self.w1 == 0:
             return
         resid = self.level1.working - self._xb1 - self._zu
-        ss = resid.T @ self.level1.weighted(resid)
-        self.omega_e = self.cov_e.draw(self.omega_e, ss, self.level1.total_weight, self.rng, adapt)
+        if self.cluster_cov is None:
+            ss = resid.T @ self.level1.weighted(resid)
+            self.omega_e = self.cov_e.draw(self.omega_e, ss, self.level1.total_weight, self.rng, adapt)
+            return
+        weighted = resid if self._w_unit is None else resid * self._w_unit[:, None]
+        ss = np.add.reduceat(resid[:, :, None] * weighted[:, None, :], self._starts, axis=0)
+        self.cluster_cov.draw(ss, self._cluster_sizes, self.rng, adapt)
+        # reported level-1 covariance: the average of the clusters' matrices
+        self.omega_e = self.cluster_cov.omegas.mean(axis=0)
 
     def step(self, adapt: bool = False) -> None:
         """One Gibbs iteration (see the module docstring for the order).  ``adapt`` lets
@@ -454,6 +526,8 @@ class GibbsSampler:
         """Current values of the parameters owned by response types (thresholds ...)."""
         out = {f"level1.{k}": v for k, v in self.level1.parameters().items()}
         out.update({f"level2.{k}": v for k, v in self.level2.parameters().items()})
+        if self.cluster_cov is not None:
+            out["level1.cluster_df"] = np.array([self.cluster_cov.a])
         return out
 
     def current_values(self) -> tuple[np.ndarray, np.ndarray]:
@@ -480,8 +554,11 @@ class GibbsSampler:
         missing1 = np.isnan(self.data.level1.y)
         missing2 = np.isnan(self.data.level2.y)
         imputations: list[Imputation] = []
+        cluster_sum = None if self.cluster_cov is None else np.zeros_like(self.cluster_cov.omegas)
         for it in range(total):
             self.step(adapt=it < burnin)
+            if cluster_sum is not None and it >= burnin:
+                cluster_sum += self.cluster_cov.omegas
             chain.beta1[it], chain.beta2[it] = self.beta1, self.beta2
             chain.omega_e[it], chain.omega_u[it] = self.omega_e, self.omega_u
             for name, value in self.type_parameters().items():
@@ -492,7 +569,10 @@ class GibbsSampler:
                 imputations.append(Imputation(values1[missing1], values2[missing2], done))
             if progress is not None:
                 progress(done, total, len(imputations))
-        return SamplerResult(imputations, chain, missing1, missing2, total)
+        extra = {}
+        if cluster_sum is not None:   # posterior means of Omega_e,j, clusters in code order 0..J-1
+            extra["omega_e_clusters"] = cluster_sum / (total - burnin)
+        return SamplerResult(imputations, chain, missing1, missing2, total, extra)
 
 
 def run_sampler(data: ModelData, burnin: int, between: int, m: int,

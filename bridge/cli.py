@@ -125,6 +125,9 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                    help="covariates with cluster-level random slopes in the level-1 equations")
     p.add_argument("--level1-weight", metavar="VAR", help="level-1 (unit) sampling weight column")
     p.add_argument("--level2-weight", metavar="VAR", help="level-2 (cluster) sampling weight column")
+    p.add_argument("--cluster-covariance", action="store_true",
+                   help="give every cluster its own level-1 covariance matrix (jomo's "
+                        "meth=\"random\"; continuous level-1 responses)")
     for kind in RESPONSE_TYPES:
         p.add_argument(f"--{kind}", nargs="+", metavar="VAR", default=[],
                        help=f"declare responses as {kind} (overrides the type inferred from the data)")
@@ -173,6 +176,8 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     for option in ("level1_weight", "level2_weight"):
         if getattr(args, option):
             spec = replace(spec, **{option: getattr(args, option)})
+    if args.cluster_covariance:
+        spec = replace(spec, level1_covariance="cluster")
     return spec
 
 

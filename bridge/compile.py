@@ -246,7 +246,8 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
 
     p = spec.priors
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
-                    p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale))
+                    p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale),
+                    p.cluster_df_start, p.cluster_df_prior)
     kinds1 = [r.type for r in responses1]
     kinds2 = [r.type for r in responses2]
     ncat1 = [encoded[r.name].n_categories for r in responses1]
@@ -257,10 +258,12 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     try:
         data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1),
                          LevelData(y2, x2, mask2, kinds2, ncat2), codes, z, priors,
-                         weights1, weights2)
+                         weights1, weights2, spec.level1_covariance == "cluster")
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working1))
         priors.level2(len(working1) * z.shape[1] + len(working2))
+        if data.cluster_covariance:
+            priors.cluster_df(len(working1))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
     categories = {name: enc.categories for name, enc in encoded.items() if enc.categories is not None}

@@ -110,11 +110,29 @@ class ImputationResult:
                     columns[f"{name}[{labels[a]},{labels[b]}]"] = draws[start:, a, b]
         for key, draws in chain.extra.items():
             level, rest = key.split(".", 1)
+            if "[" not in rest:                 # a model-wide parameter, e.g. cluster_df
+                columns[rest] = draws[start:, 0]
+                continue
             what, index = rest.rstrip("]").split("[")
             names = m.level1_names if level == "level1" else m.level2_names
             for k in range(draws.shape[1]):
                 columns[f"{what}[{names[int(index)]},{k + 2}]"] = draws[start:, k]
         return pd.DataFrame(columns)
+
+    def cluster_covariances(self) -> pd.DataFrame:
+        """Posterior means of the cluster-specific level-1 covariance matrices
+        (``level1_covariance = "cluster"``): one row per cluster, columns ``omega_e[r,s]``
+        (lower triangle), averaged over the chains."""
+        stacks = [s.extra.get("omega_e_clusters") for s in self.samplers]
+        if any(x is None for x in stacks):
+            raise ValueError("the model has one common level-1 covariance matrix")
+        mean = np.mean(stacks, axis=0)
+        labels = self.model.level1_working
+        columns = {f"omega_e[{labels[a]},{labels[b]}]": mean[:, a, b]
+                   for a in range(len(labels)) for b in range(a + 1)}
+        frame = pd.DataFrame(columns)
+        frame.insert(0, self.model.spec.cluster, self.model.cluster_labels)
+        return frame
 
     @property
     def random_effect_names(self) -> list[str]:

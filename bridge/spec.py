@@ -13,7 +13,10 @@ Defaults follow REALCOM-IMPUTE: every response has an intercept and a random int
 every covariate enters every level-1 equation, level-2 responses get the level-2
 covariates (those constant within clusters) only.  Optional level-1 and level-2
 sampling weights (columns) enter the parameter updates as in REALCOM's extension (see
-``mlimpute.engine.model.scaled_weights``).
+``mlimpute.engine.model.scaled_weights``).  ``level1_covariance = "cluster"`` gives
+every cluster its own level-1 covariance matrix (R jomo's ``meth = "random"``; continuous
+level-1 responses only), with ``priors.cluster_df_start`` / ``cluster_df_prior`` as
+jomo's ``a`` / ``a.prior`` and ``priors.level1_scale`` as its ``l1cov.prior``.
 """
 from __future__ import annotations
 
@@ -109,6 +112,8 @@ class PriorSpec:
     level1_scale: list[list[float]] | None = None
     level2_df: float | None = None
     level2_scale: list[list[float]] | None = None
+    cluster_df_start: float | None = None
+    cluster_df_prior: float | None = None
 
     def __post_init__(self):
         for name in ("level1_scale", "level2_scale"):
@@ -122,11 +127,13 @@ class PriorSpec:
             if any(len(r) != len(rows) for r in rows):
                 raise SpecError(f"priors.{name} must be a square matrix")
             setattr(self, name, rows)
-        for name in ("level1_df", "level2_df"):
+        for name in ("level1_df", "level2_df", "cluster_df_start", "cluster_df_prior"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):
                 raise SpecError(f"priors.{name} must be a number")
+        if self.cluster_df_prior is not None and self.cluster_df_prior <= 0:
+            raise SpecError(f"priors.cluster_df_prior must be positive, got {self.cluster_df_prior}")
 
 
 @dataclass
@@ -142,6 +149,7 @@ class Spec:
     random_slopes: list[str] = field(default_factory=list)
     level1_weight: str | None = None
     level2_weight: str | None = None
+    level1_covariance: str = "common"
     mcmc: MCMC = field(default_factory=MCMC)
     priors: PriorSpec = field(default_factory=PriorSpec)
     version: int = SPEC_VERSION
@@ -182,6 +190,16 @@ class Spec:
                 raise SpecError("weights must name a column")
             if weight in names or weight == self.cluster:
                 raise SpecError(f"column '{weight}' cannot be both a weight and a response or cluster")
+        if self.level1_covariance not in ("common", "cluster"):
+            raise SpecError(f"level1_covariance must be 'common' or 'cluster', "
+                            f"got {self.level1_covariance!r}")
+        if self.level1_covariance == "cluster":
+            latent = [r.name for r in self.level1_responses if r.type != "continuous"]
+            if latent:
+                raise SpecError(f"level1_covariance = 'cluster' needs continuous level-1 responses; "
+                                f"'{latent[0]}' is {self.responses[names.index(latent[0])].type}")
+            if not self.level1_responses:
+                raise SpecError("level1_covariance = 'cluster' needs at least one level-1 response")
         if not any(r.level == 1 for r in self.responses) and self.random_slopes:
             raise SpecError("random_slopes need at least one level-1 response")
 

@@ -52,6 +52,17 @@ def test_dta_input_and_chain_output(tmp_path, csv):
     assert "omega_e[y2,y1]" in draws.columns and "beta2[cons,g1]" in draws.columns
 
 
+def test_cluster_covariance_option(tmp_path, csv):
+    chain = tmp_path / "chain.csv"
+    spec = tmp_path / "used.toml"
+    assert main(["impute", str(csv), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
+                 "--cluster-covariance", "--chain", str(chain), "--save-spec", str(spec),
+                 "--quiet", *FAST]) == 0
+    assert mlimpute.Spec.load(spec).level1_covariance == "cluster"
+    draws = pd.read_csv(chain)
+    assert (draws["cluster_df"] > 1).all() and draws["cluster_df"].nunique() > 1
+
+
 def test_quiet_prints_nothing(tmp_path, csv):
     code, out, err = run_cli("impute", csv, "-o", tmp_path / "o.csv", "--cluster", "cluster",
                              "--quiet", *FAST)

@@ -19,12 +19,20 @@ def full_spec():
                 priors=PriorSpec(level1_df=2.5, level1_scale=[[1, 0], [0, 2]]))
 
 
+def cluster_covariance_spec():
+    return Spec("c", [Response("y1"), Response("y2")], level1_covariance="cluster",
+                priors=PriorSpec(cluster_df_start=40.0, cluster_df_prior=3.0))
+
+
 @pytest.mark.parametrize("fmt", ["json", "toml"])
 def test_round_trip_is_lossless(tmp_path, fmt):
     spec = full_spec()
     path = tmp_path / f"model.{fmt}"
     spec.save(path)
     assert Spec.load(path) == spec
+    cluster = cluster_covariance_spec()
+    cluster.save(path)
+    assert Spec.load(path) == cluster and Spec.load(path).level1_covariance == "cluster"
     default = Spec("c", [Response("y")])
     default.save(path)
     assert Spec.load(path) == default
@@ -50,6 +58,10 @@ def test_text_forms_round_trip():
      "unknown setting 'burnin'"),
     (lambda: Spec.from_toml("cluster = "), "invalid TOML"),
     (lambda: PriorSpec(level1_scale=[[1, 0]]), "square matrix"),
+    (lambda: Spec("c", [Response("y")], level1_covariance="random"), "level1_covariance must be"),
+    (lambda: Spec("c", [Response("y"), Response("b", type="binary")], level1_covariance="cluster"),
+     "'b'"),
+    (lambda: PriorSpec(cluster_df_prior=0), "cluster_df_prior"),
 ])
 def test_inconsistent_specs_are_refused_with_one_line(build, message):
     with pytest.raises(SpecError, match=message) as info:

@@ -29,13 +29,14 @@ import mlimpute
 from mlimpute.simulate import simulate
 
 from conftest import require_r, run_r, z_scores
+from test_cluster_covariance import simulate_heteroscedastic
 
 pytestmark = pytest.mark.r
 
 BURNIN = 500
 
 
-def jomo_draws(tmp_path, frame, spec, iterations, seed, hr=False):
+def jomo_draws(tmp_path, frame, spec, iterations, seed, hr=False, extra=()):
     """Run tests/r/jomo_chain.R on the spec's model; post-burn-in draws as a frame."""
     data = tmp_path / "data.csv"
     frame.to_csv(data, index=False)
@@ -47,7 +48,7 @@ def jomo_draws(tmp_path, frame, spec, iterations, seed, hr=False):
           "x1=" + ",".join(["cons", *spec.covariates]),
           "x2=" + ",".join(["cons", *(spec.level2_covariates or [])]),
           "z=" + ",".join(["cons", *spec.random_slopes]),
-          f"iterations={BURNIN + iterations}", f"seed={seed}", f"hr={int(hr)}")
+          f"iterations={BURNIN + iterations}", f"seed={seed}", f"hr={int(hr)}", *extra)
     return pd.read_csv(out).iloc[BURNIN:]
 
 
@@ -96,3 +97,46 @@ def test_random_slopes(tmp_path):
     ours = our_draws(frame, spec, 4000, seed=6)
     assert "omega_u[y2:x,y1:cons]" in ours.columns
     assert_agree(ours, jomo_draws(tmp_path, frame, spec, 4000, seed=4))
+
+
+def test_cluster_specific_covariance(tmp_path):
+    """jomo1ranconhr (meth = "random") against level1_covariance = "cluster".
+
+    Omega_u agrees within Monte Carlo error, the fixed effects within half a posterior
+    standard deviation, and the per-cluster variances follow jomo's.  The clusters' *average* Omega_e does not: jomo's
+    off-diagonal is shrunk towards 0 even on data simulated from the model itself,
+    where ours recovers the generating value (docs/validation.md has the numbers;
+    tests/test_cluster_covariance.py checks our update of a and B exactly and the
+    recovery of the truth).  So Omega_e is compared on the diagonal only, loosely."""
+    require_r("jomo")
+    frame, omegas = simulate_heteroscedastic(60, 20, a=8.0, seed=31)
+    spec = mlimpute.propose(frame, "cluster")
+    spec = mlimpute.Spec.from_dict({**spec.to_dict(), "level1_covariance": "cluster"})
+    settings = {"burnin": BURNIN, "between": 4000, "m": 1, "seed": 8, "jomo_compatible": True}
+    result = mlimpute.impute(frame, mlimpute.Spec.from_dict({**spec.to_dict(), "mcmc": settings}))
+    ours = result.parameter_draws()
+    assert ours["cluster_df"].min() > 1          # a is sampled (jomo does not report it)
+    clusters_file = tmp_path / "clusters.csv"
+    theirs = jomo_draws(tmp_path, frame, spec, 4000, seed=9, hr=True,
+                        extra=[f"clusters_out={clusters_file}", f"burnin={BURNIN}"])
+    omega_u = [c for c in theirs.columns if c.startswith("omega_u")]
+    assert_agree(ours[omega_u], theirs[omega_u])
+    # The fixed effects are GLS-weighted by the Omega_j, so jomo's shrunken
+    # off-diagonal moves them a little and widens them (slopes: sd 0.032 in jomo,
+    # 0.027 here on this data): they agree to a fraction of the posterior spread only.
+    beta = [c for c in theirs.columns if c.startswith("beta")]
+    gap = (ours[beta].mean() - theirs[beta].mean()).abs() / theirs[beta].std()
+    assert gap.max() < 0.5, gap.to_dict()
+    # Omega_e: ours covers the generating average (jomo's off-diagonal falls short)
+    truth = omegas.mean(0)[1, 0]
+    column = "omega_e[y2,y1]"
+    assert abs(ours[column].mean() - truth) < 3 * ours[column].std()
+
+    mine = result.cluster_covariances().set_index("cluster")
+    ref = pd.read_csv(clusters_file).set_index("cluster")
+    ref.index = ref.index.astype(mine.index.dtype)
+    for column in ("omega_e[y1,y1]", "omega_e[y2,y2]"):
+        a, b = mine[column], ref.loc[mine.index, column]
+        assert b.max() / b.min() > 3                     # the clusters do differ
+        assert np.corrcoef(a, b)[0, 1] > 0.95
+        assert np.median(np.abs(a / b - 1)) < 0.15

@@ -4,7 +4,9 @@
 #                l2con=e l2cat=f x1=cons,x x2=cons,w z=cons iterations=N seed=S [hr=1]
 #   Lists are comma-separated column names ("" or "-" for none); "cons" is a column of
 #   ones.  Categorical columns are read as factors (first level the reference).
-#   hr=1 asks for cluster-specific level-1 covariance matrices (jomo1ranconhr).
+#   hr=1 asks for cluster-specific level-1 covariance matrices (jomo1ranconhr);
+#   clusters_out=FILE then also writes each cluster's posterior mean matrix over the
+#   iterations after burnin=B.
 # Writes one row per iteration, columns named as mlimpute's
 # ImputationResult.parameter_draws(): beta1[cov,resp], beta2[cov,resp], omega_e[r,s]
 # and omega_u[a,b] (lower triangles); a categorical response's latents are resp.1,
@@ -60,6 +62,23 @@ omega <- fit$collectomega
 if (length(dim(omega)) == 3 && dim(omega)[1] == length(w1)) {
   for (a in seq_along(w1)) for (b in seq_len(a))
     out[[sprintf("omega_e[%s,%s]", w1[a], w1[b])]] <- omega[a, b, ]
+} else if (length(dim(omega)) == 3) {
+  # cluster-specific matrices, rows cluster-major (cluster c, response a at (c-1)*p + a):
+  # report their average over clusters, as mlimpute's omega_e does
+  p <- length(w1); nclus <- dim(omega)[1] / p
+  for (a in seq_along(w1)) for (b in seq_len(a))
+    out[[sprintf("omega_e[%s,%s]", w1[a], w1[b])]] <-
+      colMeans(matrix(omega[(seq_len(nclus) - 1) * p + a, b, ], nrow = nclus))
+  if (!is.null(opt$clusters_out)) {
+    # posterior means of each cluster's matrix, clusters in factor-level order
+    keep <- seq_len(dim(omega)[3]) > as.integer(if (is.null(opt$burnin)) 0 else opt$burnin)
+    means <- apply(omega[, , keep, drop = FALSE], c(1, 2), mean)
+    cols <- list()
+    for (a in seq_along(w1)) for (b in seq_len(a))
+      cols[[sprintf("omega_e[%s,%s]", w1[a], w1[b])]] <- means[(seq_len(nclus) - 1) * p + a, b]
+    write.csv(data.frame(cluster = levels(factor(clus)), cols, check.names = FALSE),
+              opt$clusters_out, row.names = FALSE)
+  }
 }
 ure <- c(as.vector(t(outer(w1, z, paste, sep = ":"))), w2)
 for (a in seq_along(ure)) for (b in seq_len(a))

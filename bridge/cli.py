@@ -27,7 +27,7 @@ from .api import impute, new_seed
 from .diagnose import diagnose
 from .equations import render, render_fitted
 from .errors import DataError, MlimputeError, SpecError
-from .io import Metadata, format_for, read_data, write_data
+from .io import R_SUFFIXES, Metadata, format_for, read_data, write_data
 from .io.realcom import read_realcom, write_impvals
 from .propose import propose, propose_from_realcom
 from .spec import RESPONSE_TYPES, Spec
@@ -70,8 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="INPUT is a REALCOM-IMPUTE text file (as realcomImpute.ado writes); an "
                      "OUTPUT without extension is a folder that receives impvals.txt and the "
                      "imputation files realcomImputeLoad reads")
-    imp.add_argument("--style", choices=["flong", "long"], default="flong",
-                     help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id)")
+    imp.add_argument("--style", choices=["flong", "long"], default=None,
+                     help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id); "
+                          "default long for .rds/.RData output, flong otherwise")
     imp.add_argument("--dta-format", type=int, choices=[114, 117, 118, 119], default=118,
                      help=".dta format of the output (118: Stata 14+, 114: Stata 10/MLwiN)")
     imp.add_argument("--save-spec", help="also write the spec actually used (with its seed)")
@@ -219,11 +220,12 @@ def _cmd_impute(args) -> int:
     with _about(args.input):
         spec.validate(frame)
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers)
-    stacked = None if impvals else result.stacked(args.style)
+    style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
+    stacked = None if impvals else result.stacked(style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
-    if output.suffix.lower() == ".dta" and args.style == "flong":
+    if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m)
     if impvals:
         write_impvals(result, output)

@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import FormatError
 from . import csv as _csv
 from . import parquet as _parquet
+from . import rfiles as _rfiles
 from . import stata as _stata
 from .atomic import atomic_path, atomic_write_text
 from .metadata import Metadata
@@ -23,7 +24,13 @@ FORMATS = {
     ".parquet": _parquet,
     ".pq": _parquet,
     ".dta": _stata,
+    ".rds": _rfiles,
+    ".rdata": _rfiles,
+    ".rda": _rfiles,
 }
+
+#: extensions of R's own data files, whose stacked output defaults to R's long shape
+R_SUFFIXES = (".rds", ".rdata", ".rda")
 
 
 def format_for(path: str | Path):
@@ -74,5 +81,5 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["FORMATS", "Metadata", "atomic_path", "atomic_write_text", "format_for",
+__all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "format_for",
            "read_data", "write_data"]

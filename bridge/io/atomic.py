@@ -14,10 +14,11 @@ from typing import Iterator
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the target's directory; on success it replaces target."""
+    """Yield a temporary path in the target's directory; on success it replaces target.
+    The temporary name ends in the target's extension, for writers that go by it."""
     target = Path(target)
     directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{target.suffix}", dir=directory)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

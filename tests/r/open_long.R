@@ -1,8 +1,8 @@
 # Open mlimpute's R-long output as mice and mitml objects and pool a linear model with both.
-# Usage: Rscript open_long.R LONG.csv OUT.csv FORMULA
+# Usage: Rscript open_long.R LONG.csv|LONG.rds OUT.csv FORMULA
 suppressPackageStartupMessages({library(mice); library(mitml)})
 a <- commandArgs(trailingOnly = TRUE)
-long <- read.csv(a[1], check.names = FALSE)
+long <- if (grepl("\\.rds$", a[1])) readRDS(a[1]) else read.csv(a[1], check.names = FALSE)
 imp <- as.mids(long)                                   # mice: .imp 0 = original data
 pooled <- summary(pool(with(imp, lm(as.formula(a[3])))))
 implist <- as.mitml.list(split(long[long$.imp > 0, ], long$.imp[long$.imp > 0]))

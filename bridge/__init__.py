@@ -22,9 +22,11 @@ from .io import Metadata, read_data, write_data
 from .propose import propose
 from .result import ImputationResult
 from .spec import MCMC, PriorSpec, Response, Spec
+from .translate import from_jomo, from_mice, from_mitml
 
 __all__ = [
     "CompiledModel", "DataError", "FormatError", "ImputationResult", "MCMC", "Metadata",
-    "MlimputeError", "PriorSpec", "Response", "Spec", "SpecError", "compile_model", "impute",
+    "MlimputeError", "PriorSpec", "Response", "Spec", "SpecError", "compile_model", "from_jomo",
+    "from_mice", "from_mitml", "impute",
     "pool", "propose", "read_data", "render_equations", "render_fitted", "write_data", "__version__",
 ]

@@ -24,9 +24,8 @@ def test_formula_parsing():
 @pytest.mark.r
 @pytest.mark.parametrize("formula, seed, rtol, se_rtol", [
     ("y1 ~ x + w + (1 | cluster)", 2, 2e-5, 2e-4),
-    # with a random slope the fixed-effect SEs of statsmodels and lme4 differ by about 1%
-    # (they treat the uncertainty in the covariance parameters differently)
-    ("y1 ~ x + (1 + x | cluster)", 5, 1e-4, 2e-2),
+    # fixed-effect SEs are lme4's (X'V^-1X)^-1, not statsmodels' full-Hessian ones
+    ("y1 ~ x + (1 + x | cluster)", 5, 1e-4, 5e-4),
 ])
 def test_reml_fit_matches_lme4(tmp_path, formula, seed, rtol, se_rtol):
     require_r("lme4")

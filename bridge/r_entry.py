@@ -1,0 +1,91 @@
+"""The entry points the R package (r_package/, through reticulate) calls.
+
+Data cross as .rds files rather than as reticulate-converted objects: the R side saves
+the data.frame with ``saveRDS`` and reads the stacked result with ``readRDS``, so factor
+levels, ordered factors, integer vs double and NA survive exactly as
+:mod:`mlimpute.io.rfiles` documents (reticulate's own conversion of factors and integer
+NA is version-dependent).  Each function returns a dict with ``error`` (the one-line
+message, "" on success) instead of raising, so that R can ``stop()`` with that line
+rather than print a Python traceback.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .api import impute
+from .errors import MlimputeError
+from .io import read_data, write_data
+from .propose import propose
+from .spec import Spec
+from .translate import from_mitml
+
+
+def _guarded(function):
+    def wrapper(*args, **kwargs) -> dict[str, Any]:
+        try:
+            return {"error": "", **function(*args, **kwargs)}
+        except MlimputeError as exc:
+            return {"error": str(exc)}
+    wrapper.__doc__ = function.__doc__
+    wrapper.__name__ = function.__name__
+    return wrapper
+
+
+def _integer(value, what: str) -> int | None:
+    """R passes numbers as doubles; accept whole numbers only."""
+    if value is None:
+        return None
+    if float(value) != int(value):
+        raise MlimputeError(f"{what} must be a whole number, got {value}")
+    return int(value)
+
+
+@_guarded
+def impute_rds(input: str, output: str, *, cluster: str | None = None,
+               formula: str | list | None = None, type: dict | list | None = None,
+               random_L1: str = "none", responses: list | None = None,
+               covariates: list | None = None, exclude: list | None = None,
+               spec: str | None = None, m=20, burnin=1000,
+               between=500, seed=None, chains=1, quiet: bool = True) -> dict:
+    """Impute the data.frame in `input` (.rds) and write the stacked R-long result
+    (``.imp`` 0..M, ``.id``) to `output` (.rds).  The model comes from `spec` (JSON
+    text), a mitml `formula`/`type`, or REALCOM's default model for `cluster`.
+    Returns the spec used, as JSON, under ``spec``."""
+    frame, metadata = read_data(input)
+    settings = {"m": _integer(m, "m"), "burnin": _integer(burnin, "burnin"),
+                "between": _integer(between, "between"), "seed": _integer(seed, "seed"),
+                "chains": _integer(chains, "chains")}
+    if spec is not None:
+        model = Spec.from_json(spec)
+    elif formula is not None or type is not None:
+        model = from_mitml(frame, formula, type=type, random_L1=random_L1)
+    elif cluster is not None:
+        model = propose(frame, cluster, responses=_names(responses), covariates=_names(covariates),
+                        exclude=_names(exclude), value_labels=metadata.value_labels)
+    else:
+        raise MlimputeError("give formula, type, spec or cluster")
+    mcmc = {**model.mcmc.__dict__, **{k: v for k, v in settings.items() if v is not None}}
+    model = Spec.from_dict({**model.to_dict(), "mcmc": mcmc})
+    model.validate(frame)
+    result = impute(frame, model, progress=not quiet)
+    write_data(result.stacked("long"), output, metadata)
+    return {"spec": result.model.spec.to_json()}
+
+
+@_guarded
+def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
+             family: str = "gaussian") -> dict:
+    """Fit `formula` (``y ~ x + (1 | cluster)``) to each imputation in the stacked .rds
+    file and write the pooled table (Rubin's rules, Barnard-Rubin df) as CSV."""
+    from .fit import fit_pooled
+    frame, _ = read_data(stacked)
+    pooled = fit_pooled(frame, formula, reml=bool(reml), family=family)
+    write_data(pooled.reset_index(names="term"), output)
+    return {}
+
+
+def _names(value) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+

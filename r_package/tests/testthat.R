@@ -1,0 +1,3 @@
+library(testthat)
+library(mlimpute)
+test_check("mlimpute")

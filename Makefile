@@ -21,6 +21,11 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
+# rpy2 (the `r` extra) compiles against R, so it is installed after r-deps, for the tests
+$(VENV)/.r-extra: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,r]"
+	touch $@
+
 r-deps:
 	@if command -v Rscript >/dev/null 2>&1 && Rscript -e 'for (p in strsplit("$(R_PKGS)", " ")[[1]]) if (!requireNamespace(p, quietly = TRUE)) quit(status = 1)' >/dev/null 2>&1; then \
 		echo "R and its packages are installed"; \
@@ -33,10 +38,10 @@ r-deps:
 demo: venv
 	$(PY) fixtures/demo.py
 
-test: r-deps venv
+test: r-deps venv $(VENV)/.r-extra
 	$(PY) -m pytest -m "not slow"
 
-test-slow: r-deps venv
+test-slow: r-deps venv $(VENV)/.r-extra
 	$(PY) -m pytest
 
 bench: r-deps venv

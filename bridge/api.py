@@ -8,6 +8,7 @@ from threadpoolctl import threadpool_limits
 from mlimpute.engine import GibbsSampler, UnsupportedResponseType
 from mlimpute.engine.parallel import run_chains
 
+from .backends import executor_for
 from .compile import compile_model
 from .errors import SpecError
 from .progress import ProgressBar
@@ -33,13 +34,16 @@ def new_seed() -> int:
 
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
-           progress: bool = False, workers: int | None = None) -> ImputationResult:
+           progress: bool = False, workers: int | None = None,
+           scheduler=None) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
     Returns an :class:`ImputationResult` with the M completed data sets, the stacked
     forms and the parameter chains.  The input frame is not modified.  With
     ``spec.mcmc.chains`` > 1 the chains run in up to `workers` processes (default: one per
-    core); the result does not depend on `workers`.
+    core), or on a Dask cluster given as `scheduler` (``"dask://host:port"`` or a
+    ``dask.distributed.Client``; see :mod:`mlimpute.backends`); the result does not
+    depend on `workers` or on the scheduler.
     """
     if spec is None:
         if cluster is None:
@@ -53,8 +57,9 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     except UnsupportedResponseType as exc:
         raise SpecError(str(exc)) from None
     total = settings.burnin * settings.chains + settings.between * settings.m
-    with ProgressBar(total, settings.m, enabled=progress) as bar, single_threaded_blas():
+    with executor_for(scheduler) as executor, \
+            ProgressBar(total, settings.m, enabled=progress) as bar, single_threaded_blas():
         results = run_chains(model.data, settings.burnin, settings.between, settings.m, seed,
                              settings.chains, workers, settings.jomo_compatible, progress=bar,
-                             worker_setup=_limit_blas_threads)
+                             worker_setup=_limit_blas_threads, executor=executor)
     return ImputationResult(data.copy(), model, results, seed)

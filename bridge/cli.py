@@ -3,12 +3,13 @@
     mlimpute impute INPUT -o OUTPUT --cluster VAR [--responses ...] [--covariates ...]
                     [--spec FILE] [--m 20] [--burnin 1000] [--between 500] [--seed N]
                     [--style flong|long] [--save-spec FILE] [--chain FILE] [--quiet]
+                    [--chains K] [--workers N | --scheduler dask://HOST:PORT]
     mlimpute propose INPUT --cluster VAR -o spec.toml
     mlimpute show spec.toml
     mlimpute pool STACKED --model "y ~ x + (1 | cluster)" [-o table.csv]
     mlimpute diagnose CHAIN -o DIR [--between N]
 
-Input and output formats follow the file extensions (.csv, .parquet, .dta).  Errors in
+Input and output formats follow the file extensions (.csv, .parquet, .dta, .rds, .RData).  Errors in
 the input are reported as one line on stderr with exit status 2; nothing is written.
 """
 from __future__ import annotations
@@ -66,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--chains", type=int, help="independent chains, each with its own burn-in "
                      "(default 1); M is split among them")
     imp.add_argument("--workers", type=int, help="processes for the chains (default: one per core)")
+    imp.add_argument("--scheduler", metavar="dask://HOST:PORT",
+                     help="run the chains on a Dask cluster instead of local processes "
+                          "(needs dask.distributed; use --chains to spread the work)")
     imp.add_argument("--realcom", action="store_true",
                      help="INPUT is a REALCOM-IMPUTE text file (as realcomImpute.ado writes); an "
                      "OUTPUT without extension is a folder that receives impvals.txt and the "
@@ -219,7 +223,8 @@ def _cmd_impute(args) -> int:
     spec = replace(spec, mcmc=mcmc)
     with _about(args.input):
         spec.validate(frame)
-        result = impute(frame, spec, progress=not args.quiet, workers=args.workers)
+        result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
+                        scheduler=args.scheduler)
     style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
     stacked = None if impvals else result.stacked(style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}

@@ -5,6 +5,11 @@ burn-in and keeps M_k of the M imputations (M split as evenly as possible, the f
 chains taking the remainder).  Which process runs which chain does not matter: the
 output is identical for any number of workers.  With one chain the seed is used
 directly, as in :func:`run_sampler`.
+
+The chains run in this process, in a local process pool, or on any
+``concurrent.futures``-style executor passed in (``submit(fn, *args)`` returning
+futures with ``result()``) - which is how the bridge distributes them with Dask
+(``dask.distributed.Client.get_executor()``) without the engine knowing about Dask.
 """
 from __future__ import annotations
 
@@ -36,16 +41,25 @@ def _run_one(data: ModelData, seed, burnin: int, between: int, m: int, jomo_comp
     return sampler.run(burnin, between, m, progress=progress)
 
 
+def _run_one_remote(setup, data: ModelData, seed, burnin: int, between: int, m: int,
+                    jomo_compatible: bool) -> SamplerResult:
+    """A chain on an executor we do not own: its per-process setup runs in the task."""
+    if setup is not None:
+        setup()
+    return _run_one(data, seed, burnin, between, m, jomo_compatible)
+
+
 def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, chains: int = 1,
                workers: int | None = None, jomo_compatible: bool = False,
                progress: ProgressCallback | None = None,
-               worker_setup=None) -> list[SamplerResult]:
+               worker_setup=None, executor=None) -> list[SamplerResult]:
     """Run `chains` independent chains; returns their results in chain order.
 
     ``progress(done, total, imputations)`` counts iterations over all chains when they run
     in this process, and whole chains when they run in worker processes.
     ``worker_setup`` is called once in each worker process before it samples (e.g. to
-    limit the BLAS thread pool).
+    limit the BLAS thread pool).  ``executor``, if given, runs the chains instead of a
+    local pool (`workers` is then ignored).
     """
     per_chain = split_imputations(m, chains)
     seeds = chain_seeds(seed, chains)
@@ -53,7 +67,7 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
     grand_total = sum(totals)
     workers = min(chains, workers or os.cpu_count() or 1)
     results: list[SamplerResult] = []
-    if workers <= 1:
+    if workers <= 1 and executor is None:
         offset, kept = 0, 0
         for k in range(chains):
             def local(done, total, imputations, offset=offset, kept=kept):
@@ -64,14 +78,23 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
             offset += totals[k]
             kept += per_chain[k]
         return results
+    if executor is not None:
+        futures = [executor.submit(_run_one_remote, worker_setup, data, seeds[k], burnin,
+                                   between, per_chain[k], jomo_compatible) for k in range(chains)]
+        return _collect(futures, totals, per_chain, grand_total, progress)
     with ProcessPoolExecutor(max_workers=workers, initializer=worker_setup) as pool:
         futures = [pool.submit(_run_one, data, seeds[k], burnin, between, per_chain[k],
                                jomo_compatible) for k in range(chains)]
-        done = kept = 0
-        for k, future in enumerate(futures):
-            results.append(future.result())
-            done += totals[k]
-            kept += per_chain[k]
-            if progress is not None:
-                progress(done, grand_total, kept)
+        return _collect(futures, totals, per_chain, grand_total, progress)
+
+
+def _collect(futures, totals, per_chain, grand_total, progress) -> list[SamplerResult]:
+    """Results in chain order, reporting progress chain by chain."""
+    results, done, kept = [], 0, 0
+    for k, future in enumerate(futures):
+        results.append(future.result())
+        done += totals[k]
+        kept += per_chain[k]
+        if progress is not None:
+            progress(done, grand_total, kept)
     return results

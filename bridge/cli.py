@@ -28,7 +28,7 @@ from .api import impute, new_seed
 from .diagnose import diagnose
 from .equations import render, render_fitted
 from .errors import DataError, MlimputeError, SpecError
-from .io import R_SUFFIXES, Metadata, format_for, read_data, write_data
+from .io import R_SUFFIXES, Metadata, format_for, read_data, write_data, write_stacked
 from .io.realcom import read_realcom, write_impvals
 from .propose import propose, propose_from_realcom
 from .spec import RESPONSE_TYPES, Spec
@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("impute", help="impute a data file and write the stacked imputations")
     imp.add_argument("input", help="data file (.csv, .parquet, .dta)")
-    imp.add_argument("-o", "--output", required=True, help="stacked output file (.csv, .parquet, .dta)")
+    imp.add_argument("-o", "--output", required=True, help="stacked output file (.csv, .parquet, .dta, .rds, .RData; "
+                     "CSV and Parquet are written one imputation at a time)")
     _model_options(imp)
     imp.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
     imp.add_argument("--m", type=int, help="number of imputations (default 20)")
@@ -226,7 +227,6 @@ def _cmd_impute(args) -> int:
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
                         scheduler=args.scheduler)
     style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
-    stacked = None if impvals else result.stacked(style)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
                         value_labels=metadata.value_labels, source_format=metadata.source_format)
@@ -252,7 +252,7 @@ def _cmd_impute(args) -> int:
             for note in notes:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
     if not impvals:
-        write_data(stacked, output, out_meta, **options)
+        write_stacked(result.stacked_parts(style), output, out_meta, **options)
     if args.show_fitted:
         sys.stdout.write(render_fitted(result, latex=args.show_fitted == "latex"))
     if args.report:

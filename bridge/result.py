@@ -10,7 +10,7 @@ from mlimpute.engine import SamplerResult, effective_sample_size
 
 from .compile import CompiledModel
 from .encoding import decode
-from .stack import flong, r_long
+from .stack import stacked_parts
 
 
 @dataclass
@@ -69,11 +69,12 @@ class ImputationResult:
     def stacked(self, style: str = "flong") -> pd.DataFrame:
         """All completed data sets with the original, stacked: ``"flong"`` (Stata) or
         ``"long"`` (R: ``.imp``/``.id``)."""
-        if style == "flong":
-            return flong(self.original, self.completed_all(), self.imputed_vars)
-        if style == "long":
-            return r_long(self.original, self.completed_all())
-        raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
+        return pd.concat(self.stacked_parts(style), ignore_index=True)
+
+    def stacked_parts(self, style: str = "flong"):
+        """:meth:`stacked` one block (the original, then each completed data set) at a
+        time, built as consumed: what streaming writers take (``mlimpute.io.write_stacked``)."""
+        return stacked_parts(self.original, self.completed_all(), style, self.imputed_vars)
 
     # ------------------------------------------------------------------ parameters
     def parameter_draws(self, include_burnin: bool = False) -> pd.DataFrame:

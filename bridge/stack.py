@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -25,37 +25,41 @@ def missing_indicator(original: pd.DataFrame, imputed_vars: list[str]) -> np.nda
     return original[imputed_vars].isna().any(axis=1).to_numpy().astype(np.int8)
 
 
+def stacked_parts(original: pd.DataFrame, completed: Iterable[pd.DataFrame], style: str,
+                  imputed_vars: list[str]) -> Iterator[pd.DataFrame]:
+    """The stacked data one block at a time: the original (m = 0), then each completed
+    data set, each with the style's bookkeeping columns.  Writers that stream consume
+    this so that M x N rows never sit in memory at once."""
+    ids = np.arange(1, len(original) + 1, dtype=np.int32)
+    if style == "flong":
+        miss0 = missing_indicator(original, imputed_vars).astype(float)
+        yield _with(original, {"_mi_m": np.int16(0), "_mi_id": ids, "_mi_miss": miss0})
+        for m, frame in enumerate(completed, start=1):
+            yield _with(frame, {"_mi_m": np.int16(m), "_mi_id": ids, "_mi_miss": np.nan})
+    elif style == "long":
+        yield _front(original, {".imp": np.int32(0), ".id": ids})
+        for m, frame in enumerate(completed, start=1):
+            yield _front(frame, {".imp": np.int32(m), ".id": ids})
+    else:
+        raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
+
+
 def flong(original: pd.DataFrame, completed: Iterable[pd.DataFrame],
           imputed_vars: list[str]) -> pd.DataFrame:
     """Stack the original and the completed data sets in Stata's flong style."""
-    n = len(original)
-    ids = np.arange(1, n + 1)
-    miss0 = missing_indicator(original, imputed_vars).astype(float)
-    parts = [_with(original, {"_mi_m": 0, "_mi_id": ids, "_mi_miss": miss0})]
-    for m, frame in enumerate(completed, start=1):
-        parts.append(_with(frame, {"_mi_m": m, "_mi_id": ids, "_mi_miss": np.nan}))
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked["_mi_m"] = stacked["_mi_m"].astype(np.int16)
-    stacked["_mi_id"] = stacked["_mi_id"].astype(np.int32)
-    return stacked
+    return pd.concat(stacked_parts(original, completed, "flong", imputed_vars), ignore_index=True)
 
 
 def r_long(original: pd.DataFrame, completed: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Stack in R's long shape: ``.imp`` (0 = original data), ``.id`` (1..N), then the data."""
-    ids = np.arange(1, len(original) + 1)
-    parts = [_front(original, {".imp": 0, ".id": ids})]
-    for m, frame in enumerate(completed, start=1):
-        parts.append(_front(frame, {".imp": m, ".id": ids}))
-    stacked = pd.concat(parts, ignore_index=True)
-    stacked[".imp"] = stacked[".imp"].astype(np.int32)
-    stacked[".id"] = stacked[".id"].astype(np.int32)
-    return stacked
+    return pd.concat(stacked_parts(original, completed, "long", []), ignore_index=True)
 
 
 def _with(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:
     out = frame.reset_index(drop=True).copy()
     for name, value in extra.items():
-        out[name] = value
+        out[name] = np.full(len(out), value, dtype=np.asarray(value).dtype) if np.ndim(value) == 0 \
+            else value
     return out
 
 

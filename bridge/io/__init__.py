@@ -1,7 +1,8 @@
 """Reading and writing data files: one module per format, chosen by file extension.
 
 Each format module has ``read(path) -> (frame, Metadata)`` and
-``write(frame, path, metadata)``; :func:`read_data` and :func:`write_data` are the single
+``write(frame, path, metadata)`` (CSV and Parquet also ``write_parts``, which streams
+blocks of rows); :func:`read_data` and :func:`write_data` are the single
 entry point.  Writers always go through :func:`atomic_path`, so a failed write leaves
 nothing behind.
 """
@@ -76,10 +77,31 @@ def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None 
         raise FormatError(f"file '{path}': cannot write as {module.LABEL}: {_first_line(exc)}") from None
 
 
+def write_stacked(parts, path: str | Path, metadata: Metadata | None = None, **options) -> None:
+    """Write stacked imputations given as blocks of rows (see
+    :func:`mlimpute.stack.stacked_parts`), atomically.  CSV and Parquet stream the
+    blocks, holding one completed data set in memory at a time; the other formats'
+    writers need the whole table and get the blocks concatenated."""
+    path = Path(path)
+    module = format_for(path)
+    if not hasattr(module, "write_parts"):
+        write_data(pd.concat(parts, ignore_index=True), path, metadata, **options)
+        return
+    if not path.parent.exists() and str(path.parent):
+        raise FormatError(f"file '{path}': directory '{path.parent}' does not exist")
+    try:
+        with atomic_path(path) as tmp:
+            module.write_parts(parts, tmp, metadata or Metadata(), **options)
+    except FormatError:
+        raise
+    except Exception as exc:
+        raise FormatError(f"file '{path}': cannot write as {module.LABEL}: {_first_line(exc)}") from None
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
 
 __all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "format_for",
-           "read_data", "write_data"]
+           "read_data", "write_data", "write_stacked"]

@@ -18,4 +18,12 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
 
 
 def write(frame: pd.DataFrame, path, metadata: Metadata, **options) -> None:
-    frame.to_csv(path, index=False, na_rep="")
+    write_parts([frame], path, metadata)
+
+
+def write_parts(parts, path, metadata: Metadata, **options) -> None:
+    """Write consecutive blocks of rows (same columns) as one file, one block in memory
+    at a time."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        for k, part in enumerate(parts):
+            part.to_csv(handle, index=False, na_rep="", header=k == 0)

@@ -34,22 +34,25 @@ class ColumnConditional:
     values (n, W) are the current working values (modified in place by :meth:`set`),
     mean (n, W) their means and cov (W, W) their covariance.  With Q = cov^-1 the
     conditional of column c is N(mu_c - sum_{k != c} Q_ck (x_k - mu_k) / Q_cc, 1 / Q_cc).
+    The residuals x - mu are kept for all rows and updated column by column, so a
+    column's conditional means cost one (n, W) x (W,) product, not copies of row subsets.
     """
 
     def __init__(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray):
         self.values = values
         self.mean = mean
         self.precision = np.linalg.inv(cov)
+        self.resid = values - mean
 
     def column(self, c: int, rows: np.ndarray) -> tuple[np.ndarray, float]:
         """(conditional means of column c in `rows`, conditional sd)."""
         q = self.precision[:, c]
-        resid = self.values[rows] - self.mean[rows]
-        shift = (resid @ q - resid[:, c] * q[c]) / q[c]
-        return self.mean[rows, c] - shift, 1.0 / np.sqrt(q[c])
+        shift = (self.resid @ q)[rows] - self.resid[rows, c] * q[c]
+        return self.mean[rows, c] - shift / q[c], 1.0 / np.sqrt(q[c])
 
     def set(self, c: int, rows: np.ndarray, new: np.ndarray) -> None:
         self.values[rows, c] = new
+        self.resid[rows, c] = new - self.mean[rows, c]
 
 
 class ResponseType:
@@ -234,15 +237,23 @@ class Categorical(ResponseType):
         if rows.size == 0:
             return
         y = values[rows].astype(int)
+        block = slice(columns[0], columns[-1] + 1)          # a block's columns are contiguous
+        # this block's latents, one contiguous array per column, kept in step with cond
+        current = [cond.values[rows, j] for j in range(block.start, block.stop)]
         for k, col in enumerate(columns):
             mean, sd = cond.column(col, rows)
-            current = cond.values[np.ix_(rows, columns)]
-            others = np.delete(current, k, axis=1)
-            max_other = others.max(axis=1) if others.shape[1] else np.full(len(rows), -np.inf)
-            chosen = current[np.arange(len(rows)), np.maximum(y - 1, 0)]
+            max_other = np.full(len(rows), -np.inf)
+            for j, column in enumerate(current):
+                if j != k:
+                    np.maximum(max_other, column, out=max_other)
+            chosen = current[0].copy()              # the latent of the observed category
+            for j in range(1, len(current)):
+                np.copyto(chosen, current[j], where=(y - 1 == j))
             lower = np.where(y == k + 1, np.maximum(0.0, max_other), -np.inf)
             upper = np.where(y == 0, 0.0, np.where(y == k + 1, np.inf, chosen))
-            cond.set(col, rows, truncated_normal(mean, sd, lower, upper, rng))
+            new = truncated_normal(mean, sd, lower, upper, rng)
+            cond.set(col, rows, new)
+            current[k] = new
 
     def decode(self, working):
         top = working.max(axis=1)

@@ -26,7 +26,7 @@ def truncated_normal(mean: np.ndarray, sd, lower: np.ndarray, upper: np.ndarray,
     flip = (a + b) > 0
     lo = np.where(flip, -b, a)
     hi = np.where(flip, -a, b)
-    p_lo, p_hi = special.ndtr(lo), special.ndtr(hi)
+    p_lo, p_hi = _ndtr_lower(lo), special.ndtr(hi)
     u = rng.random(mean.shape)
     z = special.ndtri(p_lo + u * (p_hi - p_lo))
     far = p_hi < 1e-280                    # beyond ~-35.8 sd: redo those in log space
@@ -37,6 +37,18 @@ def truncated_normal(mean: np.ndarray, sd, lower: np.ndarray, upper: np.ndarray,
         z[far] = special.ndtri_exp(np.minimum(log_u, 0.0))
     z = np.clip(z, lo, hi)            # guard against the last ulp of rounding
     return mean + sd * np.where(flip, -z, z)
+
+
+def _ndtr_lower(lo: np.ndarray) -> np.ndarray:
+    """Phi(lo), skipping the -inf bounds (0): after mirroring, every one-sided interval
+    has lo = -inf, which is most latent draws for binary and categorical responses."""
+    finite = np.isfinite(lo)
+    if finite.all():
+        return special.ndtr(lo)
+    out = np.zeros(lo.shape)
+    if finite.any():
+        out[finite] = special.ndtr(lo[finite])
+    return out
 
 
 def log_normal_interval(a: np.ndarray, b: np.ndarray) -> np.ndarray:

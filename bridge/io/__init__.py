@@ -64,17 +64,7 @@ def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None 
 
     ``options`` are format-specific keywords (e.g. ``dta_format=114`` for .dta).
     """
-    path = Path(path)
-    module = format_for(path)
-    if not path.parent.exists() and str(path.parent):
-        raise FormatError(f"file '{path}': directory '{path.parent}' does not exist")
-    try:
-        with atomic_path(path) as tmp:
-            module.write(frame, tmp, metadata or Metadata(), **options)
-    except FormatError:
-        raise
-    except Exception as exc:
-        raise FormatError(f"file '{path}': cannot write as {module.LABEL}: {_first_line(exc)}") from None
+    _write(path, "write", frame, metadata, options)
 
 
 def write_stacked(parts, path: str | Path, metadata: Metadata | None = None, **options) -> None:
@@ -82,16 +72,22 @@ def write_stacked(parts, path: str | Path, metadata: Metadata | None = None, **o
     :func:`mlimpute.stack.stacked_parts`), atomically.  CSV and Parquet stream the
     blocks, holding one completed data set in memory at a time; the other formats'
     writers need the whole table and get the blocks concatenated."""
-    path = Path(path)
-    module = format_for(path)
-    if not hasattr(module, "write_parts"):
+    if not hasattr(format_for(path), "write_parts"):
         write_data(pd.concat(parts, ignore_index=True), path, metadata, **options)
         return
+    _write(path, "write_parts", parts, metadata, options)
+
+
+def _write(path, method: str, data, metadata: Metadata | None, options: dict) -> None:
+    """Call the format module's `method` on a temporary file that replaces `path` only
+    on success; the writer's own errors become one line naming the file."""
+    path = Path(path)
+    module = format_for(path)
     if not path.parent.exists() and str(path.parent):
         raise FormatError(f"file '{path}': directory '{path.parent}' does not exist")
     try:
         with atomic_path(path) as tmp:
-            module.write_parts(parts, tmp, metadata or Metadata(), **options)
+            getattr(module, method)(data, tmp, metadata or Metadata(), **options)
     except FormatError:
         raise
     except Exception as exc:

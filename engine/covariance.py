@@ -81,7 +81,8 @@ class CovarianceSampler:
         if b.size:
             psi_aa = scale[np.ix_(a, a)]
             psi_ba = scale[np.ix_(b, a)]
-            psi_aa_inv = sla.cho_solve(sla.cho_factor(psi_aa, lower=True), np.eye(a.size))
+            factor = sla.cho_factor(psi_aa, lower=True, check_finite=False)
+            psi_aa_inv = sla.cho_solve(factor, np.eye(a.size), check_finite=False)
             mean_gamma = psi_ba @ psi_aa_inv
             schur = symmetrize(scale[np.ix_(b, b)] - mean_gamma @ psi_ba.T)
             sigma = draw_inverse_wishart(schur, df, rng)
@@ -105,7 +106,7 @@ class CovarianceSampler:
                 chol = np.linalg.cholesky(m)
             except np.linalg.LinAlgError:
                 return -np.inf
-            inv_chol = sla.solve_triangular(chol, np.eye(d), lower=True)
+            inv_chol = sla.solve_triangular(chol, np.eye(d), lower=True, check_finite=False)
             return -2 * power * np.log(np.diag(chol)).sum() - 0.5 * np.sum((inv_chol @ scale) * inv_chol)
 
         current = log_target(omega)

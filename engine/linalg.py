@@ -24,9 +24,9 @@ def draw_normal_from_precision(precision: np.ndarray, linear: np.ndarray,
     the precision and the linear term are sums of data and prior contributions.
     """
     chol = np.linalg.cholesky(precision)
-    half = sla.solve_triangular(chol, linear, lower=True)
+    half = sla.solve_triangular(chol, linear, lower=True, check_finite=False)
     z = rng.standard_normal(linear.shape)
-    return sla.solve_triangular(chol.T, half + z, lower=False)
+    return sla.solve_triangular(chol.T, half + z, lower=False, check_finite=False)
 
 
 def draw_normal_from_precision_batched(precision: np.ndarray, linear: np.ndarray,
@@ -53,10 +53,10 @@ def draw_normal_two_precisions(prior_precision: np.ndarray, data_precision: np.n
     instead of J Cholesky factorisations.
     """
     chol = np.linalg.cholesky(prior_precision)
-    half = sla.solve_triangular(chol, data_precision, lower=True)          # C^-1 B
-    inner = sla.solve_triangular(chol, half.T, lower=True)                 # C^-1 B C^-T
+    half = sla.solve_triangular(chol, data_precision, lower=True, check_finite=False)  # C^-1 B
+    inner = sla.solve_triangular(chol, half.T, lower=True, check_finite=False)  # C^-1 B C^-T
     eigval, eigvec = np.linalg.eigh(symmetrize(inner))
-    w = sla.solve_triangular(chol.T, eigvec, lower=False)                  # W = C^-T V
+    w = sla.solve_triangular(chol.T, eigvec, lower=False, check_finite=False)  # W = C^-T V
     inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
     coords = (linear @ w) * inv_diag + rng.standard_normal(linear.shape) * np.sqrt(inv_diag)
     return coords @ w.T
@@ -81,7 +81,7 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
     lower = np.tril_indices(d, -1)
     bartlett[lower] = rng.standard_normal(len(lower[0]))
     # factor' = A^-1 C'  (A lower triangular)  =>  Sigma = factor' factor
-    factor = sla.solve_triangular(bartlett, chol.T, lower=True)
+    factor = sla.solve_triangular(bartlett, chol.T, lower=True, check_finite=False)
     return symmetrize(factor.T @ factor)
 
 

@@ -266,7 +266,8 @@ def _inv_pd(a: np.ndarray) -> np.ndarray:
     """Inverse of a symmetric positive definite matrix."""
     if a.shape[0] == 0:
         return a.copy()
-    return symmetrize(sla.cho_solve(sla.cho_factor(a, lower=True), np.eye(a.shape[0])))
+    factor = sla.cho_factor(a, lower=True, check_finite=False)
+    return symmetrize(sla.cho_solve(factor, np.eye(a.shape[0]), check_finite=False))
 
 
 # --------------------------------------------------------------------------- sampler

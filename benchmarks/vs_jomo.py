@@ -112,14 +112,16 @@ def time_mlimpute(shape: Shape, iterations: int, seed: int) -> float:
     return 1000 * (time.perf_counter() - start) / iterations
 
 
-def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int) -> float:
+def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int, *extra: str) -> float:
+    """jomo's ms per iteration (R start-up and data loading excluded); `extra` are more
+    jomo_time.R arguments (draws=FILE)."""
     spec = _spec(shape)
     names = lambda d, cont: ",".join(n for n, t in d.items() if (t == "continuous") == cont)
     args = [f"data={csv}", f"cluster={shape.cluster}", f"l1con={names(shape.level1, True)}",
             f"l1cat={names(shape.level1, False)}", f"l2con={names(shape.level2, True)}",
             f"l2cat={names(shape.level2, False)}", "x1=" + ",".join(["cons", *shape.covariates]),
             "x2=" + ",".join(["cons", *spec.level2_covariates]), f"iterations={iterations}",
-            f"seed={seed}"]
+            f"seed={seed}", *extra]
     run = subprocess.run(["Rscript", str(HERE / "jomo_time.R"), *args],
                          capture_output=True, text=True, check=True)
     return float(run.stdout.strip().splitlines()[-1])

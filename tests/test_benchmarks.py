@@ -24,3 +24,14 @@ def test_scaling_harness_runs(tmp_path):
     assert (tmp_path / "scaling.png").stat().st_size > 0
     lines = (tmp_path / "scaling.md").read_text().splitlines()
     assert lines[0].startswith("| rows |") and len(lines) == 4
+
+
+@pytest.mark.r
+def test_ess_harness_runs_and_writes_table(tmp_path):
+    require_r("jomo")
+    from benchmarks import ess
+    assert ess.main(["--shape", "small", "--iterations", "100", "--out", str(tmp_path)]) == 0
+    lines = (tmp_path / "ess.md").read_text().splitlines()
+    assert lines[0].startswith("| shape | iterations | mlimpute ESS/s (min)") and "| small | 100 |" in lines[2]
+    values = [float(v) for v in lines[2].split("|")[3:-1]]
+    assert all(v > 0 for v in values)                         # both chains gave draws and times

@@ -24,9 +24,8 @@ which is what R jomo's Metropolis-Hastings step for constrained matrices does.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg as sla
 
-from .linalg import draw_inverse_wishart, symmetrize
+from .linalg import draw_inverse_wishart, inv_pd, solve_triangular, symmetrize
 
 
 class CovarianceSampler:
@@ -81,8 +80,7 @@ class CovarianceSampler:
         if b.size:
             psi_aa = scale[np.ix_(a, a)]
             psi_ba = scale[np.ix_(b, a)]
-            factor = sla.cho_factor(psi_aa, lower=True, check_finite=False)
-            psi_aa_inv = sla.cho_solve(factor, np.eye(a.size), check_finite=False)
+            psi_aa_inv = inv_pd(psi_aa)
             mean_gamma = psi_ba @ psi_aa_inv
             schur = symmetrize(scale[np.ix_(b, b)] - mean_gamma @ psi_ba.T)
             sigma = draw_inverse_wishart(schur, df, rng)
@@ -106,7 +104,7 @@ class CovarianceSampler:
                 chol = np.linalg.cholesky(m)
             except np.linalg.LinAlgError:
                 return -np.inf
-            inv_chol = sla.solve_triangular(chol, np.eye(d), lower=True, check_finite=False)
+            inv_chol = solve_triangular(chol, np.eye(d))
             return -2 * power * np.log(np.diag(chol)).sum() - 0.5 * np.sum((inv_chol @ scale) * inv_chol)
 
         current = log_target(omega)

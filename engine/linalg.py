@@ -9,6 +9,31 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import linalg as sla
+from scipy.linalg import lapack
+
+
+def solve_triangular(tri: np.ndarray, b: np.ndarray, lower: bool = True,
+                     transpose: bool = False) -> np.ndarray:
+    """Solve T x = b (or T' x = b with `transpose`) for triangular T, by LAPACK's
+    trtrs directly: scipy.linalg's wrapper costs several times the solve itself on the
+    small matrices of each Gibbs step.  Inputs are the sampler's own finite matrices."""
+    x, info = lapack.dtrtrs(tri, b, lower=int(lower), trans=int(transpose))
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular triangular matrix (trtrs info {info})")
+    return x
+
+
+def inv_pd(a: np.ndarray) -> np.ndarray:
+    """Inverse of a symmetric positive definite matrix (Cholesky: potrf + potri)."""
+    if a.shape[0] == 0:
+        return a.copy()
+    chol, info = lapack.dpotrf(a, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"matrix is not positive definite (potrf info {info})")
+    inverse, info = lapack.dpotri(chol, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"singular matrix (potri info {info})")
+    return np.tril(inverse) + np.tril(inverse, -1).T
 
 
 def symmetrize(a: np.ndarray) -> np.ndarray:
@@ -24,9 +49,9 @@ def draw_normal_from_precision(precision: np.ndarray, linear: np.ndarray,
     the precision and the linear term are sums of data and prior contributions.
     """
     chol = np.linalg.cholesky(precision)
-    half = sla.solve_triangular(chol, linear, lower=True, check_finite=False)
+    half = solve_triangular(chol, linear)
     z = rng.standard_normal(linear.shape)
-    return sla.solve_triangular(chol.T, half + z, lower=False, check_finite=False)
+    return solve_triangular(chol, half + z, transpose=True)
 
 
 def draw_normal_from_precision_batched(precision: np.ndarray, linear: np.ndarray,
@@ -53,10 +78,10 @@ def draw_normal_two_precisions(prior_precision: np.ndarray, data_precision: np.n
     instead of J Cholesky factorisations.
     """
     chol = np.linalg.cholesky(prior_precision)
-    half = sla.solve_triangular(chol, data_precision, lower=True, check_finite=False)  # C^-1 B
-    inner = sla.solve_triangular(chol, half.T, lower=True, check_finite=False)  # C^-1 B C^-T
+    half = solve_triangular(chol, data_precision)                         # C^-1 B
+    inner = solve_triangular(chol, np.ascontiguousarray(half.T))          # C^-1 B C^-T
     eigval, eigvec = np.linalg.eigh(symmetrize(inner))
-    w = sla.solve_triangular(chol.T, eigvec, lower=False, check_finite=False)  # W = C^-T V
+    w = solve_triangular(chol, eigvec, transpose=True)                    # W = C^-T V
     inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
     coords = (linear @ w) * inv_diag + rng.standard_normal(linear.shape) * np.sqrt(inv_diag)
     return coords @ w.T
@@ -81,7 +106,7 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
     lower = np.tril_indices(d, -1)
     bartlett[lower] = rng.standard_normal(len(lower[0]))
     # factor' = A^-1 C'  (A lower triangular)  =>  Sigma = factor' factor
-    factor = sla.solve_triangular(bartlett, chol.T, lower=True, check_finite=False)
+    factor = solve_triangular(bartlett, np.ascontiguousarray(chol.T))
     return symmetrize(factor.T @ factor)
 
 

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import linalg as sla
 
 from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
-                     draw_normal_two_precisions, symmetrize)
+                     draw_normal_two_precisions, inv_pd, symmetrize)
 from .model import ModelData, scaled_weights
 from .responses import ColumnConditional, ResponseType, make_response_type
 
@@ -262,14 +261,6 @@ def _draw_coefficients_from_system(full_precision: np.ndarray, linear: np.ndarra
     return flat.reshape(p, k).T
 
 
-def _inv_pd(a: np.ndarray) -> np.ndarray:
-    """Inverse of a symmetric positive definite matrix."""
-    if a.shape[0] == 0:
-        return a.copy()
-    factor = sla.cho_factor(a, lower=True, check_finite=False)
-    return symmetrize(sla.cho_solve(factor, np.eye(a.shape[0]), check_finite=False))
-
-
 # --------------------------------------------------------------------------- sampler
 
 class GibbsSampler:
@@ -426,7 +417,7 @@ class GibbsSampler:
         resid = self.level1.working - self._zu
         if self.cluster_cov is None:
             cross = self.level1.x.T @ self.level1.weighted(resid)
-            self.beta1 = _draw_coefficients(self.level1.gram, cross, _inv_pd(self.omega_e),
+            self.beta1 = _draw_coefficients(self.level1.gram, cross, inv_pd(self.omega_e),
                                             self.level1.coef_mask, self.rng)
         else:   # sum over clusters of Omega_j^-1 ⊗ X_j'WX_j and X_j'W R_j Omega_j^-1
             prec = self.cluster_cov.precisions
@@ -446,11 +437,11 @@ class GibbsSampler:
         target = self.level2.working
         cond_cov = o_vv
         if self.d1 and not self.jomo_compatible:
-            h = sla.solve(o_uu, o_uv, assume_a="pos").T        # (w2, d1)
+            h = np.linalg.solve(o_uu, o_uv).T        # (w2, d1)
             target = target - self.u @ h.T
             cond_cov = symmetrize(o_vv - h @ o_uv)
         cross = self.level2.x.T @ self.level2.weighted(target)
-        self.beta2 = _draw_coefficients(self.level2.gram, cross, _inv_pd(cond_cov),
+        self.beta2 = _draw_coefficients(self.level2.gram, cross, inv_pd(cond_cov),
                                         self.level2.coef_mask, self.rng)
 
     def _draw_random_effects(self) -> None:
@@ -461,16 +452,16 @@ class GibbsSampler:
         o_uu, o_uv, o_vv = self._split_omega_u()
         if self.w2:
             v = self._level2_residuals()
-            k = sla.solve(o_vv, o_uv.T, assume_a="pos").T      # (d1, w2)
+            k = np.linalg.solve(o_vv, o_uv.T).T      # (d1, w2)
             prior_cov = symmetrize(o_uu - k @ o_uv.T)
-            prior_prec = _inv_pd(prior_cov)
+            prior_prec = inv_pd(prior_cov)
             linear = (v @ k.T) @ prior_prec
         else:
-            prior_prec = _inv_pd(o_uu)
+            prior_prec = inv_pd(o_uu)
             linear = np.zeros((self.n_clusters, self.d1))
         resid = self.level1.working - self._xb1
         if self.cluster_cov is None:
-            prec_e = _inv_pd(self.omega_e)
+            prec_e = inv_pd(self.omega_e)
             resid = resid @ prec_e                                               # (N, w1)
         else:
             prec_e = self.cluster_cov.precisions                                 # (J, w1, w1)

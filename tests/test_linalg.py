@@ -120,3 +120,24 @@ def test_truncated_normal_matches_scipy(mean, sd, lower, upper):
     assert abs(draws.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(n)
     assert abs(draws.std() / ref.std() - 1) < 0.03
     assert stats.kstest(draws, ref.cdf).pvalue > 1e-4
+
+
+def test_lapack_helpers_equal_scipy_and_numpy():
+    from scipy import linalg as sla
+    from mlimpute.engine.linalg import inv_pd, solve_triangular
+    rng = np.random.default_rng(3)
+    for d in (1, 3, 7):
+        a = rng.normal(size=(d, d))
+        pd_matrix = a @ a.T + d * np.eye(d)
+        chol = np.linalg.cholesky(pd_matrix)
+        for b in (rng.normal(size=d), rng.normal(size=(d, 4))):
+            np.testing.assert_allclose(solve_triangular(chol, b), sla.solve_triangular(chol, b, lower=True),
+                                       rtol=1e-12, atol=1e-14)
+            np.testing.assert_allclose(solve_triangular(chol, b, transpose=True),
+                                       sla.solve_triangular(chol.T, b, lower=False), rtol=1e-12, atol=1e-14)
+        inverse = inv_pd(pd_matrix)
+        np.testing.assert_allclose(inverse, np.linalg.inv(pd_matrix), rtol=1e-10, atol=1e-14)
+        assert np.array_equal(inverse, inverse.T)
+    with pytest.raises(np.linalg.LinAlgError):
+        inv_pd(-np.eye(2))
+    assert inv_pd(np.zeros((0, 0))).shape == (0, 0)

@@ -51,6 +51,9 @@ class CovarianceSampler:
         self.free = list(zip(*np.nonzero(upper)))         # free pairs within A (i < j)
         self.log_step = np.full(len(self.free), np.log(0.1))
         self._tries = 0
+        # the blocks' index tuples, built once (np.ix_ costs more than the small copies)
+        self._aa, self._ab = np.ix_(self.a, self.a), np.ix_(self.a, self.b)
+        self._ba, self._bb = np.ix_(self.b, self.a), np.ix_(self.b, self.b)
 
     @property
     def constrained(self) -> bool:
@@ -73,22 +76,21 @@ class CovarianceSampler:
         if not self.constrained:
             return draw_inverse_wishart(scale, df, rng)
         a, b = self.a, self.b
-        omega_aa = self._update_free_aa(current[np.ix_(a, a)], df - b.size,
-                                        scale[np.ix_(a, a)], rng, adapt)
+        omega_aa = self._update_free_aa(current[self._aa], df - b.size, scale[self._aa], rng, adapt)
         out = np.empty_like(current)
-        out[np.ix_(a, a)] = omega_aa
+        out[self._aa] = omega_aa
         if b.size:
-            psi_aa = scale[np.ix_(a, a)]
-            psi_ba = scale[np.ix_(b, a)]
+            psi_aa = scale[self._aa]
+            psi_ba = scale[self._ba]
             psi_aa_inv = inv_pd(psi_aa)
             mean_gamma = psi_ba @ psi_aa_inv
-            schur = symmetrize(scale[np.ix_(b, b)] - mean_gamma @ psi_ba.T)
+            schur = symmetrize(scale[self._bb] - mean_gamma @ psi_ba.T)
             sigma = draw_inverse_wishart(schur, df, rng)
             noise = rng.standard_normal((b.size, a.size))
             gamma = mean_gamma + np.linalg.cholesky(sigma) @ noise @ np.linalg.cholesky(psi_aa_inv).T
-            out[np.ix_(b, a)] = gamma @ omega_aa
-            out[np.ix_(a, b)] = out[np.ix_(b, a)].T
-            out[np.ix_(b, b)] = symmetrize(sigma + gamma @ omega_aa @ gamma.T)
+            out[self._ba] = gamma @ omega_aa
+            out[self._ab] = out[self._ba].T
+            out[self._bb] = symmetrize(sigma + gamma @ omega_aa @ gamma.T)
         return out
 
     def _update_free_aa(self, omega, df, scale, rng, adapt):

@@ -33,7 +33,10 @@ def inv_pd(a: np.ndarray) -> np.ndarray:
     inverse, info = lapack.dpotri(chol, lower=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"singular matrix (potri info {info})")
-    return np.tril(inverse) + np.tril(inverse, -1).T
+    # potrf zeroes the upper triangle and potri leaves it alone: mirror the lower one
+    full = inverse + inverse.T
+    full.flat[::a.shape[0] + 1] *= 0.5
+    return full
 
 
 def symmetrize(a: np.ndarray) -> np.ndarray:

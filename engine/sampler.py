@@ -188,6 +188,7 @@ class _PatternImputer:
         self.order = np.concatenate(rows_by_pattern)            # rows with a masked cell
         self.bounds = np.cumsum([0] + [len(r) for r in rows_by_pattern])
         self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
+        self.masked_blocks = [np.ix_(cols, cols) for cols in self.masked_columns]
         self.observed = (~mask[self.order]).astype(float)
 
     def _operators(self, cov: np.ndarray):
@@ -224,7 +225,7 @@ class _PatternImputer:
             z = rng.standard_normal((b - a, len(cols)))
             if groups is None:
                 predicted = mu[a:b] + resid[a:b] @ gain[p].T
-                noise = z @ chol[p][np.ix_(cols, cols)].T
+                noise = z @ chol[p][self.masked_blocks[p]].T
             else:
                 g = row_groups[a:b]
                 predicted = mu[a:b] + np.einsum("nij,nj->ni", gain[g, p], resid[a:b])

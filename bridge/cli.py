@@ -75,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="INPUT is a REALCOM-IMPUTE text file (as realcomImpute.ado writes); an "
                      "OUTPUT without extension is a folder that receives impvals.txt and the "
                      "imputation files realcomImputeLoad reads")
+    imp.add_argument("--impvals", action="store_true",
+                     help="write REALCOM's output instead of a stacked file: OUTPUT is a folder "
+                          "that receives impvals.txt and one file per imputation, as MLwiN's "
+                          "imputation menu and realcomImputeLoad read them (any INPUT format)")
     imp.add_argument("--style", choices=["flong", "long"], default=None,
                      help="stacking: Stata flong (_mi_m/_mi_id/_mi_miss) or R long (.imp/.id); "
                           "default long for .rds/.RData output, flong otherwise")
@@ -199,7 +203,9 @@ def _about(path):
 
 def _cmd_impute(args) -> int:
     output = Path(args.output)
-    impvals = args.realcom and output.suffix == ""
+    impvals = args.impvals or (args.realcom and output.suffix == "")
+    if impvals and output.suffix:
+        raise MlimputeError(f"'{output}': --impvals writes a folder; give a name without extension")
     if not impvals:
         format_for(output)                  # unknown output type: fail before any work
     if args.model and not args.report:

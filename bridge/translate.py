@@ -242,7 +242,10 @@ def _type_vector(data: pd.DataFrame, type) -> pd.Series:
 
 # -- mice ----------------------------------------------------------------------------
 
-#: mice methods that are conditionals of the joint model: method -> (level, type)
+#: mice methods whose model the joint model takes over: method -> (level, type).  2l.pan,
+#: 2l.lmer and 2lonly.norm are conditionals of it; 2l.norm's cluster-specific residual
+#: variance is level1_covariance = "cluster"; 2l.bin's logistic model becomes the probit
+#: binary response; 2lonly.mean (the cluster mean of observed values) becomes a level-2 response.
 MICE_METHODS = {
     "2l.pan": (1, "continuous"), "2l.lmer": (1, "continuous"), "2l.norm": (1, "continuous"),
     "2l.bin": (1, "binary"), "2lonly.norm": (2, "continuous"), "2lonly.mean": (2, "continuous"),

@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import mlimpute
 from mlimpute.cli import main
 from mlimpute.io.realcom import read_realcom, write_realcom
 from mlimpute.propose import propose_from_realcom
-from mlimpute.simulate import simulate_mixed
+from mlimpute.simulate import simulate, simulate_mixed
 
 
 @pytest.fixture
@@ -118,3 +119,26 @@ def test_realcom_syntax_errors(command, message):
     from mlimpute.io.realcom import parse_realcom_syntax
     with pytest.raises(FormatError, match=re.escape(message)):
         parse_realcom_syntax(command)
+
+
+def test_impvals_from_a_stata_file_for_mlwin(tmp_path):
+    """MLwiN users: MLwiN writes the data as .dta (PSTA), mlimpute --impvals writes the
+    REALCOM files its imputation menu reads; the values are the completed data sets'."""
+    frame, _ = simulate(n_clusters=10, cluster_size=6, n_level1=2, n_level2=0, seed=8)
+    source = tmp_path / "fromMLwiN.dta"
+    mlimpute.write_data(frame, source, dta_format=114)
+    out = tmp_path / "forMLwiN"
+    args = ["impute", str(source), "--impvals", "-o", str(out), "--cluster", "cluster",
+            "--m", "2", "--burnin", "10", "--between", "3", "--seed", "4", "--quiet"]
+    assert main(args) == 0
+    index = (out / "impvals.txt").read_text().splitlines()
+    assert index[0].split("\t") == ["y1", "y2"] and index[2] == "2"
+    stacked = tmp_path / "same.csv"
+    assert main(args[:2] + args[5:] + ["-o", str(stacked)]) == 0        # same run, stacked
+    completed = pd.read_csv(stacked)
+    for m, name in enumerate(index[3].split("\t"), start=1):
+        values = pd.read_csv(out / name, sep="\t", header=None, names=["y1", "y2"])
+        expected = completed.loc[completed["_mi_m"] == m, ["y1", "y2"]].reset_index(drop=True)
+        pd.testing.assert_frame_equal(values, expected)
+    assert main(["impute", str(source), "--impvals", "-o", str(tmp_path / "x.csv"), "--cluster",
+                 "cluster", "--quiet"]) == 2

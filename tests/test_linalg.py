@@ -60,17 +60,21 @@ def test_two_precision_draw_equals_the_general_one(scale):
     _assert_moments(draws, cov @ linear, cov)
 
 
-def test_pattern_imputer_draws_from_the_conditional_normal():
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_pattern_imputer_draws_from_the_conditional_normal(order):
+    """Also on a Fortran-ordered array, where the fast flat write-back does not apply."""
     n = 30000
     mean = np.tile([1.0, -1.0, 0.5], (n, 1))
-    values = RNG.multivariate_normal(mean[0], COV, size=n)
+    values = np.asarray(RNG.multivariate_normal(mean[0], COV, size=n), order=order)
     mask = np.zeros((n, 3), bool)
     mask[: n // 2, 1] = True                  # pattern A: column 1 missing
     mask[n // 2:, [0, 2]] = True              # pattern B: columns 0 and 2 missing
     fixed = values.copy()
+    assert values.flags.c_contiguous == (order == "C")
     imputer = _PatternImputer(mask)
     imputer.draw(values, mean, COV, RNG)
     assert np.array_equal(values[~mask], fixed[~mask])            # observed cells untouched
+    assert not np.any(values[mask] == fixed[mask])                # masked cells redrawn
     for rows, missing in ((slice(0, n // 2), np.array([False, True, False])),
                           (slice(n // 2, n), np.array([True, False, True]))):
         coef, resid_cov = conditional_normal(COV, missing)

@@ -142,3 +142,27 @@ def test_impvals_from_a_stata_file_for_mlwin(tmp_path):
         pd.testing.assert_frame_equal(values, expected)
     assert main(["impute", str(source), "--impvals", "-o", str(tmp_path / "x.csv"), "--cluster",
                  "cluster", "--quiet"]) == 2
+
+
+def test_failed_impvals_run_leaves_no_partial_set(tmp_path, monkeypatch):
+    from mlimpute.io import realcom
+    frame, _ = simulate(n_clusters=6, cluster_size=5, n_level1=1, n_level2=0, seed=2)
+    result = mlimpute.impute(frame, mlimpute.Spec.from_dict({
+        **mlimpute.propose(frame, "cluster").to_dict(),
+        "mcmc": {"burnin": 5, "between": 2, "m": 3, "seed": 1}}))
+    calls = {"n": 0}
+    original = type(result).completed
+
+    def failing(self, m):
+        calls["n"] += 1
+        if m == 3:
+            raise RuntimeError("disk full")
+        return original(self, m)
+    monkeypatch.setattr(type(result), "completed", failing)
+    out = tmp_path / "imputed"
+    with pytest.raises(RuntimeError):
+        realcom.write_impvals(result, out)
+    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["imputed"]
+    monkeypatch.setattr(type(result), "completed", original)
+    realcom.write_impvals(result, out)
+    assert sorted(p.name for p in out.iterdir()) == ["imp1", "imp2", "imp3", "impvals.txt"]

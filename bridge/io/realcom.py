@@ -20,6 +20,8 @@ reads.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -141,18 +143,26 @@ def write_realcom(frame: pd.DataFrame, path: str | Path, responses: list[tuple[s
 
 
 def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
-    """Write impvals.txt and one headerless file per imputation into `directory`."""
+    """Write impvals.txt and one headerless file per imputation into `directory`.
+
+    The files are built in a temporary folder beside it and moved in only when all are
+    written, the index last, so a failed run leaves no partial set behind."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     names = result.imputed_vars
     files = [f"{stem}{m}" for m in range(1, result.m + 1)]
-    for m, name in enumerate(files, start=1):
-        completed = result.completed(m)[names]
-        codes = completed.apply(lambda c: c.cat.codes + 1 if isinstance(c.dtype, pd.CategoricalDtype) else c)
-        text = codes.to_csv(sep="\t", header=False, index=False, lineterminator="\n")
-        atomic_write_text(directory / name, text)
-    index = ["\t".join(names), "written by mlimpute", str(result.m), "\t".join(files)]
-    atomic_write_text(directory / "impvals.txt", "\n".join(index) + "\n")
+    with tempfile.TemporaryDirectory(prefix=f".{directory.name}.", dir=directory.parent) as tmp:
+        staging = Path(tmp)
+        for m, name in enumerate(files, start=1):
+            completed = result.completed(m)[names]
+            codes = completed.apply(lambda c: c.cat.codes + 1
+                                    if isinstance(c.dtype, pd.CategoricalDtype) else c)
+            (staging / name).write_text(codes.to_csv(sep="\t", header=False, index=False,
+                                                     lineterminator="\n"))
+        index = ["\t".join(names), "written by mlimpute", str(result.m), "\t".join(files)]
+        (staging / "impvals.txt").write_text("\n".join(index) + "\n")
+        for name in files + ["impvals.txt"]:
+            os.replace(staging / name, directory / name)
     return directory / "impvals.txt"
 
 

@@ -1,5 +1,5 @@
-"""README's "From R" section runs as written: the R block with the installed r_package,
-and the command-line block on an .rds file."""
+"""README's "From R" and "From MLwiN" sections run as written: the R block with the
+installed r_package, and the command-line blocks on the files they name."""
 from __future__ import annotations
 
 import os
@@ -20,9 +20,9 @@ from conftest import require_r
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def section_blocks(language: str) -> list[str]:
+def section_blocks(language: str, section: str = "From R") -> list[str]:
     text = (ROOT / "README.md").read_text()
-    section = text.split("## From R\n", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(rf"```{language}\n(.*?)```", section, flags=re.S)
 
 
@@ -58,3 +58,21 @@ def test_command_line_block_on_rds(tmp_path, monkeypatch):
     assert main(args[1:]) == 0
     stacked, _ = mlimpute.read_data(tmp_path / "ratings_mi.rds")
     assert list(stacked.columns[:2]) == [".imp", ".id"] and stacked[".imp"].max() == 5
+
+
+def test_mlwin_blocks(tmp_path, monkeypatch):
+    frame = pd.DataFrame({"class": [1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4] * 3,
+                          "nmatpre": [float(v) for v in range(36)],
+                          "nmatpost": [1.0, None, 2.0, 3.0, 1.5, None, 2.5, 3.5, None, 1.0, 2.0, 3.0] * 3})
+    mlimpute.write_data(frame, tmp_path / "fromMLwiN.dta", dta_format=114)
+    monkeypatch.chdir(tmp_path)
+    (block,) = section_blocks("bash", "From MLwiN")
+    commands = [shlex.split(line) for line in block.strip().splitlines()]
+    assert len(commands) == 2
+    for args in commands:
+        assert args[0] == "mlimpute" and main(args[1:]) == 0
+    index = (tmp_path / "forMLwiN" / "impvals.txt").read_text().splitlines()
+    assert index[0] == "nmatpost" and index[2] == "5"
+    stacked, _ = mlimpute.read_data(tmp_path / "stacked114.dta")
+    assert stacked["_mi_m"].max() == 5
+    assert (tmp_path / "stacked114.dta").read_bytes()[0] == 114          # format 114 header

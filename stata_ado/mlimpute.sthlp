@@ -50,5 +50,5 @@ the {cmd:mlimpute} command on the PATH.
 
 {title:Example}
 
-{phang2}{cmd:. mlimpute nmatpost nlitpost csize4, cluster(class) categorical(csize4) covariates(fsm nmatpre) m(20) seed(2011)}{p_end}
+{phang2}{cmd:. mlimpute nmatpost nlitpost nmatpre nlitpre csize4, cluster(class) categorical(csize4) covariates(fsm) m(20) seed(2011)}{p_end}
 {phang2}{cmd:. mi estimate: mixed nmatpost nmatpre i.csize4 || class:}{p_end}

@@ -1,4 +1,4 @@
-"""README's "From R" and "From MLwiN" sections run as written: the R block with the
+"""README's "From Stata" (command line), "From R" and "From MLwiN" sections run as written: the R block with the
 installed r_package, and the command-line blocks on the files they name."""
 from __future__ import annotations
 
@@ -76,3 +76,19 @@ def test_mlwin_blocks(tmp_path, monkeypatch):
     stacked, _ = mlimpute.read_data(tmp_path / "stacked114.dta")
     assert stacked["_mi_m"].max() == 5
     assert (tmp_path / "stacked114.dta").read_bytes()[0] == 114          # format 114 header
+
+
+def test_stata_command_line_block(tmp_path, monkeypatch):
+    """On the shipped class-size fixture saved as pupils.dta; the output is mi-set."""
+    from test_stata_mi import parse_characteristics
+    frame = pd.read_csv(ROOT / "fixtures" / "classsize.csv")
+    mlimpute.write_data(frame, tmp_path / "pupils.dta")
+    monkeypatch.chdir(tmp_path)
+    (block,) = section_blocks("bash", "From Stata")
+    args = shlex.split(block.strip())
+    assert args[0] == "mlimpute" and main(args[1:]) == 0
+    stacked, _ = mlimpute.read_data(tmp_path / "pupils_mi.dta")
+    assert stacked["_mi_m"].max() == 20 and len(stacked) == 21 * len(frame)
+    chars = parse_characteristics(tmp_path / "pupils_mi.dta")
+    assert chars[("_dta", "_mi_style")] == "flong" and chars[("_dta", "_mi_M")] == "20"
+    assert chars[("_dta", "_mi_ivars")] == "nmatpost nlitpost nmatpre nlitpre csize4"

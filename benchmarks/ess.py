@@ -26,7 +26,7 @@ import pandas as pd
 import mlimpute
 from mlimpute.engine.diagnostics import effective_sample_size
 
-from .vs_jomo import HERE, SHAPES, _spec, markdown_table, time_jomo
+from .vs_jomo import HERE, SHAPES, _spec, time_jomo, write_table
 
 DEFAULT_ITERATIONS = {"classsize": 3000, "classsize_l2": 3000, "classsize_cat": 3000,
                       "tldata": 500, "small": 3000}
@@ -82,10 +82,7 @@ def main(argv=None) -> int:
               f"median {row['mlimpute ESS/s (median)']:.1f}; jomo min {row['jomo ESS/s (min)']:.1f} "
               f"median {row['jomo ESS/s (median)']:.1f}; ratio min {row['ratio (min)']:.1f}x "
               f"median {row['ratio (median)']:.1f}x", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "ess.md").write_text(markdown_table(rows))
-    print(f"table written to {out / 'ess.md'}")
+    write_table(rows, Path(args.out) / "ess.md")
     return 0
 
 

@@ -159,11 +159,15 @@ def main(argv=None) -> int:
         print(f"{row['shape']:>13}: mlimpute {row['mlimpute ms/it (median)']:.2f} ms/it, "
               f"jomo {row['jomo ms/it (median)']:.2f} ms/it, ratio {row['ratio (median)']:.2f}x "
               f"(min-based {row['ratio (min)']:.2f}x)", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "vs_jomo.md").write_text(markdown_table(rows))
-    print(f"table written to {out / 'vs_jomo.md'}")
+    write_table(rows, Path(args.out) / "vs_jomo.md")
     return 0
+
+
+def write_table(rows: list[dict], path: Path) -> None:
+    """Write `rows` as a Markdown table (creating the folder) and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown_table(rows))
+    print(f"table written to {path}")
 
 
 def markdown_table(rows: list[dict]) -> str:

@@ -39,15 +39,12 @@ class ClusterCovarianceSampler:
     gamma_scale : (d, d) prior scale Gamma of B (jomo's ``l1cov.prior``, identity by default).
     a_start : starting degrees of freedom (jomo's ``a``, default d + 50).
     a_prior : degrees of freedom eta of a's chi-square prior (jomo's ``a.prior``, default d).
+    Both come checked from :meth:`mlimpute.engine.model.Priors.cluster_df`.
     """
 
     def __init__(self, n_clusters: int, gamma_scale: np.ndarray, a_start: float, a_prior: float):
         self.dim = gamma_scale.shape[0]
         self.n_clusters = n_clusters
-        if a_start <= self.dim - 1:
-            raise ValueError(f"the starting degrees of freedom a = {a_start} must exceed {self.dim - 1}")
-        if a_prior <= 0:
-            raise ValueError(f"the chi-square prior of a needs positive degrees of freedom, got {a_prior}")
         self.gamma = self.dim + 1.0
         self.gamma_scale_inv = np.linalg.inv(gamma_scale)
         self.a = float(a_start)

@@ -104,10 +104,7 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
     if df <= d - 1:
         raise ValueError(f"inverse-Wishart degrees of freedom {df} must exceed dimension - 1 = {d - 1}")
     chol = np.linalg.cholesky(symmetrize(scale))
-    bartlett = np.zeros((d, d))
-    bartlett[np.diag_indices(d)] = np.sqrt(rng.chisquare(df - np.arange(d)))
-    lower = np.tril_indices(d, -1)
-    bartlett[lower] = rng.standard_normal(len(lower[0]))
+    bartlett = _bartlett_factors(np.asarray(df), d, rng)
     # factor' = A^-1 C'  (A lower triangular)  =>  Sigma = factor' factor
     factor = solve_triangular(bartlett, np.ascontiguousarray(chol.T))
     return symmetrize(factor.T @ factor)

@@ -44,17 +44,6 @@ def stacked_parts(original: pd.DataFrame, completed: Iterable[pd.DataFrame], sty
         raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
 
 
-def flong(original: pd.DataFrame, completed: Iterable[pd.DataFrame],
-          imputed_vars: list[str]) -> pd.DataFrame:
-    """Stack the original and the completed data sets in Stata's flong style."""
-    return pd.concat(stacked_parts(original, completed, "flong", imputed_vars), ignore_index=True)
-
-
-def r_long(original: pd.DataFrame, completed: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Stack in R's long shape: ``.imp`` (0 = original data), ``.id`` (1..N), then the data."""
-    return pd.concat(stacked_parts(original, completed, "long", []), ignore_index=True)
-
-
 def _with(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:
     out = frame.reset_index(drop=True).copy()
     for name, value in extra.items():

@@ -221,13 +221,11 @@ def _cmd_impute(args) -> int:
         frame, metadata = read_data(args.input)
         with _about(args.input):
             spec = _spec_from_args(args, frame, metadata)
+    spec = spec.with_mcmc(**{k: getattr(args, k)
+                             for k in ("m", "burnin", "between", "seed", "chains")})
+    if spec.mcmc.seed is None:
+        spec = spec.with_mcmc(seed=new_seed())
     mcmc = spec.mcmc
-    overrides = {k: getattr(args, k) for k in ("m", "burnin", "between", "seed", "chains")
-                 if getattr(args, k) is not None}
-    mcmc = replace(mcmc, **overrides)
-    if mcmc.seed is None:
-        mcmc = replace(mcmc, seed=new_seed())
-    spec = replace(spec, mcmc=mcmc)
     with _about(args.input):
         spec.validate(frame)
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers,

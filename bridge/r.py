@@ -69,8 +69,6 @@ def impute(r_frame, spec: Spec | None = None, *, cluster: str | None = None,
         if cluster is None:
             raise MlimputeError("give a spec or a cluster column")
         spec = propose(frame, cluster, value_labels=metadata.value_labels, **propose_options)
-    overrides = {k: v for k, v in dict(m=m, burnin=burnin, between=between, seed=seed).items()
-                 if v is not None}
-    spec = Spec.from_dict({**spec.to_dict(), "mcmc": {**spec.to_dict()["mcmc"], **overrides}})
+    spec = spec.with_mcmc(m=m, burnin=burnin, between=between, seed=seed)
     result = _impute(frame, spec, progress=progress)
     return to_r(result.stacked(style), metadata)

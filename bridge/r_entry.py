@@ -10,6 +10,7 @@ rather than print a Python traceback.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from .api import impute
@@ -21,13 +22,12 @@ from .translate import from_mitml
 
 
 def _guarded(function):
+    @functools.wraps(function)
     def wrapper(*args, **kwargs) -> dict[str, Any]:
         try:
             return {"error": "", **function(*args, **kwargs)}
         except MlimputeError as exc:
             return {"error": str(exc)}
-    wrapper.__doc__ = function.__doc__
-    wrapper.__name__ = function.__name__
     return wrapper
 
 
@@ -64,8 +64,7 @@ def impute_rds(input: str, output: str, *, cluster: str | None = None,
                         exclude=_names(exclude), value_labels=metadata.value_labels)
     else:
         raise MlimputeError("give formula, type, spec or cluster")
-    mcmc = {**model.mcmc.__dict__, **{k: v for k, v in settings.items() if v is not None}}
-    model = Spec.from_dict({**model.to_dict(), "mcmc": mcmc})
+    model = model.with_mcmc(**settings)
     model.validate(frame)
     result = impute(frame, model, progress=not quiet)
     write_data(result.stacked("long"), output, metadata)

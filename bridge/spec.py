@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -272,6 +272,12 @@ class Spec:
             raise SpecError(f"file '{path}': {exc}") from None
 
     # ------------------------------------------------------------------ data checks
+    def with_mcmc(self, **settings) -> "Spec":
+        """A copy with the MCMC settings given (and not None) replaced, checked as usual:
+        how command-line and R-side options override a spec's."""
+        given = {k: v for k, v in settings.items() if v is not None}
+        return replace(self, mcmc=replace(self.mcmc, **given)) if given else self
+
     def validate(self, frame) -> None:
         """Check the spec against a data frame; raises DataError/SpecError naming the column."""
         from .compile import check_against_data

@@ -284,14 +284,14 @@ def from_mice(data: pd.DataFrame, predictorMatrix, method: Mapping[str, str] | S
         raise SpecError(f"mice predictorMatrix: expected one cluster variable (-2) shared by all "
                         f"targets, found {sorted(clusters) or 'none'}")
     cluster = clusters.pop()
-    if any(-2 not in set(matrix.loc[t]) for t in targets):
-        missing = next(t for t in targets if -2 not in set(matrix.loc[t]))
-        raise SpecError(f"mice predictorMatrix row '{missing}': no cluster variable (-2)")
+    without = [t for t in targets if -2 not in set(matrix.loc[t])]
+    if without:
+        raise SpecError(f"mice predictorMatrix row '{without[0]}': no cluster variable (-2)")
     responses, slopes = [], {}
     for name in targets:
         level, kind = MICE_METHODS[methods[name]]
         row = matrix.loc[name]
-        means = [c for c in row.index[row.isin([3, 4])]]
+        means = list(row.index[row.isin([3, 4])])
         if means:
             raise SpecError(f"mice predictorMatrix row '{name}': cluster-mean predictor "
                             f"'{means[0]}' (code {int(row[means[0]])}) is not part of the joint "
@@ -302,7 +302,7 @@ def from_mice(data: pd.DataFrame, predictorMatrix, method: Mapping[str, str] | S
             raise SpecError(f"column '{name}': 2l.bin needs two categories")
         responses.append(Response(name, type=kind, level=level, covariates=observed))
         if level == 1:
-            slopes[name] = [c for c in row.index[row == 2]]
+            slopes[name] = list(row.index[row == 2])
     designs = {tuple(s) for s in slopes.values()}
     if len(designs) > 1:
         a, b = [k for k in slopes][:2]
@@ -330,9 +330,12 @@ def from_mice(data: pd.DataFrame, predictorMatrix, method: Mapping[str, str] | S
 
 
 def _predictor_matrix(data: pd.DataFrame, matrix) -> pd.DataFrame:
-    frame = pd.DataFrame(matrix) if not isinstance(matrix, pd.DataFrame) else matrix
-    if isinstance(matrix, Mapping) and not isinstance(matrix, pd.DataFrame):
+    if isinstance(matrix, pd.DataFrame):
+        frame = matrix
+    elif isinstance(matrix, Mapping):
         frame = pd.DataFrame(matrix).T          # {target: {predictor: code}}
+    else:
+        frame = pd.DataFrame(matrix)            # a plain square array, columns in data order
     frame = frame.fillna(0)
     if frame.shape[0] == frame.shape[1] == data.shape[1] and \
             list(frame.columns) == list(range(data.shape[1])):

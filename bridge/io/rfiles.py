@@ -73,10 +73,13 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, object_name: str | None
 
 # -- reading -------------------------------------------------------------------------
 
-def _classes(converter, robject) -> list[str]:
-    if robject.attributes is None:
-        return []
-    attributes = converter.convert(robject.attributes)
+def _attributes(converter, robject) -> dict:
+    return {} if robject.attributes is None else converter.convert(robject.attributes)
+
+
+def _classes(converter, robject, attributes: dict | None = None) -> list[str]:
+    if attributes is None:
+        attributes = _attributes(converter, robject)
     return [str(c) for c in np.atleast_1d(attributes.get("class", []))]
 
 
@@ -108,7 +111,8 @@ def _the_data_frame(path: Path, obj, converter):
 def _column(path: Path, name: str, robject, converter, metadata: Metadata) -> pd.Series:
     from rdata.parser import RObjectType
 
-    classes = _classes(converter, robject)
+    attributes = _attributes(converter, robject)
+    classes = _classes(converter, robject, attributes)
     kind = robject.info.type
     if "factor" in classes:
         return pd.Series(converter.convert(robject), name=name)
@@ -118,9 +122,7 @@ def _column(path: Path, name: str, robject, converter, metadata: Metadata) -> pd
     if kind not in (RObjectType.INT, RObjectType.REAL, RObjectType.LGL, RObjectType.STR):
         raise FormatError(f"file '{path}': column '{name}' is an R {kind.name.lower()} "
                           "(list column); only atomic vectors and factors can be read")
-    if robject.attributes is not None:
-        attributes = converter.convert(robject.attributes)
-        _labels_to_metadata(name, attributes, metadata)
+    _labels_to_metadata(name, attributes, metadata)
     if kind == RObjectType.STR:
         texts = [converter.convert(item) for item in robject.value]
         return pd.Series(pd.array([None if t is None else str(t) for t in texts],
@@ -128,17 +130,14 @@ def _column(path: Path, name: str, robject, converter, metadata: Metadata) -> pd
     values = np.ma.asarray(robject.value)
     mask = np.ma.getmaskarray(values) | _r_na(kind, np.ma.getdata(values))
     data = np.ma.getdata(values)
-    if kind == RObjectType.INT:
-        series = pd.Series(pd.array(np.where(mask, 0, data).astype(np.int32), dtype="Int32"))
-        series[mask] = pd.NA
-        if not mask.any():
-            series = series.astype(np.int32)
-    elif kind == RObjectType.REAL:
-        series = pd.Series(np.where(mask, np.nan, data).astype(float))
-    else:
-        series = pd.Series(pd.array(np.where(mask, False, data).astype(bool), dtype="boolean"))
-        series[mask] = pd.NA
-    return series.rename(name)
+    if kind == RObjectType.REAL:
+        return pd.Series(np.where(mask, np.nan, data).astype(float), name=name)
+    if kind == RObjectType.INT and not mask.any():
+        return pd.Series(data.astype(np.int32), name=name)
+    array = (pd.arrays.IntegerArray(np.where(mask, 0, data).astype(np.int32), mask)
+             if kind == RObjectType.INT
+             else pd.arrays.BooleanArray(np.where(mask, False, data).astype(bool), mask))
+    return pd.Series(array, name=name)
 
 
 def _r_na(kind, data: np.ndarray) -> np.ndarray:

@@ -162,7 +162,7 @@ def test_failed_impvals_run_leaves_no_partial_set(tmp_path, monkeypatch):
     out = tmp_path / "imputed"
     with pytest.raises(RuntimeError):
         realcom.write_impvals(result, out)
-    assert list(out.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["imputed"]
+    assert list(tmp_path.iterdir()) == []                         # not even the folder
     monkeypatch.setattr(type(result), "completed", original)
     realcom.write_impvals(result, out)
     assert sorted(p.name for p in out.iterdir()) == ["imp1", "imp2", "imp3", "impvals.txt"]

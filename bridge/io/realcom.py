@@ -148,7 +148,7 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
     The files are built in a temporary folder beside it and moved in only when all are
     written, the index last, so a failed run leaves no partial set behind."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.parent.mkdir(parents=True, exist_ok=True)
     names = result.imputed_vars
     files = [f"{stem}{m}" for m in range(1, result.m + 1)]
     with tempfile.TemporaryDirectory(prefix=f".{directory.name}.", dir=directory.parent) as tmp:
@@ -161,6 +161,7 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
                                                      lineterminator="\n"))
         index = ["\t".join(names), "written by mlimpute", str(result.m), "\t".join(files)]
         (staging / "impvals.txt").write_text("\n".join(index) + "\n")
+        directory.mkdir(exist_ok=True)
         for name in files + ["impvals.txt"]:
             os.replace(staging / name, directory / name)
     return directory / "impvals.txt"

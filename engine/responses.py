@@ -31,28 +31,26 @@ from .truncated import log_normal_interval, truncated_normal
 class ColumnConditional:
     """Conditional normal of one working column given all other columns of its row.
 
-    values (n, W) are the current working values (modified in place by :meth:`set`),
-    mean (n, W) their means and cov (W, W) their covariance.  With Q = cov^-1 the
-    conditional of column c is N(mu_c - sum_{k != c} Q_ck (x_k - mu_k) / Q_cc, 1 / Q_cc).
-    The residuals x - mu are kept for all rows and updated column by column, so a
-    column's conditional means cost one (n, W) x (W,) product, not copies of row subsets.
+    values (n, W) are the current working values and resid (n, W) their residuals from
+    the mean (both modified in place by :meth:`set`); cov (W, W) is their covariance.
+    With Q = cov^-1 the conditional of column c is N(mu_c - sum_{k != c} Q_ck r_k / Q_cc,
+    1 / Q_cc), r = x - mu; since mu_c = x_c - r_c that mean is x_c - (Q r)_c / Q_cc, so
+    a column's conditional means cost one (n, W) x (W,) product, not copies of row subsets.
     """
 
-    def __init__(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray):
+    def __init__(self, values: np.ndarray, resid: np.ndarray, cov: np.ndarray):
         self.values = values
-        self.mean = mean
+        self.resid = resid
         self.precision = np.linalg.inv(cov)
-        self.resid = values - mean
 
     def column(self, c: int, rows: np.ndarray) -> tuple[np.ndarray, float]:
         """(conditional means of column c in `rows`, conditional sd)."""
         q = self.precision[:, c]
-        shift = (self.resid @ q)[rows] - self.resid[rows, c] * q[c]
-        return self.mean[rows, c] - shift / q[c], 1.0 / np.sqrt(q[c])
+        return self.values[rows, c] - (self.resid @ (q / q[c]))[rows], 1.0 / np.sqrt(q[c])
 
     def set(self, c: int, rows: np.ndarray, new: np.ndarray) -> None:
+        self.resid[rows, c] += new - self.values[rows, c]
         self.values[rows, c] = new
-        self.resid[rows, c] = new - self.mean[rows, c]
 
 
 class ResponseType:

@@ -172,8 +172,10 @@ class _PatternImputer:
 
     For each missingness pattern (a fixed set of masked columns m) the conditional is
     x_m | x_o ~ N(mu_m + G (x_o - mu_o), S).  The regression matrices G and the Cholesky
-    factors of S of all patterns come from one batched computation; rows are visited in
-    pattern order so that each pattern is one contiguous block and one matrix product.
+    factors of S of all patterns come from one batched computation; each pattern's rows
+    are one matrix product (and a view, no copy, when the caller has sorted its rows by
+    pattern).  The caller keeps the residuals x - mu, so the means are never formed; the
+    masked cells are written back through one sorted flat index.
     """
 
     def __init__(self, mask: np.ndarray):
@@ -184,15 +186,23 @@ class _PatternImputer:
         inverse = np.asarray(inverse).reshape(-1)
         keep = np.flatnonzero(patterns.any(axis=1))
         self.patterns = patterns[keep]                          # (P, w), True = masked
-        rows_by_pattern = [np.flatnonzero(inverse == g) for g in keep]
-        self.order = np.concatenate(rows_by_pattern)            # rows with a masked cell
-        self.bounds = np.cumsum([0] + [len(r) for r in rows_by_pattern])
         self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
         self.masked_blocks = [np.ix_(cols, cols) for cols in self.masked_columns]
-        self.observed = (~mask[self.order]).astype(float)
-        # flat positions of those rows' cells: writing back through a 1-d index is
-        # several times faster than numpy's 2-d row scatter
-        self.flat_cells = (self.order[:, None] * mask.shape[1] + np.arange(mask.shape[1])).ravel()
+        # each pattern's rows: a slice when they are contiguous (the sampler sorts level-1
+        # rows by pattern), so that reading them needs no copy
+        self.rows = []
+        for g in keep:
+            rows = np.flatnonzero(inverse == g)
+            contiguous = rows[-1] - rows[0] + 1 == len(rows)
+            self.rows.append(slice(rows[0], rows[-1] + 1) if contiguous else rows)
+        # the masked cells, pattern by pattern, each row's cells together: the order in which
+        # one pattern's (rows, masked columns) block of draws ravels
+        row_ids = [np.arange(len(mask))[rows] for rows in self.rows]
+        self.cell_rows = np.concatenate([np.repeat(r, len(c)) for r, c in zip(row_ids, self.masked_columns)])
+        self.cell_cols = np.concatenate([np.tile(c, len(r)) for r, c in zip(row_ids, self.masked_columns)])
+        self.cell_bounds = np.cumsum([0] + [len(r) * len(c) for r, c in zip(row_ids, self.masked_columns)])
+        # writing through a 1-d index is several times faster than numpy's 2-d scatter
+        self.flat_cells = self.cell_rows * mask.shape[1] + self.cell_cols
 
     def _operators(self, cov: np.ndarray):
         """Per pattern, embedded in full width: G (P, w, w) with G[m, o] = cov_mo cov_oo^-1
@@ -207,39 +217,60 @@ class _PatternImputer:
         cond = (cov - gain @ cov) * (mis[:, :, None] * mis[:, None, :]) + eye * obs[:, None, :]
         return gain, np.linalg.cholesky(symmetrize(cond))
 
-    def draw(self, values: np.ndarray, mean: np.ndarray, cov: np.ndarray,
+    def draw(self, values: np.ndarray, resid: np.ndarray, cov: np.ndarray,
              rng: np.random.Generator, groups: np.ndarray | None = None) -> None:
-        """Overwrite the masked cells of `values` (n, w) in place; rows are N(mean, cov).
+        """Redraw the masked cells of `values` (n, w) in place; rows are N(mean, cov) and
+        `resid` (n, w) = values - mean, whose masked cells are updated to match.
 
         With `groups` (n,) codes 0..G-1, cov is a (G, w, w) stack and row i uses
         cov[groups[i]] (cluster-specific covariance matrices).
         """
         if not self.active:
             return
-        current = np.take(values, self.order, axis=0)         # faster than values[order]
-        mu = np.take(mean, self.order, axis=0)
-        resid = (current - mu) * self.observed
         if groups is None:
             gain, chol = self._operators(cov)
         else:
             gain, chol = self._operators(cov[:, None])          # (G, P, w, w)
-            row_groups = groups[self.order]
-        for p, cols in enumerate(self.masked_columns):
-            a, b = self.bounds[p], self.bounds[p + 1]
-            z = rng.standard_normal((b - a, len(cols)))
-            # only the masked columns' rows of G: the others are zero
+        new = np.empty(len(self.flat_cells))                    # new residuals of the masked cells
+        for p, (rows, cols) in enumerate(zip(self.rows, self.masked_columns)):
+            # only the masked columns' rows of G, which is zero in the masked columns:
+            # their (stale) residuals drop out
+            resid_rows = resid[rows]
+            z = rng.standard_normal((len(resid_rows), len(cols)))
             if groups is None:
-                predicted = mu[a:b, cols] + resid[a:b] @ gain[p][cols].T
-                noise = z @ chol[p][self.masked_blocks[p]].T
+                block = resid_rows @ gain[p][cols].T + z @ chol[p][self.masked_blocks[p]].T
             else:
-                g = row_groups[a:b]
-                predicted = mu[a:b, cols] + np.einsum("nij,nj->ni", gain[g, p][:, cols], resid[a:b])
-                noise = np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z)
-            current[a:b, cols] = predicted + noise
-        if values.flags.c_contiguous:
-            values.reshape(-1)[self.flat_cells] = current.reshape(-1)   # a view: writes through
+                g = groups[rows]
+                block = (np.einsum("nij,nj->ni", gain[g, p][:, cols], resid_rows)
+                         + np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z))
+            new[self.cell_bounds[p]:self.cell_bounds[p + 1]] = block.reshape(-1)
+        if values.flags.c_contiguous and resid.flags.c_contiguous:
+            cells, values, resid = self.flat_cells, values.reshape(-1), resid.reshape(-1)  # views
         else:
-            values[self.order] = current
+            cells = (self.cell_rows, self.cell_cols)
+        values[cells] += new - resid[cells]
+        resid[cells] = new
+
+
+class _RowGroups:
+    """Sums over the rows of each cluster when rows are sorted by (pattern, cluster).
+
+    Each (pattern, cluster) run of rows is contiguous, so one reduction gives the run
+    sums; those are few (at most patterns x clusters) and a second reduction, over the
+    runs put in cluster order, gives the cluster sums.  Every cluster must have a row.
+    """
+
+    def __init__(self, cluster: np.ndarray, pattern: np.ndarray):
+        change = (cluster[1:] != cluster[:-1]) | (pattern[1:] != pattern[:-1])
+        self.run_starts = np.flatnonzero(np.r_[True, change])
+        run_cluster = cluster[self.run_starts]
+        self.run_order = np.argsort(run_cluster, kind="stable")
+        self.cluster_starts = np.flatnonzero(np.r_[True, np.diff(run_cluster[self.run_order]) != 0])
+
+    def cluster_sums(self, a: np.ndarray) -> np.ndarray:
+        """(J, ...) sums of the rows of `a` (N, ...) by cluster."""
+        runs = np.add.reduceat(a, self.run_starts, axis=0)
+        return np.add.reduceat(runs[self.run_order], self.cluster_starts, axis=0)
 
 
 def _draw_coefficients(gram: np.ndarray, cross: np.ndarray, precision: np.ndarray,
@@ -291,11 +322,14 @@ class GibbsSampler:
         self.data = data
         self.rng = rng
         self.jomo_compatible = jomo_compatible
-        self._order = np.argsort(data.cluster, kind="stable")
+        # rows sorted by missingness pattern, then cluster: each pattern's rows are one
+        # block for the imputer, cluster sums are two contiguous reductions (_RowGroups)
+        pattern = np.unique(np.isnan(data.level1.y), axis=0, return_inverse=True)[1].reshape(-1)
+        self._order = np.lexsort((data.cluster, pattern))
         cluster = data.cluster[self._order]
         self.n_clusters = data.n_clusters
         self._cluster = cluster
-        self._starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+        self._groups = _RowGroups(cluster, pattern[self._order])
 
         l1, l2 = data.level1, data.level2
         self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds,
@@ -313,7 +347,7 @@ class GibbsSampler:
         zz = self.z[:, :, None] * self.z[:, None, :]
         if self._w_unit is not None:
             zz = zz * self._w_unit[:, None, None]
-        self._zz = np.add.reduceat(zz, self._starts, axis=0)   # (J, q, q) per-cluster Z'WZ
+        self._zz = self._groups.cluster_sums(zz)               # (J, q, q) per-cluster Z'WZ
         self.level1.weight(self._w_param1)
         self.level2.weight(self._w_cluster)
 
@@ -339,9 +373,10 @@ class GibbsSampler:
         self.u = np.zeros((self.n_clusters, self.d1))
         self.omega_e = self.cov_e.initial()
         self.omega_u = self.cov_u.initial()
-        # cached linear predictors, refreshed whenever beta1 or u changes
-        self._xb1 = self.level1.x @ self.beta1
-        self._zu = self._random_part()
+        # residuals W1 - X1 B1 - Z u of the level-1 working values, kept up to date by every
+        # step that changes W1, B1 or u, so that no step recomputes them from scratch
+        self._resid1 = self.level1.working - self.level1.x @ self.beta1
+        self._scratch1 = np.empty_like(self._resid1)     # reused for (N, w1) temporaries
 
     def _init_cluster_covariance(self, data: ModelData) -> None:
         """Cluster-specific Omega_e (continuous level-1 responses only): per-cluster
@@ -353,10 +388,10 @@ class GibbsSampler:
         self.cluster_cov = ClusterCovarianceSampler(self.n_clusters, gamma_scale, a_start, a_prior)
         # Omega_j is a cluster-level parameter, like u_j: its data are weighted within the cluster
         w = np.ones(len(self._cluster)) if self._w_unit is None else self._w_unit
-        self._cluster_sizes = np.add.reduceat(w, self._starts)
+        self._cluster_sizes = self._groups.cluster_sums(w)
         x = self.level1.x
         xx = x[:, :, None] * self.level1.weighted(x)[:, None, :]
-        self._gram_by_cluster = np.add.reduceat(xx, self._starts, axis=0)     # (J, k, k)
+        self._gram_by_cluster = self._groups.cluster_sums(xx)                 # (J, k, k)
 
     def _row_precisions(self) -> np.ndarray:
         """(N, w1, w1) Omega_e^-1 of each (sorted) row's cluster."""
@@ -371,14 +406,21 @@ class GibbsSampler:
             beta[cols, c] = np.linalg.lstsq(level.x[:, cols], level.working[:, c], rcond=None)[0]
         return beta
 
-    def _random_part(self) -> np.ndarray:
-        """(N, w1) contribution (I ⊗ z_ij') u_j of the random coefficients, sorted rows."""
-        if self._z_is_ones:
-            return self.u[self._cluster]
+    def _random_part(self, u: np.ndarray) -> np.ndarray:
+        """(N, w1) contribution (I ⊗ z_ij') u_j of random coefficients u (J, d1), sorted
+        rows, in the scratch buffer (valid until the next use of the buffer)."""
+        out = self._scratch1
         if self.q == 1:
-            return self.u[self._cluster] * self.z
-        u = self.u.reshape(self.n_clusters, self.w1, self.q)[self._cluster]
-        return np.einsum("na,nra->nr", self.z, u)
+            np.take(u, self._cluster, axis=0, out=out)
+            if not self._z_is_ones:
+                out *= self.z
+            return out
+        u = u.reshape(self.n_clusters, self.w1, self.q)[self._cluster]
+        return np.einsum("na,nra->nr", self.z, u, out=out)
+
+    def _resid1_exact(self) -> np.ndarray:
+        """W1 - X1 B1 - Z u computed afresh (the sampler keeps it updated instead)."""
+        return self.level1.working - self.level1.x @ self.beta1 - self._random_part(self.u)
 
     def _level2_residuals(self) -> np.ndarray:
         return self.level2.working - self.level2.x @ self.beta2
@@ -389,13 +431,14 @@ class GibbsSampler:
         return o[:d1, :d1], o[:d1, d1:], o[d1:, d1:]
 
     # ------------------------------------------------------------------ Gibbs steps
-    def _update_latents(self, level: _Level, values: np.ndarray, mean: np.ndarray,
+    def _update_latents(self, level: _Level, values: np.ndarray, resid: np.ndarray,
                         cov: np.ndarray, offset: int, adapt: bool) -> None:
         """Step 1: redraw latent working values behind observed responses, one working
-        column at a time from its conditional given the rest of the row."""
+        column at a time from its conditional given the rest of the row (`resid` are the
+        values' residuals from their means, updated along)."""
         if not level.latent_blocks:
             return
-        cond = ColumnConditional(values, mean, cov)
+        cond = ColumnConditional(values, resid, cov)
         for rtype, cols, r in level.latent_blocks:
             columns = list(range(offset + cols.start, offset + cols.stop))
             rtype.update_observed(cond, columns, level.values[:, r], self.rng, adapt)
@@ -403,40 +446,43 @@ class GibbsSampler:
     def _impute_level1(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
-        mean = self._xb1 + self._zu
         if self.cluster_cov is not None:
-            self._imputer1.draw(self.level1.working, mean, self.cluster_cov.omegas, self.rng,
-                                groups=self._cluster)
+            self._imputer1.draw(self.level1.working, self._resid1, self.cluster_cov.omegas,
+                                self.rng, groups=self._cluster)
             return
-        self._update_latents(self.level1, self.level1.working, mean, self.omega_e, 0, adapt)
-        self._imputer1.draw(self.level1.working, mean, self.omega_e, self.rng)
+        self._update_latents(self.level1, self.level1.working, self._resid1, self.omega_e, 0, adapt)
+        self._imputer1.draw(self.level1.working, self._resid1, self.omega_e, self.rng)
 
     def _impute_level2(self, adapt: bool) -> None:
         if self.w2 == 0:
             return
         mean = np.hstack([np.zeros((self.n_clusters, self.d1)), self.level2.x @ self.beta2])
         joint = np.hstack([self.u, self.level2.working])
-        self._update_latents(self.level2, joint, mean, self.omega_u, self.d1, adapt)
-        self._imputer2.draw(joint, mean, self.omega_u, self.rng)
+        resid = joint - mean
+        self._update_latents(self.level2, joint, resid, self.omega_u, self.d1, adapt)
+        self._imputer2.draw(joint, resid, self.omega_u, self.rng)
         self.level2.working[:] = joint[:, self.d1:]
 
     def _draw_beta1(self) -> None:
         if self.w1 == 0:
             return
-        resid = self.level1.working - self._zu
+        x = self.level1.x
         if self.cluster_cov is None:
-            cross = self.level1.x.T @ self.level1.weighted(resid)
-            self.beta1 = _draw_coefficients(self.level1.gram, cross, inv_pd(self.omega_e),
-                                            self.level1.coef_mask, self.rng)
+            # X'W (W1 - Z u) = X'W r + X'WX B1, r the current residuals
+            cross = x.T @ self.level1.weighted(self._resid1) + self.level1.gram @ self.beta1
+            beta1 = _draw_coefficients(self.level1.gram, cross, inv_pd(self.omega_e),
+                                       self.level1.coef_mask, self.rng)
         else:   # sum over clusters of Omega_j^-1 ⊗ X_j'WX_j and X_j'W R_j Omega_j^-1
+            resid = self._resid1 + x @ self.beta1                                 # W1 - Z u
             prec = self.cluster_cov.precisions
             k = self.level1.x.shape[1]
             full = np.einsum("jrs,jab->rasb", prec, self._gram_by_cluster).reshape(
                 self.w1 * k, self.w1 * k)
             rq = np.einsum("nr,nrs->ns", resid, self._row_precisions())
-            linear = self.level1.x.T @ self.level1.weighted(rq)
-            self.beta1 = _draw_coefficients_from_system(full, linear, self.level1.coef_mask, self.rng)
-        self._xb1 = self.level1.x @ self.beta1
+            linear = x.T @ self.level1.weighted(rq)
+            beta1 = _draw_coefficients_from_system(full, linear, self.level1.coef_mask, self.rng)
+        self._resid1 -= np.matmul(x, beta1 - self.beta1, out=self._scratch1)
+        self.beta1 = beta1
 
     def _draw_beta2(self) -> None:
         """B2 given u: v_j | u_j ~ N(H u_j, S) with H = O_vu O_uu^-1, S = O_vv - H O_uv."""
@@ -468,27 +514,31 @@ class GibbsSampler:
         else:
             prior_prec = inv_pd(o_uu)
             linear = np.zeros((self.n_clusters, self.d1))
-        resid = self.level1.working - self._xb1
-        if self.cluster_cov is None:
-            prec_e = inv_pd(self.omega_e)
-            resid = resid @ prec_e                                               # (N, w1)
+        # the level-1 data enter through S_j = sum_i w_i (W1_i - X_i B1) z_i' (w1, q), as
+        # Omega_e^-1 S_j; with W1 - X B1 = r + Z u that is the cluster sum over the
+        # residuals r plus U_j Z_j'WZ_j (U_j the (w1, q) layout of u_j).  Omega_e (or the
+        # cluster's Omega_e,j) is constant within a cluster, so it multiplies the sums.
+        weighted = self._resid1 if self._w_unit is None else self._resid1 * self._w_unit[:, None]
+        if self._z_is_ones:
+            sums = self._groups.cluster_sums(weighted)[:, :, None]
+        elif self.q == 1:
+            sums = self._groups.cluster_sums(weighted * self.z)[:, :, None]
         else:
-            prec_e = self.cluster_cov.precisions                                 # (J, w1, w1)
-            resid = np.einsum("nr,nrs->ns", resid, self._row_precisions())
-        if self._w_unit is not None:
-            resid = resid * self._w_unit[:, None]
-        if self.q == 1 and self.cluster_cov is None:
-            linear = linear + np.add.reduceat(resid if self._z_is_ones else resid * self.z,
-                                              self._starts, axis=0)
-            self.u = draw_normal_two_precisions(prior_prec, prec_e, self._zz[:, 0, 0], linear, self.rng)
-        else:
-            rz = (resid[:, :, None] * self.z[:, None, :]).reshape(len(resid), self.d1)
-            linear = linear + np.add.reduceat(rz, self._starts, axis=0)
-            per_cluster = "jrs" if prec_e.ndim == 3 else "rs"
-            precision = prior_prec + np.einsum(f"{per_cluster},jab->jrasb", prec_e, self._zz).reshape(
+            sums = self._groups.cluster_sums(weighted[:, :, None] * self.z[:, None, :])
+        u_layout = self.u.reshape(self.n_clusters, self.w1, self.q)
+        sums += np.einsum("jrb,jba->jra", u_layout, self._zz)
+        prec_e = inv_pd(self.omega_e) if self.cluster_cov is None else self.cluster_cov.precisions
+        per_cluster = "jrs" if prec_e.ndim == 3 else "rs"             # Omega_e,j^-1 or Omega_e^-1
+        linear = linear + np.einsum(f"{per_cluster},jra->jsa", prec_e, sums).reshape(
+            self.n_clusters, self.d1)
+        if self.q == 1 and prec_e.ndim == 2:
+            u = draw_normal_two_precisions(prior_prec, prec_e, self._zz[:, 0, 0], linear, self.rng)
+        else:   # precision T^-1 + Omega_e^-1 ⊗ Z_j'WZ_j, cluster by cluster
+            data_prec = np.einsum(f"{per_cluster},jab->jrasb", prec_e, self._zz).reshape(
                 self.n_clusters, self.d1, self.d1)
-            self.u = draw_normal_from_precision_batched(precision, linear, self.rng)
-        self._zu = self._random_part()
+            u = draw_normal_from_precision_batched(prior_prec + data_prec, linear, self.rng)
+        self._resid1 -= self._random_part(u - self.u)
+        self.u = u
 
     def _draw_omega_u(self, adapt: bool) -> None:
         if self.dim_u == 0:
@@ -500,13 +550,13 @@ class GibbsSampler:
     def _draw_omega_e(self, adapt: bool) -> None:
         if self.w1 == 0:
             return
-        resid = self.level1.working - self._xb1 - self._zu
+        resid = self._resid1
         if self.cluster_cov is None:
             ss = resid.T @ self.level1.weighted(resid)
             self.omega_e = self.cov_e.draw(self.omega_e, ss, self.level1.total_weight, self.rng, adapt)
             return
         weighted = resid if self._w_unit is None else resid * self._w_unit[:, None]
-        ss = np.add.reduceat(resid[:, :, None] * weighted[:, None, :], self._starts, axis=0)
+        ss = self._groups.cluster_sums(resid[:, :, None] * weighted[:, None, :])
         self.cluster_cov.draw(ss, self._cluster_sizes, self.rng, adapt)
         # reported level-1 covariance: the average of the clusters' matrices
         self.omega_e = self.cluster_cov.omegas.mean(axis=0)

@@ -71,10 +71,12 @@ def test_pattern_imputer_draws_from_the_conditional_normal(order):
     mask[n // 2:, [0, 2]] = True              # pattern B: columns 0 and 2 missing
     fixed = values.copy()
     assert values.flags.c_contiguous == (order == "C")
+    resid = np.asarray(values - mean, order=order)
     imputer = _PatternImputer(mask)
-    imputer.draw(values, mean, COV, RNG)
+    imputer.draw(values, resid, COV, RNG)
     assert np.array_equal(values[~mask], fixed[~mask])            # observed cells untouched
     assert not np.any(values[mask] == fixed[mask])                # masked cells redrawn
+    np.testing.assert_allclose(resid, values - mean, atol=1e-12)  # residuals kept in step
     for rows, missing in ((slice(0, n // 2), np.array([False, True, False])),
                           (slice(n // 2, n), np.array([True, False, True]))):
         coef, resid_cov = conditional_normal(COV, missing)
@@ -124,6 +126,25 @@ def test_truncated_normal_matches_scipy(mean, sd, lower, upper):
     assert abs(draws.mean() - ref.mean()) < 5 * ref.std() / np.sqrt(n)
     assert abs(draws.std() / ref.std() - 1) < 0.03
     assert stats.kstest(draws, ref.cdf).pvalue > 1e-4
+
+
+def test_truncated_normal_mixes_methods_exactly():
+    """One call holding intervals for both methods: one-sided ones with at least half
+    the mass (rejection, some falling back to the inverse CDF after REJECTION_ROUNDS),
+    tails and two-sided ones (inverse CDF); each group must match scipy in place."""
+    from mlimpute.engine.truncated import truncated_normal
+    cases = [(0.0, 1.0, -np.inf, 0.05), (0.2, 0.7, -1.0, np.inf), (1.5, 1.0, 0.0, np.inf),
+             (0.0, 1.0, 1.5, np.inf), (0.0, 2.0, -0.5, 0.5), (-1.0, 1.0, -np.inf, -3.0)]
+    n = 20000
+    mean, sd, lower, upper = (np.repeat([c[i] for c in cases], n) for i in range(4))
+    order = RNG.permutation(len(mean))                 # interleave the groups
+    draws = np.empty(len(mean))
+    draws[order] = truncated_normal(mean[order], sd[order], lower[order], upper[order], RNG)
+    for g, (m, s, lo, hi) in enumerate(cases):
+        group = draws[g * n:(g + 1) * n]
+        ref = stats.truncnorm((lo - m) / s, (hi - m) / s, loc=m, scale=s)
+        assert group.min() >= lo and group.max() <= hi
+        assert stats.kstest(group, ref.cdf).pvalue > 1e-4, (m, s, lo, hi)
 
 
 def test_lapack_helpers_equal_scipy_and_numpy():

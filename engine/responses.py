@@ -22,35 +22,44 @@ type is adding a class here and registering it; the sampler loop does not change
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from scipy import special
 
-from .truncated import log_normal_interval, truncated_normal
+from .truncated import log_normal_interval, truncated_normal, truncated_normal_one_sided
 
 
 class ColumnConditional:
     """Conditional normal of one working column given all other columns of its row.
 
     values (n, W) are the current working values and resid (n, W) their residuals from
-    the mean (both modified in place by :meth:`set`); cov (W, W) is their covariance.
-    With Q = cov^-1 the conditional of column c is N(mu_c - sum_{k != c} Q_ck r_k / Q_cc,
-    1 / Q_cc), r = x - mu; since mu_c = x_c - r_c that mean is x_c - (Q r)_c / Q_cc, so
-    a column's conditional means cost one (n, W) x (W,) product, not copies of row subsets.
+    the mean, both C-ordered and modified in place by :meth:`redraw`; cov (W, W) is their
+    covariance.  With Q = cov^-1 the conditional of column c is
+    N(mu_c - sum_{k != c} Q_ck r_k / Q_cc, 1 / Q_cc), r = x - mu; since mu_c = x_c - r_c
+    that mean is x_c - (Q r)_c / Q_cc, so a column's conditional means cost one
+    (n, W) x (W,) product, not copies of row subsets.
     """
 
     def __init__(self, values: np.ndarray, resid: np.ndarray, cov: np.ndarray):
+        if not (values.flags.c_contiguous and resid.flags.c_contiguous):
+            raise ValueError("ColumnConditional needs C-ordered values and residuals")
         self.values = values
         self.resid = resid
         self.precision = np.linalg.inv(cov)
 
-    def column(self, c: int, rows: np.ndarray) -> tuple[np.ndarray, float]:
-        """(conditional means of column c in `rows`, conditional sd)."""
+    def redraw(self, c: int, rows: np.ndarray,
+               draw: Callable[[np.ndarray, float], np.ndarray]) -> np.ndarray:
+        """Replace column c in `rows` by draw(conditional means, conditional sd); returns
+        the new values."""
         q = self.precision[:, c]
-        return self.values[rows, c] - (self.resid @ (q / q[c]))[rows], 1.0 / np.sqrt(q[c])
-
-    def set(self, c: int, rows: np.ndarray, new: np.ndarray) -> None:
-        self.resid[rows, c] += new - self.values[rows, c]
-        self.values[rows, c] = new
+        cells = rows * self.values.shape[1] + c              # flat positions: 1-d take/put
+        values, resid = self.values.reshape(-1), self.resid.reshape(-1)   # views
+        old = values.take(cells)
+        new = draw(old - (self.resid @ (q / q[c]))[rows], 1.0 / np.sqrt(q[c]))
+        resid.put(cells, resid.take(cells) + (new - old))
+        values.put(cells, new)
+        return new
 
 
 class ResponseType:
@@ -156,11 +165,16 @@ class Ordinal(ResponseType):
         if rows.size == 0:
             return
         y = values[rows].astype(int)
-        col = columns[0]
-        mean, sd = cond.column(col, rows)
-        if self.n_categories > 2:
-            self._update_thresholds(y, mean, sd, rng, adapt)
-        cond.set(col, rows, truncated_normal(mean, sd, self.cut[y], self.cut[y + 1], rng))
+
+        def draw(mean, sd):
+            if self.n_categories > 2:
+                self._update_thresholds(y, mean, sd, rng, adapt)
+            return self._draw_latent(mean, sd, y, rng)
+        cond.redraw(columns[0], rows, draw)
+
+    def _draw_latent(self, mean, sd, y, rng):
+        """Latents of observed categories y: N(mean, sd^2) between their thresholds."""
+        return truncated_normal(mean, sd, self.cut[y], self.cut[y + 1], rng)
 
     def _update_thresholds(self, y, mean, sd, rng, adapt):
         old = self.cut
@@ -199,6 +213,9 @@ class Binary(Ordinal):
         if n_categories != 2:
             raise ValueError(f"a binary response has 2 categories, got {n_categories}")
         super().__init__(2)
+
+    def _draw_latent(self, mean, sd, y, rng):
+        return truncated_normal_one_sided(mean, sd, 0.0, y == 1, rng)
 
 
 class Categorical(ResponseType):
@@ -239,7 +256,6 @@ class Categorical(ResponseType):
         # this block's latents, one contiguous array per column, kept in step with cond
         current = [cond.values[rows, j] for j in range(block.start, block.stop)]
         for k, col in enumerate(columns):
-            mean, sd = cond.column(col, rows)
             max_other = np.full(len(rows), -np.inf)
             for j, column in enumerate(current):
                 if j != k:
@@ -247,11 +263,13 @@ class Categorical(ResponseType):
             chosen = current[0].copy()              # the latent of the observed category
             for j in range(1, len(current)):
                 np.copyto(chosen, current[j], where=(y - 1 == j))
-            lower = np.where(y == k + 1, np.maximum(0.0, max_other), -np.inf)
-            upper = np.where(y == 0, 0.0, np.where(y == k + 1, np.inf, chosen))
-            new = truncated_normal(mean, sd, lower, upper, rng)
-            cond.set(col, rows, new)
-            current[k] = new
+            # category k+1: above max(0, the others); category 0: below 0; else below
+            # the latent of the observed category
+            above = y == k + 1
+            bound = np.where(above, np.maximum(0.0, max_other), chosen)
+            np.copyto(bound, 0.0, where=y == 0)
+            current[k] = cond.redraw(col, rows, lambda mean, sd, bound=bound, above=above:
+                                     truncated_normal_one_sided(mean, sd, bound, above, rng))
 
     def decode(self, working):
         top = working.max(axis=1)

@@ -3,14 +3,15 @@
 Latent normals behind observed categories are drawn from N(mean, sd^2) restricted to an
 interval (lower, upper).  Two exact methods are combined:
 
-* most latent draws of binary and categorical responses have a one-sided interval that
-  holds at least half of the normal's mass (the mean lies on the side of the observed
-  category); for those, plain rejection from N(mean, sd^2) accepts with probability
-  >= 1/2 and costs one normal draw per try, much less than the normal CDF and its inverse;
-* everything else (two-sided intervals, tails, and the few draws still rejected after
-  a few rounds) uses inverse-CDF sampling.  That loses precision when the interval lies
-  far in a tail; working with log-CDFs on the left tail (mirroring intervals that lie to
-  the right of the mean) keeps it accurate out to any distance.
+* rejection: draw from the normal and keep the draws that fall in the interval.  Most
+  latent draws of binary and categorical responses have a one-sided interval holding
+  at least half of the normal's mass (the mean lies on the side of the observed
+  category), and one normal draw costs much less than the normal CDF and its inverse.
+  Every element gets one try; those with such an interval get up to REJECTION_ROUNDS;
+* inverse-CDF sampling for the rest (tails, narrow intervals).  That loses precision
+  when the interval lies far in a tail; working with log-CDFs on the left tail
+  (mirroring intervals that lie to the right of the mean) keeps it accurate out to any
+  distance.
 
 Each method draws exactly from the truncated normal, so the mixture does too (a draw
 rejected k times is still to be drawn from the same truncated normal).
@@ -20,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-#: rejection rounds before the remaining draws fall back to the inverse CDF
+#: rejection tries for intervals holding at least half the mass, before the inverse CDF
 REJECTION_ROUNDS = 3
 
 
@@ -37,25 +38,36 @@ def truncated_normal(mean: np.ndarray, sd, lower: np.ndarray, upper: np.ndarray,
     # mirror intervals in the right half so that we always work on the left tail, where
     # the normal CDF keeps full relative precision; a one-sided interval becomes (-inf, hi)
     flip = (a + b) > 0
-    lo = np.where(flip, -b, a)
-    hi = np.where(flip, -a, b)
-    z, rest = _rejection(lo, hi, rng)
-    if rest.size:
-        z[rest] = _inverse_cdf(lo[rest], hi[rest], rng)
+    z = _standard(np.where(flip, -b, a), np.where(flip, -a, b), rng)
     np.negative(z, out=z, where=flip)
     return mean + z.reshape(mean.shape) / scale
 
 
-def _rejection(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Draws z (1-d, like lo and hi) that are final where (lo, hi) = (-inf, hi >= 0), by
-    rejection from N(0, 1) with at most REJECTION_ROUNDS tries each, and the indices
-    of z still to be drawn by another method."""
-    easy = np.isneginf(lo) & (hi >= 0.0)
-    # first round: one draw for every element, kept as z where accepted (no gathering)
-    z = rng.standard_normal(lo.size)
-    pending = np.flatnonzero(~(easy & (z <= hi)))
-    retry = easy[pending]
-    hard, todo = pending[~retry], pending[retry]
+def truncated_normal_one_sided(mean: np.ndarray, sd: float, bound, above: np.ndarray,
+                               rng: np.random.Generator) -> np.ndarray:
+    """Draw x_i ~ N(mean_i, sd^2) truncated to x_i > bound_i where above_i, else to
+    x_i < bound_i: the intervals of binary and categorical latents, with fewer passes
+    over the data than :func:`truncated_normal`."""
+    mean = np.asarray(mean, dtype=float)
+    signed = np.where(above, -1.0 / sd, 1.0 / sd)
+    # z = (x - mean) * signed is N(0, 1) truncated to (-inf, hi)
+    z = _standard(None, (np.subtract(bound, mean) * signed).reshape(-1), rng)
+    return mean + z.reshape(mean.shape) / signed
+
+
+def _standard(lo: np.ndarray | None, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """z_i ~ N(0, 1) truncated to (lo_i, hi_i), 1-d, with lo_i + hi_i <= 0 (lo None: all
+    -inf).  One rejection try for every element; more for the one-sided intervals with
+    hi >= 0; the inverse CDF for what is left."""
+    z = rng.standard_normal(hi.size)
+    inside = z <= hi if lo is None else (z <= hi) & (z >= lo)
+    pending = np.flatnonzero(~inside)
+    if not pending.size:
+        return z
+    retry = hi[pending] >= 0.0
+    if lo is not None:
+        retry &= np.isneginf(lo[pending])
+    todo, hard = pending[retry], pending[~retry]
     for _ in range(REJECTION_ROUNDS - 1):
         if not todo.size:
             break
@@ -63,7 +75,11 @@ def _rejection(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> tupl
         ok = draw <= hi[todo]
         z[todo[ok]] = draw[ok]
         todo = todo[~ok]
-    return z, np.concatenate([hard, todo])
+    rest = np.concatenate([hard, todo])
+    if rest.size:
+        lo_rest = np.full(rest.size, -np.inf) if lo is None else lo[rest]
+        z[rest] = _inverse_cdf(lo_rest, hi[rest], rng)
+    return z
 
 
 def _inverse_cdf(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -20,10 +20,16 @@ def test_vs_jomo_harness_runs_and_writes_table(tmp_path):
 
 def test_scaling_harness_runs(tmp_path):
     from benchmarks import scaling
-    assert scaling.main(["--sizes", "2000", "4000", "--iterations", "1", "--out", str(tmp_path)]) == 0
+    assert scaling.main(["--sizes", "2000", "4000", "--iterations", "1", "--full-rows", "1000",
+                         "--out", str(tmp_path)]) == 0
     assert (tmp_path / "scaling.png").stat().st_size > 0
     lines = (tmp_path / "scaling.md").read_text().splitlines()
     assert lines[0].startswith("| rows |") and len(lines) == 4
+    full = (tmp_path / "full_run.md").read_text().splitlines()
+    header = [c.strip() for c in full[0].split("|")]
+    row = dict(zip(header, (c.strip() for c in full[2].split("|"))))
+    assert row["rows"] == "1000" and row["imputations"] == "20" and row["chains"] == "2"
+    assert float(row["wall minutes"]) > 0 and float(row["peak MB (largest worker)"]) > 0
 
 
 @pytest.mark.r

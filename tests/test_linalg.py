@@ -147,6 +147,24 @@ def test_truncated_normal_mixes_methods_exactly():
         assert stats.kstest(group, ref.cdf).pvalue > 1e-4, (m, s, lo, hi)
 
 
+def test_one_sided_truncated_normal_matches_scipy():
+    """Above and below bounds interleaved in one call, including far tails."""
+    from mlimpute.engine.truncated import truncated_normal_one_sided
+    cases = [(0.5, 0.0, True), (0.5, 0.0, False), (-1.0, 2.5, True), (0.0, -9.0, False),
+             (1.0, 0.9, False)]
+    sd, n = 0.8, 20000
+    mean, bound, above = (np.repeat([c[i] for c in cases], n) for i in range(3))
+    order = RNG.permutation(len(mean))
+    draws = np.empty(len(mean))
+    draws[order] = truncated_normal_one_sided(mean[order], sd, bound[order], above[order].astype(bool), RNG)
+    for g, (m, b, up) in enumerate(cases):
+        group = draws[g * n:(g + 1) * n]
+        lo, hi = (b, np.inf) if up else (-np.inf, b)
+        assert group.min() >= lo and group.max() <= hi
+        ref = stats.truncnorm((lo - m) / sd, (hi - m) / sd, loc=m, scale=sd)
+        assert stats.kstest(group, ref.cdf).pvalue > 1e-4, (m, b, up)
+
+
 def test_lapack_helpers_equal_scipy_and_numpy():
     from scipy import linalg as sla
     from mlimpute.engine.linalg import inv_pd, solve_triangular

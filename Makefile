@@ -47,7 +47,7 @@ test-slow: r-deps venv $(VENV)/.r-extra
 bench: r-deps venv
 	$(PY) -m benchmarks.vs_jomo
 	$(PY) -m benchmarks.ess
-	$(PY) -m benchmarks.scaling
+	$(PY) -m benchmarks.scaling --full-rows 1000000
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/results .pytest_cache

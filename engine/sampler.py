@@ -22,8 +22,11 @@ With ``ModelData.cluster_covariance`` every cluster j has its own Omega_e,j (R j
 ``meth = "random"``, see :mod:`.cluster_covariance`); steps 2, 4, 6 and 7 then use each
 row's own cluster matrix.
 
-Rows are kept sorted by cluster internally so that cluster sums are contiguous
-reductions; results are returned in the caller's row order.
+Level-1 rows are kept sorted by (missingness pattern, cluster) internally, so that each
+pattern's rows are one block for step 2.  The residuals W1 - X1 B1 - Z u are kept up to
+date by steps 1, 2, 4 and 6 rather than recomputed, so no step forms the means, and the
+imputed level-1 cells live in them until output.  Results are returned in the caller's
+row order.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy import sparse
 
 from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
@@ -174,8 +178,9 @@ class _PatternImputer:
     x_m | x_o ~ N(mu_m + G (x_o - mu_o), S).  The regression matrices G and the Cholesky
     factors of S of all patterns come from one batched computation; each pattern's rows
     are one matrix product (and a view, no copy, when the caller has sorted its rows by
-    pattern).  The caller keeps the residuals x - mu, so the means are never formed; the
-    masked cells are written back through one sorted flat index.
+    pattern).  It works on the residuals x - mu the caller keeps, so the means are not
+    needed: :meth:`draw` writes the masked cells' new residuals through one sorted flat
+    index, and :meth:`fill` turns them into values when the caller needs those.
     """
 
     def __init__(self, mask: np.ndarray):
@@ -217,10 +222,10 @@ class _PatternImputer:
         cond = (cov - gain @ cov) * (mis[:, :, None] * mis[:, None, :]) + eye * obs[:, None, :]
         return gain, np.linalg.cholesky(symmetrize(cond))
 
-    def draw(self, values: np.ndarray, resid: np.ndarray, cov: np.ndarray,
-             rng: np.random.Generator, groups: np.ndarray | None = None) -> None:
-        """Redraw the masked cells of `values` (n, w) in place; rows are N(mean, cov) and
-        `resid` (n, w) = values - mean, whose masked cells are updated to match.
+    def draw(self, resid: np.ndarray, cov: np.ndarray, rng: np.random.Generator,
+             groups: np.ndarray | None = None) -> None:
+        """Redraw the masked cells of the residuals `resid` (n, w) = x - mean in place,
+        rows x being N(mean, cov).
 
         With `groups` (n,) codes 0..G-1, cov is a (G, w, w) stack and row i uses
         cov[groups[i]] (cluster-specific covariance matrices).
@@ -244,33 +249,34 @@ class _PatternImputer:
                 block = (np.einsum("nij,nj->ni", gain[g, p][:, cols], resid_rows)
                          + np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z))
             new[self.cell_bounds[p]:self.cell_bounds[p + 1]] = block.reshape(-1)
-        if values.flags.c_contiguous and resid.flags.c_contiguous:
-            cells, values, resid = self.flat_cells, values.reshape(-1), resid.reshape(-1)  # views
+        if resid.flags.c_contiguous:
+            resid.reshape(-1)[self.flat_cells] = new                # a view: writes through
         else:
+            resid[self.cell_rows, self.cell_cols] = new
+
+    def fill(self, values: np.ndarray, mean: np.ndarray, resid: np.ndarray) -> None:
+        """Masked cells of `values` = mean + resid; the other cells are left alone."""
+        if self.active:
             cells = (self.cell_rows, self.cell_cols)
-        values[cells] += new - resid[cells]
-        resid[cells] = new
+            values[cells] = mean[cells] + resid[cells]
 
 
-class _RowGroups:
-    """Sums over the rows of each cluster when rows are sorted by (pattern, cluster).
+class _ClusterSums:
+    """Sums of rows by cluster: the product with a sparse (J, N) 0/1 indicator matrix.
 
-    Each (pattern, cluster) run of rows is contiguous, so one reduction gives the run
-    sums; those are few (at most patterns x clusters) and a second reduction, over the
-    runs put in cluster order, gives the cluster sums.  Every cluster must have a row.
+    One pass over the rows in any order; several times faster than ``np.add.reduceat``
+    over rows sorted by cluster, which loops over short runs of narrow rows.
     """
 
-    def __init__(self, cluster: np.ndarray, pattern: np.ndarray):
-        change = (cluster[1:] != cluster[:-1]) | (pattern[1:] != pattern[:-1])
-        self.run_starts = np.flatnonzero(np.r_[True, change])
-        run_cluster = cluster[self.run_starts]
-        self.run_order = np.argsort(run_cluster, kind="stable")
-        self.cluster_starts = np.flatnonzero(np.r_[True, np.diff(run_cluster[self.run_order]) != 0])
+    def __init__(self, cluster: np.ndarray, n_clusters: int):
+        n = len(cluster)
+        self.indicator = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))),
+                                           shape=(n_clusters, n))
 
-    def cluster_sums(self, a: np.ndarray) -> np.ndarray:
+    def __call__(self, a: np.ndarray) -> np.ndarray:
         """(J, ...) sums of the rows of `a` (N, ...) by cluster."""
-        runs = np.add.reduceat(a, self.run_starts, axis=0)
-        return np.add.reduceat(runs[self.run_order], self.cluster_starts, axis=0)
+        sums = self.indicator @ a.reshape(len(a), -1)
+        return np.asarray(sums).reshape((self.indicator.shape[0],) + a.shape[1:])
 
 
 def _draw_coefficients(gram: np.ndarray, cross: np.ndarray, precision: np.ndarray,
@@ -322,14 +328,14 @@ class GibbsSampler:
         self.data = data
         self.rng = rng
         self.jomo_compatible = jomo_compatible
-        # rows sorted by missingness pattern, then cluster: each pattern's rows are one
-        # block for the imputer, cluster sums are two contiguous reductions (_RowGroups)
+        # rows sorted by missingness pattern (then cluster): each pattern's rows are one
+        # block for the imputer
         pattern = np.unique(np.isnan(data.level1.y), axis=0, return_inverse=True)[1].reshape(-1)
         self._order = np.lexsort((data.cluster, pattern))
         cluster = data.cluster[self._order]
         self.n_clusters = data.n_clusters
         self._cluster = cluster
-        self._groups = _RowGroups(cluster, pattern[self._order])
+        self._cluster_sums = _ClusterSums(cluster, data.n_clusters)
 
         l1, l2 = data.level1, data.level2
         self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds,
@@ -347,7 +353,7 @@ class GibbsSampler:
         zz = self.z[:, :, None] * self.z[:, None, :]
         if self._w_unit is not None:
             zz = zz * self._w_unit[:, None, None]
-        self._zz = self._groups.cluster_sums(zz)               # (J, q, q) per-cluster Z'WZ
+        self._zz = self._cluster_sums(zz)               # (J, q, q) per-cluster Z'WZ
         self.level1.weight(self._w_param1)
         self.level2.weight(self._w_cluster)
 
@@ -388,10 +394,10 @@ class GibbsSampler:
         self.cluster_cov = ClusterCovarianceSampler(self.n_clusters, gamma_scale, a_start, a_prior)
         # Omega_j is a cluster-level parameter, like u_j: its data are weighted within the cluster
         w = np.ones(len(self._cluster)) if self._w_unit is None else self._w_unit
-        self._cluster_sizes = self._groups.cluster_sums(w)
+        self._cluster_sizes = self._cluster_sums(w)
         x = self.level1.x
         xx = x[:, :, None] * self.level1.weighted(x)[:, None, :]
-        self._gram_by_cluster = self._groups.cluster_sums(xx)                 # (J, k, k)
+        self._gram_by_cluster = self._cluster_sums(xx)                 # (J, k, k)
 
     def _row_precisions(self) -> np.ndarray:
         """(N, w1, w1) Omega_e^-1 of each (sorted) row's cluster."""
@@ -418,8 +424,16 @@ class GibbsSampler:
         u = u.reshape(self.n_clusters, self.w1, self.q)[self._cluster]
         return np.einsum("na,nra->nr", self.z, u, out=out)
 
+    def _fill_masked_level1(self) -> None:
+        """Write the imputed level-1 cells into the working values.  Between iterations
+        they live only in the kept residuals: no step reads them as values (latent
+        updates read observed categories' cells), so this runs only for output."""
+        mean = self.level1.x @ self.beta1 + self._random_part(self.u)
+        self._imputer1.fill(self.level1.working, mean, self._resid1)
+
     def _resid1_exact(self) -> np.ndarray:
         """W1 - X1 B1 - Z u computed afresh (the sampler keeps it updated instead)."""
+        self._fill_masked_level1()
         return self.level1.working - self.level1.x @ self.beta1 - self._random_part(self.u)
 
     def _level2_residuals(self) -> np.ndarray:
@@ -447,11 +461,10 @@ class GibbsSampler:
         if self.w1 == 0:
             return
         if self.cluster_cov is not None:
-            self._imputer1.draw(self.level1.working, self._resid1, self.cluster_cov.omegas,
-                                self.rng, groups=self._cluster)
+            self._imputer1.draw(self._resid1, self.cluster_cov.omegas, self.rng, groups=self._cluster)
             return
         self._update_latents(self.level1, self.level1.working, self._resid1, self.omega_e, 0, adapt)
-        self._imputer1.draw(self.level1.working, self._resid1, self.omega_e, self.rng)
+        self._imputer1.draw(self._resid1, self.omega_e, self.rng)
 
     def _impute_level2(self, adapt: bool) -> None:
         if self.w2 == 0:
@@ -460,7 +473,8 @@ class GibbsSampler:
         joint = np.hstack([self.u, self.level2.working])
         resid = joint - mean
         self._update_latents(self.level2, joint, resid, self.omega_u, self.d1, adapt)
-        self._imputer2.draw(joint, resid, self.omega_u, self.rng)
+        self._imputer2.draw(resid, self.omega_u, self.rng)
+        self._imputer2.fill(joint, mean, resid)
         self.level2.working[:] = joint[:, self.d1:]
 
     def _draw_beta1(self) -> None:
@@ -520,11 +534,11 @@ class GibbsSampler:
         # cluster's Omega_e,j) is constant within a cluster, so it multiplies the sums.
         weighted = self._resid1 if self._w_unit is None else self._resid1 * self._w_unit[:, None]
         if self._z_is_ones:
-            sums = self._groups.cluster_sums(weighted)[:, :, None]
+            sums = self._cluster_sums(weighted)[:, :, None]
         elif self.q == 1:
-            sums = self._groups.cluster_sums(weighted * self.z)[:, :, None]
+            sums = self._cluster_sums(weighted * self.z)[:, :, None]
         else:
-            sums = self._groups.cluster_sums(weighted[:, :, None] * self.z[:, None, :])
+            sums = self._cluster_sums(weighted[:, :, None] * self.z[:, None, :])
         u_layout = self.u.reshape(self.n_clusters, self.w1, self.q)
         sums += np.einsum("jrb,jba->jra", u_layout, self._zz)
         prec_e = inv_pd(self.omega_e) if self.cluster_cov is None else self.cluster_cov.precisions
@@ -556,7 +570,7 @@ class GibbsSampler:
             self.omega_e = self.cov_e.draw(self.omega_e, ss, self.level1.total_weight, self.rng, adapt)
             return
         weighted = resid if self._w_unit is None else resid * self._w_unit[:, None]
-        ss = self._groups.cluster_sums(resid[:, :, None] * weighted[:, None, :])
+        ss = self._cluster_sums(resid[:, :, None] * weighted[:, None, :])
         self.cluster_cov.draw(ss, self._cluster_sizes, self.rng, adapt)
         # reported level-1 covariance: the average of the clusters' matrices
         self.omega_e = self.cluster_cov.omegas.mean(axis=0)
@@ -583,6 +597,7 @@ class GibbsSampler:
 
     def current_values(self) -> tuple[np.ndarray, np.ndarray]:
         """Completed response matrices of both levels, in the caller's row order."""
+        self._fill_masked_level1()
         values1 = np.empty_like(self.level1.values)
         values1[self._order] = self.level1.decode()
         return values1, self.level2.decode()

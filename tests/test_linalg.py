@@ -73,7 +73,8 @@ def test_pattern_imputer_draws_from_the_conditional_normal(order):
     assert values.flags.c_contiguous == (order == "C")
     resid = np.asarray(values - mean, order=order)
     imputer = _PatternImputer(mask)
-    imputer.draw(values, resid, COV, RNG)
+    imputer.draw(resid, COV, RNG)
+    imputer.fill(values, mean, resid)
     assert np.array_equal(values[~mask], fixed[~mask])            # observed cells untouched
     assert not np.any(values[mask] == fixed[mask])                # masked cells redrawn
     np.testing.assert_allclose(resid, values - mean, atol=1e-12)  # residuals kept in step

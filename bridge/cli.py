@@ -250,10 +250,11 @@ def _cmd_impute(args) -> int:
             part.insert(0, "chain", k)
             parts.append(part)
         write_data(pd.concat(parts, ignore_index=True), args.chain)
+    diagnostics = None
     if min(len(c) for c in chains) - mcmc.burnin >= 4:
-        _, notes = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
+        diagnostics = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
         if not args.quiet:
-            for note in notes:
+            for note in diagnostics[1]:
                 print(f"mlimpute: warning: {note}", file=sys.stderr)
     if not impvals:
         write_stacked(result.stacked_parts(style), output, out_meta, **options)
@@ -263,7 +264,7 @@ def _cmd_impute(args) -> int:
         from .fit import fit_pooled
         from .report import write_report
         pooled = fit_pooled(result, args.model) if args.model and result.m >= 2 else None
-        write_report(args.report, result, pooled, args.model)
+        write_report(args.report, result, pooled, args.model, diagnostics)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
               f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .diagnose import diagnose
+from .diagnose import diagnose, plot
 from .equations import render, render_fitted
 from .io.atomic import atomic_write_text
 
@@ -28,12 +28,21 @@ def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(float_format=lambda v: f"{v:.4g}", border=0, na_rep="")
 
 
-def build_report(result, pooled: pd.DataFrame | None = None, model: str | None = None) -> str:
-    """HTML text: spec, equations, fitted model, diagnostics with plots, pooled table."""
+def build_report(result, pooled: pd.DataFrame | None = None, model: str | None = None,
+                 diagnostics: tuple[pd.DataFrame, list[str]] | None = None) -> str:
+    """HTML text: spec, equations, fitted model, diagnostics with plots, pooled table.
+
+    ``diagnostics``: the (table, warnings) of :func:`diagnose` if the caller has them
+    already (the CLI does, for its warnings); computed here otherwise.
+    """
     spec = result.model.spec
     draws = result.chain_draws(include_burnin=True)
     with tempfile.TemporaryDirectory() as tmp:
-        table, notes = diagnose(draws, tmp, spec.mcmc.burnin, spec.mcmc.between)
+        if diagnostics is None:
+            table, notes = diagnose(draws, tmp, spec.mcmc.burnin, spec.mcmc.between)
+        else:
+            table, notes = diagnostics
+            plot(draws[0], tmp, spec.mcmc.burnin)
         images = {p.stem: base64.b64encode(p.read_bytes()).decode("ascii")
                   for p in sorted(Path(tmp).glob("*.png"))}
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlimpute report</title>"
@@ -61,5 +70,6 @@ def build_report(result, pooled: pd.DataFrame | None = None, model: str | None =
 
 
 def write_report(path: str | Path, result, pooled: pd.DataFrame | None = None,
-                 model: str | None = None) -> None:
-    atomic_write_text(path, build_report(result, pooled, model))
+                 model: str | None = None,
+                 diagnostics: tuple[pd.DataFrame, list[str]] | None = None) -> None:
+    atomic_write_text(path, build_report(result, pooled, model, diagnostics))

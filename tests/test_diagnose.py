@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from mlimpute.cli import main
-from mlimpute.diagnose import summarize, warnings_for
+from mlimpute.diagnose import diagnose, summarize, warnings_for
 from mlimpute.engine.diagnostics import effective_sample_size, split_rhat
 from mlimpute.simulate import simulate
 
@@ -84,3 +84,25 @@ def test_html_report_is_self_contained(tmp_path):
     assert text.count("data:image/png;base64,") == 4          # beta1, beta2, omega_e, omega_u
     assert "Model of interest" in text and "var(cluster)" in text
     assert "http://" not in text and "https://" not in text and "<script" not in text
+
+
+def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
+    """--report takes the summary the CLI computed for its warnings (one diagnose call)."""
+    import mlimpute.cli
+    import mlimpute.report
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return diagnose(*args, **kwargs)
+    monkeypatch.setattr(mlimpute.cli, "diagnose", counting)
+    monkeypatch.setattr(mlimpute.report, "diagnose", counting)
+    frame, _ = simulate(n_clusters=15, cluster_size=8, n_level1=2, n_level2=1, seed=4)
+    src = tmp_path / "in.csv"
+    frame.to_csv(src, index=False)
+    report = tmp_path / "report.html"
+    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
+                 "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1", "--quiet",
+                 "--report", str(report)]) == 0
+    assert len(calls) == 1
+    assert report.read_text().count("data:image/png;base64,") == 4

@@ -71,15 +71,20 @@ def test_short_chain_warns_on_stderr(tmp_path, capsys):
     assert "mlimpute: warning:" in err
 
 
-def test_html_report_is_self_contained(tmp_path):
+def _report_text(tmp_path, *options: str) -> str:
+    """Impute a small simulated data set from the command line with --report; the HTML."""
     frame, _ = simulate(n_clusters=15, cluster_size=8, n_level1=2, n_level2=1, seed=4)
     src = tmp_path / "in.csv"
     frame.to_csv(src, index=False)
     report = tmp_path / "report.html"
     assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
                  "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1", "--quiet",
-                 "--report", str(report), "--model", "y1 ~ x + (1 | cluster)"]) == 0
-    text = report.read_text()
+                 "--report", str(report), *options]) == 0
+    return report.read_text()
+
+
+def test_html_report_is_self_contained(tmp_path):
+    text = _report_text(tmp_path, "--model", "y1 ~ x + (1 | cluster)")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert text.count("data:image/png;base64,") == 4          # beta1, beta2, omega_e, omega_u
     assert "Model of interest" in text and "var(cluster)" in text
@@ -97,12 +102,6 @@ def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
         return diagnose(*args, **kwargs)
     monkeypatch.setattr(mlimpute.cli, "diagnose", counting)
     monkeypatch.setattr(mlimpute.report, "diagnose", counting)
-    frame, _ = simulate(n_clusters=15, cluster_size=8, n_level1=2, n_level2=1, seed=4)
-    src = tmp_path / "in.csv"
-    frame.to_csv(src, index=False)
-    report = tmp_path / "report.html"
-    assert main(["impute", str(src), "-o", str(tmp_path / "o.csv"), "--cluster", "cluster",
-                 "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1", "--quiet",
-                 "--report", str(report)]) == 0
+    text = _report_text(tmp_path)
     assert len(calls) == 1
-    assert report.read_text().count("data:image/png;base64,") == 4
+    assert text.count("data:image/png;base64,") == 4

@@ -170,6 +170,18 @@ class _Level:
         return out
 
 
+def _distinct_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct rows of the boolean (n, w) mask in sorted order, each row's index among
+    them): ``np.unique(mask, axis=0, return_inverse=True)``, computed on the rows packed
+    into bytes, which is over ten times faster for a million rows."""
+    if mask.shape[1] == 0:                      # one (empty) pattern shared by every row
+        return mask[:1], np.zeros(len(mask), dtype=np.intp)
+    packed = np.ascontiguousarray(np.packbits(mask, axis=1))
+    keys = packed.view(np.dtype((np.void, packed.shape[1]))).reshape(-1)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    return mask[first], inverse.reshape(-1)
+
+
 class _PatternImputer:
     """Draws the masked cells of every row from their conditional normal given the
     row's unmasked cells.
@@ -187,8 +199,7 @@ class _PatternImputer:
         self.active = bool(mask.any())
         if not self.active:
             return
-        patterns, inverse = np.unique(mask, axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).reshape(-1)
+        patterns, inverse = _distinct_rows(mask)
         keep = np.flatnonzero(patterns.any(axis=1))
         self.patterns = patterns[keep]                          # (P, w), True = masked
         self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
@@ -330,7 +341,7 @@ class GibbsSampler:
         self.jomo_compatible = jomo_compatible
         # rows sorted by missingness pattern (then cluster): each pattern's rows are one
         # block for the imputer
-        pattern = np.unique(np.isnan(data.level1.y), axis=0, return_inverse=True)[1].reshape(-1)
+        pattern = _distinct_rows(np.isnan(data.level1.y))[1]
         self._order = np.lexsort((data.cluster, pattern))
         cluster = data.cluster[self._order]
         self.n_clusters = data.n_clusters

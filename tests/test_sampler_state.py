@@ -68,3 +68,13 @@ def test_cluster_sums_equal_direct_sums():
     np.testing.assert_allclose(sums, direct, rtol=1e-12, atol=1e-12)
     sizes = _ClusterSums(cluster, clusters)(np.ones(n))          # 1-d input keeps its shape
     assert np.array_equal(sizes, np.bincount(cluster, minlength=clusters))
+
+
+@pytest.mark.parametrize("width", [0, 3, 11])
+def test_distinct_rows_equal_numpy_unique(width):
+    from mlimpute.engine.sampler import _distinct_rows
+    mask = np.random.default_rng(width).random((500, width)) < 0.3
+    patterns, inverse = _distinct_rows(mask)
+    expected, expected_inverse = np.unique(mask, axis=0, return_inverse=True)
+    assert np.array_equal(patterns, expected)
+    assert np.array_equal(inverse, np.asarray(expected_inverse).reshape(-1))

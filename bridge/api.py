@@ -1,12 +1,14 @@
 """The Python entry points: impute a data frame under a spec."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlimpute.engine import GibbsSampler, UnsupportedResponseType
-from mlimpute.engine.parallel import run_chains
+from mlimpute.engine import GibbsSampler, ModelError, UnsupportedResponseType
+from mlimpute.engine.parallel import run_chains, split_imputations
 
 from .backends import executor_for
 from .compile import compile_model
@@ -26,6 +28,30 @@ def single_threaded_blas():
 
 def _limit_blas_threads() -> None:
     threadpool_limits(limits=1, user_api="blas")
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory of this machine (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_memory(probe: GibbsSampler, model, settings) -> None:
+    """Refuse a run whose stored draws (every iteration's parameters, and the M sets of
+    imputed cells) would not fit in this machine's memory: better a one-line error naming
+    the settings now than a crash, or hours of swapping, later."""
+    per_chain = split_imputations(settings.m, settings.chains)
+    needed = sum(probe.chain_bytes(settings.burnin + settings.between * m) for m in per_chain)
+    missing = int(np.isnan(model.data.level1.y).sum() + np.isnan(model.data.level2.y).sum())
+    needed += 8 * settings.m * missing
+    available = physical_memory()
+    if available is not None and needed > 0.8 * available:
+        raise SpecError(f"mcmc: burnin = {settings.burnin}, between = {settings.between} and "
+                        f"m = {settings.m} would keep {needed / 2**30:,.1f} GiB of draws, more "
+                        f"than this machine's {available / 2**30:,.1f} GiB of memory allows; "
+                        "lower them")
 
 
 def new_seed() -> int:
@@ -52,10 +78,11 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     model = compile_model(spec, data)
     seed = spec.mcmc.seed if spec.mcmc.seed is not None else new_seed()
     settings = spec.mcmc
-    try:   # fail on an unsupported type here, before any process starts
-        GibbsSampler(model.data, np.random.default_rng(seed), settings.jomo_compatible)
-    except UnsupportedResponseType as exc:
+    try:   # fail on an unsupported type or an improper posterior here, before any process starts
+        probe = GibbsSampler(model.data, np.random.default_rng(seed), settings.jomo_compatible)
+    except (UnsupportedResponseType, ModelError) as exc:
         raise SpecError(str(exc)) from None
+    _check_memory(probe, model, settings)
     total = settings.burnin * settings.chains + settings.between * settings.m
     with executor_for(scheduler) as executor, \
             ProgressBar(total, settings.m, enabled=progress) as bar, single_threaded_blas():

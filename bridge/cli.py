@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,13 +29,19 @@ from .api import impute, new_seed
 from .diagnose import diagnose
 from .equations import render, render_fitted
 from .errors import DataError, MlimputeError, SpecError
-from .io import R_SUFFIXES, Metadata, format_for, read_data, write_data, write_stacked
-from .io.realcom import read_realcom, write_impvals
+from .io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
+from .io.csv import MISSING_MARKERS
+from .io.paths import FilePlan
+from .io.stata import output_time
+from .io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
 from .propose import propose, propose_from_realcom
+from .shutdown import exit_status, signals_as_exceptions
 from .spec import RESPONSE_TYPES, Spec
-from .stack import mi_characteristics
+from .stack import MI_COLUMNS, R_COLUMNS, mi_characteristics
 
 EXIT_USAGE = 2
+#: what --diagnostics DIR receives
+DIAGNOSTICS_PATTERNS = ("summary.csv", "*.png")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +49,26 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(EXIT_USAGE, f"mlimpute: error: {message}\n")
+
+
+def _count(low: int):
+    """An argparse type: an integer >= low, with a one-line error otherwise."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = "count"
+    return parse
+
+
+def _na_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--na-values", nargs="+", metavar="TEXT", default=[],
+                   help="CSV input: further fields read as missing (always missing: "
+                        + ", ".join(repr(m) for m in MISSING_MARKERS) + "), e.g. --na-values . -99")
 
 
 def _names(text: str) -> list[str]:
@@ -61,13 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "CSV and Parquet are written one imputation at a time)")
     _model_options(imp)
     imp.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
-    imp.add_argument("--m", type=int, help="number of imputations (default 20)")
-    imp.add_argument("--burnin", type=int, help="burn-in iterations (default 1000)")
-    imp.add_argument("--between", type=int, help="iterations between imputations (default 500)")
-    imp.add_argument("--seed", type=int, help="random seed (default: random, recorded in the spec)")
-    imp.add_argument("--chains", type=int, help="independent chains, each with its own burn-in "
+    imp.add_argument("--m", type=_count(1), help="number of imputations (default 20)")
+    imp.add_argument("--burnin", type=_count(0), help="burn-in iterations (default 1000)")
+    imp.add_argument("--between", type=_count(1), help="iterations between imputations (default 500)")
+    imp.add_argument("--seed", type=_count(0), help="random seed (default: random, recorded in the spec)")
+    imp.add_argument("--chains", type=_count(1), help="independent chains, each with its own burn-in "
                      "(default 1); M is split among them")
-    imp.add_argument("--workers", type=int, help="processes for the chains (default: one per core)")
+    imp.add_argument("--workers", type=_count(1), help="processes for the chains (default: one per core)")
     imp.add_argument("--scheduler", metavar="dask://HOST:PORT",
                      help="run the chains on a Dask cluster instead of local processes "
                           "(needs dask.distributed; use --chains to spread the work)")
@@ -96,11 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "means, convergence diagnostics with plots, pooled model of interest)")
     imp.add_argument("--model", help='model of interest for the report, e.g. "y ~ x + (1 | school)"')
     imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
+    _na_option(imp)
 
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
     prop.add_argument("input")
     prop.add_argument("-o", "--output", required=True, help="spec file (.toml or .json)")
     _model_options(prop)
+    _na_option(prop)
 
     show = sub.add_parser("show", help="print a spec as equations")
     show.add_argument("spec")
@@ -108,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag = sub.add_parser("diagnose", help="diagnostics of a chain written by 'impute --chain'")
     diag.add_argument("chain")
     diag.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for summary.csv and plots")
-    diag.add_argument("--between", type=int, help="iterations between imputations (for the lag check)")
+    diag.add_argument("--between", type=_count(1), help="iterations between imputations (for the lag check)")
 
     pool = sub.add_parser("pool", help="fit a model to every imputation and pool (Rubin's rules)")
     pool.add_argument("stacked", help="stacked imputations written by 'mlimpute impute'")
@@ -119,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="linear (mixed) model, or logit/probit for a binary response")
     pool.add_argument("--null-model", help="a nested model: adds the likelihood-ratio test (D3) "
                       "of --model against it")
-    pool.add_argument("--workers", type=int, default=1, help="processes for the per-imputation fits")
+    pool.add_argument("--workers", type=_count(1), default=1, help="processes for the per-imputation fits")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
+    _na_option(pool)
     return parser
 
 
@@ -182,7 +212,17 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
             raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
                             "(it is a covariate); list it in --responses to impute it")
     if args.random_slopes:
-        spec = replace(spec, random_slopes=_names(args.random_slopes))
+        slopes = _names(args.random_slopes)
+        in_equations = set(spec.covariates).union(
+            *[r.covariates or [] for r in spec.level1_responses])
+        for name in slopes:
+            if name not in in_equations:
+                what = ("a response" if name in spec.response_names else
+                        "the cluster identifier" if name == spec.cluster else
+                        "not a covariate of the level-1 equations")
+                raise SpecError(f"column '{name}': --random-slopes takes covariates of the level-1 "
+                                f"equations, and '{name}' is {what}")
+        spec = replace(spec, random_slopes=slopes)
     for option in ("level1_weight", "level2_weight"):
         if getattr(args, option):
             spec = replace(spec, **{option: getattr(args, option)})
@@ -210,17 +250,37 @@ def _cmd_impute(args) -> int:
         format_for(output)                  # unknown output type: fail before any work
     if args.model and not args.report:
         raise MlimputeError("--model is used by --report; give --report FILE.html too")
-    if output.resolve() == Path(args.input).resolve():
-        raise MlimputeError(f"file '{output}': the output would overwrite the input")
+    plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
+    if args.realcom:
+        plan.read("weights file", weights_path(Path(args.input)))
+    if impvals:
+        plan.folder("output folder", output, IMPVALS_PATTERNS)
+    else:
+        plan.write("output file", output)
+    if args.chain and hasattr(format_for(args.chain), "check_columns"):
+        raise MlimputeError(f"--chain file '{args.chain}': parameter names such as "
+                            "'omega_e[y,y]' are not Stata variable names; write the chain as "
+                            ".csv, .parquet or .rds")
+    plan.write("--chain file", args.chain).write("--save-spec file", args.save_spec)
+    plan.write("--report file", args.report)
+    plan.folder("--diagnostics folder", args.diagnostics, DIAGNOSTICS_PATTERNS)
+    plan.check()
     if args.realcom:
         frame, info = read_realcom(args.input)
         metadata = Metadata(source_format="realcom")
         with _about(args.input):
             spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
     else:
-        frame, metadata = read_data(args.input)
+        frame, metadata = read_data(args.input, args.na_values)
         with _about(args.input):
             spec = _spec_from_args(args, frame, metadata)
+    if args.model:
+        from .fit import check_formula
+        check_formula(args.model, frame)
+    style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
+    if not impvals:
+        extra = list(MI_COLUMNS if style == "flong" else R_COLUMNS)
+        check_output_columns(list(frame.columns) + extra, output)
     spec = spec.with_mcmc(**{k: getattr(args, k)
                              for k in ("m", "burnin", "between", "seed", "chains")})
     if spec.mcmc.seed is None:
@@ -230,12 +290,13 @@ def _cmd_impute(args) -> int:
         spec.validate(frame)
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
                         scheduler=args.scheduler)
-    style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = Metadata(variable_labels=metadata.variable_labels,
-                        value_labels=metadata.value_labels, source_format=metadata.source_format)
+                        value_labels=metadata.value_labels, source_format=metadata.source_format,
+                        timestamp=metadata.timestamp)
     if output.suffix.lower() == ".dta" and style == "flong":
-        out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m)
+        out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m,
+                                                      output_time(out_meta))
     if impvals:
         write_impvals(result, output)
     if args.save_spec:
@@ -273,7 +334,8 @@ def _cmd_impute(args) -> int:
 
 
 def _cmd_propose(args) -> int:
-    frame, metadata = read_data(args.input)
+    FilePlan().read("input file", args.input).write("output file", args.output).check()
+    frame, metadata = read_data(args.input, args.na_values)
     with _about(args.input):
         spec = _spec_from_args(args, frame, metadata)
         spec.validate(frame)
@@ -287,6 +349,8 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_diagnose(args) -> int:
+    FilePlan().read("chain file", args.chain).folder("output folder", args.output,
+                                                     DIAGNOSTICS_PATTERNS).check()
     chain, _ = read_data(args.chain)
     if "burnin" not in chain.columns:
         raise MlimputeError(f"file '{args.chain}': not a chain written by 'mlimpute impute --chain'")
@@ -308,7 +372,8 @@ def _cmd_pool(args) -> int:
     from .fit import fit_one, fit_pooled
     from .stack import unstack
 
-    stacked, _ = read_data(args.stacked)
+    FilePlan().read("input file", args.stacked).write("output file", args.output).check()
+    stacked, _ = read_data(args.stacked, args.na_values)
     try:
         original, completed = unstack(stacked)
     except ValueError as exc:
@@ -344,13 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with signals_as_exceptions(), warnings.catch_warnings():
+            if not args.debug:        # numpy/pandas warnings are noise to a user: what
+                warnings.simplefilter("ignore")   # matters is checked and said in words
+            return COMMANDS[args.command](args)
     except MlimputeError as exc:
         print(f"mlimpute: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("mlimpute: interrupted; nothing written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (shutdown.Interrupted)
+        print(f"mlimpute: stopped ({exc or 'SIGINT'}); unfinished output removed", file=sys.stderr)
+        return exit_status(exc)
     except Exception as exc:  # an internal error: one line unless --debug
         if args.debug:
             raise

@@ -14,12 +14,15 @@ import pandas as pd
 from mlimpute.engine import REGISTRY, LevelData, ModelData, Priors
 from mlimpute.engine.responses import make_response_type
 
-from .encoding import Encoded, encode, is_numeric
+from .encoding import Encoded, check_magnitude, encode, is_numeric
 from .errors import DataError, SpecError
 from .spec import Response, Spec
 
 INTERCEPT = "cons"          # REALCOM's name for the constant, used in labels and equations
 MAX_DUMMY_LEVELS = 50
+#: condition number of a level's design above which its normal equations (condition
+#: squared) lose all precision in float64
+MAX_CONDITION = 1e8
 
 
 @dataclass
@@ -60,6 +63,12 @@ def cluster_codes(spec: Spec, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index
     return codes.astype(np.int64), pd.Index(labels)
 
 
+def _shown(label) -> str:
+    """A cluster label as the user wrote it: 12, not np.int64(12); text quoted."""
+    label = label.item() if isinstance(label, np.generic) else label
+    return repr(label) if isinstance(label, str) else str(label)
+
+
 def _require_columns(frame: pd.DataFrame, names, what: str) -> None:
     for name in names:
         if name not in frame.columns:
@@ -77,8 +86,12 @@ def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         values = column.astype(float)
         if not np.isfinite(values.to_numpy()).all():
             raise DataError(f"column '{name}': covariate has infinite values")
+        check_magnitude(name, values.to_numpy())
         return pd.DataFrame({name: values.to_numpy()}, index=frame.index)
     levels = pd.Categorical(column)
+    if len(levels.categories) < 2:
+        raise DataError(f"column '{name}': a covariate with one value only "
+                        f"({levels.categories[0]!r}) carries no information; exclude it")
     if len(levels.categories) > MAX_DUMMY_LEVELS:
         raise DataError(f"column '{name}': a non-numeric covariate with {len(levels.categories)} "
                         f"distinct values (more than {MAX_DUMMY_LEVELS}) cannot be dummy-coded")
@@ -129,6 +142,7 @@ def _weights(frame: pd.DataFrame, name: str | None, what: str) -> np.ndarray | N
         raise DataError(f"column '{name}': {what}s must be finite and non-negative")
     if values.sum() <= 0:
         raise DataError(f"column '{name}': {what}s sum to zero")
+    check_magnitude(name, values)
     return values
 
 
@@ -168,9 +182,33 @@ def _level_design(spec: Spec, frame: pd.DataFrame, responses: list[Response],
 
 
 def _rank_check(design: np.ndarray, names: list[str], level: int) -> None:
-    if design.shape[1] and np.linalg.matrix_rank(design) < design.shape[1]:
+    """Refuse a design the sampler cannot use: collinear columns (judged with every column
+    scaled to a largest value of 1, so that a column's size is not mistaken for
+    collinearity), or columns whose sizes differ so much that the normal equations lose
+    all precision (named: rescale that column)."""
+    if not design.shape[1]:
+        return
+    size = np.abs(design).max(axis=0)
+    size[size == 0] = 1.0
+    singular = np.linalg.svd(design / size, compute_uv=False)
+    tolerance = singular.max() * max(design.shape) * np.finfo(float).eps
+    if (singular <= tolerance).any():
         raise DataError(f"the level-{level} covariates ({', '.join(names)}) are collinear; "
                         "drop one of them")
+    raw = np.linalg.svd(design, compute_uv=False)
+    if raw.min() == 0 or raw.max() / raw.min() > MAX_CONDITION:
+        spread = np.abs(np.log10(size))
+        worst = names[int(np.argmax(spread))]
+        raise DataError(f"column '{worst}': values of size {size[int(np.argmax(spread))]:.3g} next "
+                        f"to the other level-{level} covariates make the design numerically "
+                        "singular; rescale the column (e.g. to thousands or millions)")
+
+
+def _check_not_constant(name: str, values: np.ndarray) -> None:
+    observed = values[~np.isnan(values)]
+    if observed.size and (observed == observed[0]).all():
+        raise DataError(f"column '{name}': every observed value is {observed[0]:g}; a response "
+                        "that never varies cannot be modelled (fill it in by hand or leave it out)")
 
 
 def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
@@ -181,6 +219,11 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         raise DataError("the data set has no rows")
     codes, labels = cluster_codes(spec, frame)
     n_clusters = len(labels)
+    has_level2_part = bool(spec.level2_responses) or (
+        bool(spec.level1_responses) and (spec.random_intercept or bool(spec.random_slopes)))
+    if n_clusters < 2 and has_level2_part:
+        raise DataError(f"column '{spec.cluster}': every row is in one cluster ({_shown(labels[0])}); "
+                        "the level-2 covariance needs at least 2 clusters")
     _require_columns(frame, spec.response_names, "response")
     _require_columns(frame, spec.random_slopes, "random slope")
 
@@ -191,6 +234,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     for r, column in zip(responses1, y1.T):
         if np.isnan(column).all():
             raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
+        _check_not_constant(r.name, column)
 
     # level-2 responses: one value per cluster, constant within cluster
     y2 = np.full((n_clusters, len(responses2)), np.nan)
@@ -200,10 +244,11 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         if (per_cluster.nunique() > 1).any():
             bad = labels[int(np.flatnonzero((per_cluster.nunique() > 1).to_numpy())[0])]
             raise DataError(f"column '{r.name}': a level-2 response must be constant within each "
-                            f"'{spec.cluster}', but it varies in cluster {bad!r}")
+                            f"'{spec.cluster}', but it varies in cluster {_shown(bad)}")
         y2[:, k] = per_cluster.first().reindex(range(n_clusters)).to_numpy()
         if np.isnan(y2[:, k]).all():
             raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
+        _check_not_constant(r.name, y2[:, k])
 
     level2_default = spec.level2_covariates
     if level2_default is None:
@@ -242,7 +287,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         if (per_cluster <= 0).any():
             bad = labels[int(np.flatnonzero(per_cluster <= 0)[0])]
             raise DataError(f"column '{spec.level1_weight}': every level-1 weight in cluster "
-                            f"{bad!r} is zero")
+                            f"{_shown(bad)} is zero")
 
     p = spec.priors
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),

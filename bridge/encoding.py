@@ -21,6 +21,9 @@ import pandas as pd
 from .errors import DataError
 
 MAX_CATEGORIES = 50
+#: largest magnitude accepted in a numeric column: sums of squares of many such values
+#: must stay far below float64's overflow at 1.8e308
+MAX_MAGNITUDE = 1e100
 
 
 @dataclass
@@ -40,6 +43,15 @@ def is_numeric(column: pd.Series) -> bool:
         and not isinstance(column.dtype, pd.CategoricalDtype)
 
 
+def check_magnitude(name: str, values: np.ndarray) -> None:
+    """Refuse numbers so large that the sampler's sums of squares would overflow."""
+    finite = np.abs(values[np.isfinite(values)])
+    if finite.size and finite.max() > MAX_MAGNITUDE:
+        raise DataError(f"column '{name}': values as large as {finite.max():.3g} are beyond what "
+                        f"the sampler can square and sum (limit {MAX_MAGNITUDE:.0e}); rescale the "
+                        "column, e.g. divide it by a power of ten")
+
+
 def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
     """Engine values of `column` modelled as a response of type `kind`.
 
@@ -55,6 +67,7 @@ def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
         values = column.astype("float64").to_numpy(dtype=float, na_value=np.nan)
         if np.isinf(values).any():
             raise DataError(f"column '{name}': infinite values are not allowed")
+        check_magnitude(name, values)
         return Encoded(values)
     if isinstance(column.dtype, pd.CategoricalDtype):
         categories = list(column.cat.categories)

@@ -57,6 +57,12 @@ def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
         raise MlimputeError(f"formula '{text}': grouping column '{formula.group}' is not in the data")
 
 
+def check_formula(text: str, frame: pd.DataFrame) -> None:
+    """Parse a model-of-interest formula and check its columns exist in `frame`: what can
+    be checked before a long run starts."""
+    _check_columns(Formula.parse(text), frame, text)
+
+
 FAMILIES = ("gaussian", "logit", "probit")
 
 

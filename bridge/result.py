@@ -74,7 +74,23 @@ class ImputationResult:
     def stacked_parts(self, style: str = "flong"):
         """:meth:`stacked` one block (the original, then each completed data set) at a
         time, built as consumed: what streaming writers take (``mlimpute.io.write_stacked``)."""
-        return stacked_parts(self.original, self.completed_all(), style, self.imputed_vars)
+        return stacked_parts(self.original_as_output(), self.completed_all(), style,
+                             self.imputed_vars)
+
+    def original_as_output(self) -> pd.DataFrame:
+        """The original data with every imputed column in the type the completed data sets
+        give it (an integer column imputed as continuous becomes float64), so that the
+        m = 0 block and the completed blocks of a stacked file share one column type;
+        observed values unchanged."""
+        frame = self.original
+        for name in self.imputed_vars:
+            if name in self.model.categories:
+                continue
+            column = decode(np.full(len(frame), np.nan), frame[name], None)
+            if column.dtype != frame[name].dtype:
+                frame = frame.copy() if frame is self.original else frame
+                frame[name] = column
+        return frame
 
     # ------------------------------------------------------------------ parameters
     def parameter_draws(self, include_burnin: bool = False) -> pd.DataFrame:

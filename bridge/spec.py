@@ -264,6 +264,9 @@ class Spec:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise SpecError(f"file '{path}': cannot read spec ({exc.strerror or exc})") from None
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"file '{path}': a spec file must be UTF-8 text; byte {exc.start} "
+                            "is not") from None
         try:
             if path.suffix.lower() == ".json":
                 return cls.from_json(text)

@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -74,13 +75,13 @@ def unstack(stacked: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     return parts[0], parts[1:]
 
 
-def mi_characteristics(original: pd.DataFrame, imputed_vars: list[str], m: int) -> dict:
+def mi_characteristics(original: pd.DataFrame, imputed_vars: list[str], m: int,
+                       updated: datetime) -> dict:
     """The ``_dta`` characteristics that make a flong data set mi-set in Stata
-    ([MI] technical): marker, style, M, N, imputed/passive/regular variables, update time."""
-    import time
-    seconds_1960_to_1970 = 315619200
-    now_tc = int((time.time() + seconds_1960_to_1970) * 1000)
+    ([MI] technical): marker, style, M, N, imputed/passive/regular variables, and the
+    update time (`updated`, as Stata's %tc: milliseconds since 1960)."""
+    update_tc = round((updated - datetime(1960, 1, 1)).total_seconds() * 1000)
     return {("_dta", "_mi_marker"): "_mi_ds_1", ("_dta", "_mi_style"): "flong",
             ("_dta", "_mi_M"): str(m), ("_dta", "_mi_N"): str(len(original)),
             ("_dta", "_mi_ivars"): " ".join(imputed_vars), ("_dta", "_mi_pvars"): "",
-            ("_dta", "_mi_rvars"): "", ("_dta", "_mi_update"): str(now_tc)}
+            ("_dta", "_mi_rvars"): "", ("_dta", "_mi_update"): str(update_tc)}

@@ -5,12 +5,12 @@ compiles a spec and a data frame into :class:`ModelData` and reads back a
 :class:`SamplerResult`.
 """
 from .diagnostics import effective_sample_size, monte_carlo_se
-from .model import LevelData, ModelData, Priors
+from .model import LevelData, ModelData, ModelError, Priors
 from .responses import KNOWN_KINDS, REGISTRY, UnsupportedResponseType
 from .sampler import Chain, GibbsSampler, Imputation, SamplerResult, run_sampler
 
 __all__ = [
-    "Chain", "GibbsSampler", "Imputation", "KNOWN_KINDS", "LevelData", "ModelData", "Priors",
+    "Chain", "GibbsSampler", "Imputation", "KNOWN_KINDS", "LevelData", "ModelData", "ModelError", "Priors",
     "REGISTRY", "SamplerResult", "UnsupportedResponseType", "effective_sample_size",
     "monte_carlo_se", "run_sampler",
 ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .model import ModelError
 from .linalg import draw_inverse_wishart, inv_pd, solve_triangular, symmetrize
 
 
@@ -69,6 +70,14 @@ class CovarianceSampler:
         if self.flat and self.constrained:
             return n - self.dim - 1.0, sum_squares
         return self.prior_df + n, self.prior_scale + sum_squares
+
+    def check_posterior_df(self, n: float, what: str) -> None:
+        """Raise ModelError unless the posterior IW(prior df + n, ...) is proper (df > d - 1)."""
+        df = self.posterior(np.zeros((self.dim, self.dim)), n)[0]
+        if self.dim and not df > self.dim - 1:
+            raise ModelError(f"the {what} covariance's posterior would have {df:g} degrees of "
+                             f"freedom (prior df {self.prior_df:g} + {n:g} units); it needs more "
+                             f"than {self.dim - 1}: raise priors.{what.replace('-', '')}_df")
 
     def draw(self, current: np.ndarray, sum_squares: np.ndarray, n: float,
              rng: np.random.Generator, adapt: bool = False) -> np.ndarray:

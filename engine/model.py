@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class ModelError(ValueError):
+    """The model cannot be sampled as given (an improper posterior, a chain too large for
+    memory, ...); the message says what to change."""
+
+
 @dataclass
 class LevelData:
     """Responses and covariates of one level.

@@ -10,11 +10,19 @@ The chains run in this process, in a local process pool, or on any
 ``concurrent.futures``-style executor passed in (``submit(fn, *args)`` returning
 futures with ``result()``) - which is how the bridge distributes them with Dask
 (``dask.distributed.Client.get_executor()``) without the engine knowing about Dask.
+
+Stopping: if the caller stops waiting (an error in one chain, Ctrl-C, or a SIGTERM that
+the caller turned into an exception), the local worker processes are terminated at once
+rather than left computing; workers ignore Ctrl-C (the parent handles it), die on SIGTERM,
+and on Linux also die when the parent process dies, even by SIGKILL.
 """
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+import signal
+import sys
 
 import numpy as np
 
@@ -82,19 +90,58 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
         futures = [executor.submit(_run_one_remote, worker_setup, data, seeds[k], burnin,
                                    between, per_chain[k], jomo_compatible) for k in range(chains)]
         return _collect(futures, totals, per_chain, grand_total, progress)
-    with ProcessPoolExecutor(max_workers=workers, initializer=worker_setup) as pool:
-        futures = [pool.submit(_run_one, data, seeds[k], burnin, between, per_chain[k],
-                               jomo_compatible) for k in range(chains)]
-        return _collect(futures, totals, per_chain, grand_total, progress)
+    pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init,
+                                              initargs=(worker_setup,))
+    try:
+        futures = [_AsyncFuture(pool.apply_async(_run_one, (data, seeds[k], burnin, between,
+                                                            per_chain[k], jomo_compatible)))
+                   for k in range(chains)]
+        results = _collect(futures, totals, per_chain, grand_total, progress)
+        pool.close()
+        return results
+    finally:
+        pool.terminate()            # immediate: a failed or interrupted run leaves no worker
+        pool.join()
+
+
+class _AsyncFuture:
+    """multiprocessing's AsyncResult seen as a future (``result()``), for :func:`_collect`."""
+
+    def __init__(self, async_result):
+        self._async = async_result
+
+    def result(self):
+        return self._async.get()
+
+
+def _worker_init(setup) -> None:
+    """Signals of a worker process: Ctrl-C is the parent's to handle, SIGTERM ends the
+    worker, and (Linux) the worker gets SIGTERM when its parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            import ctypes
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if setup is not None:
+        setup()
 
 
 def _collect(futures, totals, per_chain, grand_total, progress) -> list[SamplerResult]:
-    """Results in chain order, reporting progress chain by chain."""
+    """Results in chain order, reporting progress chain by chain.  If waiting stops early,
+    the futures not yet finished are cancelled (where the executor allows it)."""
     results, done, kept = [], 0, 0
-    for k, future in enumerate(futures):
-        results.append(future.result())
-        done += totals[k]
-        kept += per_chain[k]
-        if progress is not None:
-            progress(done, grand_total, kept)
+    try:
+        for k, future in enumerate(futures):
+            results.append(future.result())
+            done += totals[k]
+            kept += per_chain[k]
+            if progress is not None:
+                progress(done, grand_total, kept)
+    except BaseException:
+        for future in futures:
+            with contextlib.suppress(Exception):
+                future.cancel()
+        raise
     return results

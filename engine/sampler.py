@@ -376,6 +376,9 @@ class GibbsSampler:
         self.cov_u = CovarianceSampler(self.level2.fixed_covariance(self.d1, self.dim_u),
                                        *data.priors.level2(self.dim_u), flat=jomo_compatible)
 
+        self.cov_e.check_posterior_df(self.level1.total_weight, "level-1")
+        self.cov_u.check_posterior_df(self.level2.total_weight, "level-2")
+
         self.cluster_cov = None
         if data.cluster_covariance:
             self._init_cluster_covariance(data)
@@ -612,6 +615,14 @@ class GibbsSampler:
         values1 = np.empty_like(self.level1.values)
         values1[self._order] = self.level1.decode()
         return values1, self.level2.decode()
+
+    def chain_bytes(self, iterations: int) -> int:
+        """Memory the :class:`Chain` of `iterations` iterations takes (parameters the
+        response types own included), for checking a run's size before it starts."""
+        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
+        per_iteration = k1 * self.w1 + k2 * self.w2 + self.w1 ** 2 + self.dim_u ** 2
+        per_iteration += sum(len(v) for v in self.type_parameters().values())
+        return 8 * iterations * per_iteration
 
     def run(self, burnin: int, between: int, m: int,
             progress: ProgressCallback | None = None) -> SamplerResult:

@@ -120,7 +120,7 @@ def test_random_seed_is_recorded(tmp_path, csv):
     (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "school"], "in.csv': column 'school'"),
     (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "cluster", "--covariates", "y1"],
      "column 'y1': covariates must be fully observed"),
-    (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "cluster", "--m", "0"], "mcmc.m"),
+    (lambda d, c: ["impute", c, "-o", d / "o.csv", "--cluster", "cluster", "--m", "0"], "--m: must be at least 1"),
     (lambda d, c: ["impute", c, "-o", d / "o.csv"], "--cluster is required"),
     (lambda d, c: ["impute", c, "-o", d / "o.csv", "--spec", d / "no.toml"], "no.toml"),
     (lambda d, c: ["impute", c, "-o", c, "--cluster", "cluster"], "overwrite the input"),

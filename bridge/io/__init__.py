@@ -44,18 +44,36 @@ def format_for(path: str | Path):
                           f"(known: {known})") from None
 
 
-def read_data(path: str | Path) -> tuple[pd.DataFrame, Metadata]:
-    """Read a data file into a frame and its metadata (labels, source format)."""
+def read_data(path: str | Path, na_values=None) -> tuple[pd.DataFrame, Metadata]:
+    """Read a data file into a frame and its metadata (labels, source format).
+
+    ``na_values``: text fields read as missing besides the empty field and ``NA`` (CSV
+    only; other formats have their own missing values)."""
     path = Path(path)
     module = format_for(path)
     if not path.is_file():
         raise FormatError(f"file '{path}': not found")
+    options = {}
+    if na_values:
+        if module is not _csv:
+            raise FormatError(f"file '{path}': extra missing-value markers apply to CSV input only")
+        options["na_values"] = list(na_values)
     try:
-        return module.read(path)
+        return module.read(path, **options)
     except FormatError:
         raise
     except Exception as exc:  # the readers' own errors become one line naming the file
         raise FormatError(f"file '{path}': cannot read as {module.LABEL}: {_first_line(exc)}") from None
+
+
+def check_output_columns(columns, path: str | Path) -> None:
+    """Refuse, before any work, column names the output format cannot hold."""
+    module = format_for(path)
+    if hasattr(module, "check_columns"):
+        try:
+            module.check_columns(columns)
+        except FormatError as exc:
+            raise FormatError(f"file '{path}': {exc}") from None
 
 
 def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None = None,
@@ -99,5 +117,5 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "format_for",
+__all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "check_output_columns", "format_for",
            "read_data", "write_data", "write_stacked"]

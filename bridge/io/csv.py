@@ -1,20 +1,94 @@
-"""CSV: comma-separated text with a header row; empty fields and "NA" are missing.
+"""CSV: comma-separated text with a header row.
 
-Floats are written with Python's shortest round-trip representation, so values read
-back are bit-identical to the ones written.
+Reading keeps what the file says.  Only the documented missing markers are missing: an
+empty field and ``NA`` (R's ``write.csv`` and Stata's ``export delimited`` write these), plus
+whatever the caller adds (``--na-values``).  ``None``, ``null``, ``n/a``, ``NaN`` or ``.`` are
+data unless added.  A column is numeric only if every non-missing field is a plain
+number; a column with a zero-padded integer such as ``01`` (an id or a code, where ``01`` and
+``1`` are different values) or any other text stays text, exactly as written (``inf`` and
+``-inf`` are numbers; ``nan`` is text unless made a marker).  A row with more fields than
+the header is an error, never silently cut.  Integers
+without missing values are int64; other numbers are float64, parsed with correct rounding;
+integers too large for float64 to hold exactly, when a missing value forces a nullable type,
+become nullable Int64.  Duplicate column names are refused (pandas would rename them).
+
+Writing: floats with Python's shortest round-trip representation, so values read back
+are bit-identical; missing values as empty fields.
 """
 from __future__ import annotations
 
+import csv
+import re
+import warnings
+
+import numpy as np
 import pandas as pd
 
+from ..errors import FormatError
 from .metadata import Metadata
 
 LABEL = "CSV"
+#: fields read as missing in every CSV file (more with ``read(..., na_values=[...])``)
+MISSING_MARKERS = ("", "NA")
+
+_NUMBER = re.compile(r"^\s*[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)\s*$", re.IGNORECASE)
+_INTEGER = re.compile(r"^\s*[+-]?\d+\s*$")
+_PADDED = re.compile(r"^\s*[+-]?0\d")
+_EXACT_FLOAT_INT = 2 ** 53
 
 
-def read(path) -> tuple[pd.DataFrame, Metadata]:
-    frame = pd.read_csv(path, na_values=["", "NA", "."], keep_default_na=True)
+def read(path, na_values=()) -> tuple[pd.DataFrame, Metadata]:
+    markers = list(MISSING_MARKERS) + [str(v) for v in na_values]
+    header = _header(path)
+    if any(not name.strip() for name in header):
+        position = next(k for k, name in enumerate(header, start=1) if not name.strip())
+        raise FormatError(f"file '{path}': column {position} of the header has no name "
+                          "(row names written by R's write.csv?); name it or drop it")
+    duplicate = sorted({n for n in header if header.count(n) > 1})
+    if duplicate:
+        raise FormatError(f"file '{path}': column name '{duplicate[0]}' appears more than once; "
+                          "rename one of them")
+    with warnings.catch_warnings():     # a row longer than the header: refuse, never drop
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        text = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=markers,
+                           encoding="utf-8-sig", index_col=False)
+    frame = pd.DataFrame({name: _typed(text[name]) for name in text.columns}, index=text.index)
     return frame, Metadata(source_format="csv")
+
+
+def _header(path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        try:
+            return next(csv.reader(handle))
+        except StopIteration:
+            raise FormatError(f"file '{path}': empty file, no header row") from None
+
+
+def _typed(column: pd.Series) -> pd.Series:
+    """A column of text fields (missing: NaN) as numbers when every field is a plain number
+    that reads back the same, as text otherwise (see the module docstring)."""
+    present = column.dropna()
+    if present.empty:
+        return column.astype("float64")
+    fields = present.to_numpy(dtype=object)
+    is_number = np.fromiter((bool(_NUMBER.match(f)) and not _PADDED.match(f) for f in fields),
+                            bool, len(fields))
+    if not is_number.all():
+        return column
+    if all(_INTEGER.match(f) for f in fields):
+        numbers = [int(f) for f in fields]
+        biggest = max(abs(v) for v in numbers)
+        if len(present) == len(column) and biggest < 2 ** 63:
+            return pd.Series(numbers, index=column.index, dtype="int64", name=column.name)
+        if biggest >= _EXACT_FLOAT_INT and biggest < 2 ** 63:
+            out = pd.Series(pd.NA, index=column.index, dtype="Int64", name=column.name)
+            out[present.index] = numbers
+            return out
+        if biggest >= 2 ** 63:
+            return column           # an id longer than any integer type: keep the text
+    out = np.full(len(column), np.nan)
+    out[column.notna().to_numpy()] = np.array([float(f) for f in fields])
+    return pd.Series(out, index=column.index, name=column.name)
 
 
 def write(frame: pd.DataFrame, path, metadata: Metadata, **options) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass
@@ -12,9 +13,12 @@ class Metadata:
     value_labels : column -> {code: label}
     characteristics : Stata-style characteristics, {(variable or "_dta", name): text}
     source_format : the reader that produced it ("csv", "parquet", "dta" ...)
+    timestamp : when the source file says the data were saved (a .dta header), if it says;
+        a .dta output carries it forward, so that the same run writes the same bytes
     """
 
     variable_labels: dict[str, str] = field(default_factory=dict)
     value_labels: dict[str, dict] = field(default_factory=dict)
     characteristics: dict[tuple[str, str], str] = field(default_factory=dict)
     source_format: str = ""
+    timestamp: datetime | None = None

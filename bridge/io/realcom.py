@@ -21,17 +21,18 @@ reads.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import FormatError
-from .atomic import atomic_write_text
+from .atomic import atomic_write_text, staging_folder
 
 MISSING = -9.999e29
 TYPE_CODES = {1: "continuous", 2: "categorical", 3: "ordinal"}
+#: the names write_impvals gives its files: impvals.txt and imp1..impM
+IMPVALS_PATTERNS = ("impvals.txt", "imp[0-9]*")
 CODE_OF_TYPE = {"continuous": 1, "categorical": 2, "binary": 2, "ordinal": 3}
 
 
@@ -151,8 +152,7 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     names = result.imputed_vars
     files = [f"{stem}{m}" for m in range(1, result.m + 1)]
-    with tempfile.TemporaryDirectory(prefix=f".{directory.name}.", dir=directory.parent) as tmp:
-        staging = Path(tmp)
+    with staging_folder(directory) as staging:
         for m, name in enumerate(files, start=1):
             completed = result.completed(m)[names]
             codes = completed.apply(lambda c: c.cat.codes + 1

@@ -50,6 +50,10 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
     frame_object = _the_data_frame(path, parsed.object, converter)
     attributes = converter.convert(frame_object.attributes)
     names = [str(n) for n in attributes["names"]]
+    duplicate = sorted({n for n in names if names.count(n) > 1})
+    if duplicate:
+        raise FormatError(f"file '{path}': column name '{duplicate[0]}' appears more than once; "
+                          "rename one of them")
     metadata = Metadata(source_format="rds")
     columns = {name: _column(path, name, column, converter, metadata)
                for name, column in zip(names, frame_object.value)}

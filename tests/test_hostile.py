@@ -1,0 +1,512 @@
+"""A catalogue of hostile input, run as a new user would: every case must end in one line
+on stderr and exit status 2 (or, where the input is fine after all, a correct run), with
+the user's files untouched and nothing half-written left behind.
+
+Families: paths where an output would land on an input or on another output (names,
+``..``, symbolic and hard links, folders that fill up with files); data that must not be
+changed on reading (missing markers, zero-padded ids, duplicate names); data and options
+the sampler cannot take (magnitudes, single cluster, constant responses, priors, chain
+sizes); corrupt files (real files of every format truncated at many offsets) and output
+checks that must happen before sampling.  Signals are in ``test_shutdown.py``, random
+bytes in ``test_fuzz_readers.py``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlimpute
+from mlimpute.cli import main
+from mlimpute.errors import MlimputeError
+from mlimpute.io import read_data, write_data
+from mlimpute.io.paths import FilePlan
+from mlimpute.simulate import simulate
+
+from conftest import require_r
+
+FAST = ["--m", "2", "--burnin", "4", "--between", "2", "--seed", "1", "--quiet"]
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """A folder holding in.csv (two level-1 responses with missing values, a level-2
+    response, a covariate), the current directory of the test."""
+    frame, _ = simulate(n_clusters=10, cluster_size=6, n_level1=2, n_level2=1, seed=3)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Name -> content hash of every file under `folder` (symlinks by their target name)."""
+    out = {}
+    for path in sorted(folder.rglob("*")):
+        key = str(path.relative_to(folder))
+        if path.is_symlink():
+            out[key] = "link->" + os.readlink(path)
+        elif path.is_file():
+            out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        else:
+            out[key] = "dir"
+    return out
+
+
+def refused(capsys, *args, expect: str) -> None:
+    """Run the CLI in-process; it must exit 2 with one line naming `expect`."""
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:             # argparse's usage errors
+        code = exc.code
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2, err
+    assert len(lines) == 1 and lines[0].startswith("mlimpute: error:"), err
+    assert expect in lines[0], lines[0]
+    assert "Traceback" not in err and "internal error" not in err
+
+
+# ---------------------------------------------------------------------- 1. outputs onto inputs
+
+def _alias(work: Path, how: str) -> str:
+    """Another way to name in.csv."""
+    if how == "same":
+        return "in.csv"
+    if how == "dot":
+        return "./in.csv"
+    if how == "dotdot":
+        (work / "sub").mkdir(exist_ok=True)
+        return "sub/../in.csv"
+    if how == "absolute":
+        return str(work / "in.csv")
+    if how == "symlink":
+        os.symlink("in.csv", work / "link.csv")
+        return "link.csv"
+    if how == "hardlink":
+        os.link(work / "in.csv", work / "hard.csv")
+        return "hard.csv"
+    raise AssertionError(how)
+
+
+ALIASES = ["same", "dot", "dotdot", "absolute", "symlink", "hardlink"]
+WRITERS = ["-o", "--chain", "--save-spec", "--report"]
+
+
+@pytest.mark.parametrize("how", ALIASES)
+@pytest.mark.parametrize("option", WRITERS)
+def test_no_output_may_land_on_the_input(work, capsys, option, how):
+    target = _alias(work, how)
+    args = ["impute", "in.csv", "--cluster", "cluster", *FAST]
+    args += [option, target] if option == "-o" else ["-o", "out.csv", option, target]
+    before = snapshot(work)
+    refused(capsys, *args, expect="would overwrite the input file")
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
+def test_the_spec_file_is_an_input_too(work, capsys, how):
+    mlimpute.propose(pd.read_csv(work / "in.csv"), "cluster").save(work / "model.toml")
+    alias = {"same": "model.toml", "symlink": "spec_link.toml", "hardlink": "spec_hard.toml"}[how]
+    if how == "symlink":
+        os.symlink("model.toml", work / alias)
+    if how == "hardlink":
+        os.link(work / "model.toml", work / alias)
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--spec", "model.toml", *FAST,
+            "--save-spec", alias, expect="would overwrite the spec file")
+    assert snapshot(work) == before
+
+
+@pytest.mark.parametrize("outputs", [
+    ["-o", "out.csv", "--chain", "out.csv"],
+    ["-o", "out.csv", "--chain", "./sub/../out.csv"],
+    ["-o", "out.csv", "--save-spec", "same.toml", "--report", "same.toml"],
+    ["-o", "out.csv", "--report", "r.csv", "--chain", "r.csv"],
+    ["-o", "out.csv", "--save-spec", "out.csv"],
+], ids=["o-chain", "o-chain-dotdot", "spec-report", "report-chain", "o-spec"])
+def test_two_outputs_may_not_be_one_file(work, capsys, outputs):
+    (work / "sub").mkdir()
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "--cluster", "cluster", *FAST, *outputs,
+            expect="are the same file")
+    assert snapshot(work) == before
+
+
+def test_diagnostics_folder_may_not_replace_the_input(work, capsys):
+    (work / "in.csv").rename(work / "summary.csv")
+    before = snapshot(work)
+    refused(capsys, "impute", "summary.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
+            "--diagnostics", ".", expect="would overwrite the input file")
+    assert snapshot(work) == before
+
+
+def test_diagnostics_folder_may_not_replace_an_input_linked_into_it_as_a_plot(work, capsys):
+    (work / "d").mkdir()
+    os.symlink("../in.csv", work / "d" / "beta1.png")
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
+            "--diagnostics", "d", expect="would overwrite the input file")
+    assert snapshot(work) == before
+
+
+def test_diagnostics_folder_may_not_replace_an_input_hard_linked_into_it(work, capsys):
+    (work / "diag").mkdir()
+    os.link(work / "in.csv", work / "diag" / "summary.csv")
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
+            "--diagnostics", "diag", expect="would overwrite the input file")
+    assert snapshot(work) == before
+
+
+def test_impvals_folder_may_not_replace_the_input(work, capsys):
+    (work / "imp").mkdir()
+    (work / "imp" / "imp1").write_bytes((work / "in.csv").read_bytes())
+    os.rename(work / "imp" / "imp1", work / "imp" / "impvals.txt")
+    before = snapshot(work)
+    # the input is read as CSV under a name the impvals writer would replace
+    os.symlink("imp/impvals.txt", work / "data.csv")
+    refused(capsys, "impute", "data.csv", "--impvals", "-o", "imp", "--cluster", "cluster", *FAST,
+            expect="would overwrite the input file")
+    assert {k: v for k, v in snapshot(work).items() if k != "data.csv"} == before
+
+
+def test_chain_diagnose_and_pool_outputs_may_not_replace_their_inputs(work, capsys):
+    assert main(["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
+                 "--chain", "chain.csv"]) == 0
+    capsys.readouterr()
+    before = snapshot(work)
+    refused(capsys, "pool", "out.csv", "--model", "y1 ~ x", "-o", "out.csv",
+            expect="would overwrite the input file")
+    (work / "d").mkdir()
+    os.link(work / "chain.csv", work / "d" / "summary.csv")
+    refused(capsys, "diagnose", "chain.csv", "-o", "d", expect="would overwrite the chain file")
+    os.unlink(work / "d" / "summary.csv")
+    refused(capsys, "propose", "in.csv", "-o", "./in.csv", "--cluster", "cluster",
+            expect="would overwrite the input file")
+    assert {k: v for k, v in snapshot(work).items() if k != "d"} == \
+        {k: v for k, v in before.items() if not k.startswith("d")}
+
+
+@pytest.mark.parametrize("output, expect", [
+    ("nofolder/out.csv", "folder 'nofolder' does not exist"),
+    ("sub.csv", "is a folder, not a file name"),
+    ("in.csv/out.csv", "'in.csv' is not a folder"),
+])
+def test_output_places_are_checked_before_sampling(work, capsys, output, expect):
+    (work / "sub.csv").mkdir()
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "-o", output, "--cluster", "cluster",
+            "--m", "2", "--burnin", "100000", "--between", "100000", "--quiet", expect=expect)
+    assert snapshot(work) == before
+
+
+def test_unwritable_folder_is_refused_before_sampling(work, monkeypatch):
+    """A read-only mount: os.access says no (root bypasses permission bits, not mounts)."""
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p).name == "ro"
+                        else real(p, mode, **kw))
+    (work / "ro").mkdir()
+    with pytest.raises(MlimputeError, match="folder 'ro' is not writable"):
+        FilePlan().read("input file", "in.csv").write("output file", "ro/out.csv").check()
+    with pytest.raises(MlimputeError, match="not writable"):
+        FilePlan().folder("--diagnostics folder", "ro/new/diag", ("*.png",)).check()
+
+
+def test_unknown_formula_terms_and_chain_formats_are_refused_before_sampling(work, capsys):
+    slow = ["--m", "2", "--burnin", "100000", "--between", "100000", "--quiet"]
+    before = snapshot(work)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *slow,
+            "--report", "r.html", "--model", "y1 ~ nosuch + (1 | cluster)",
+            expect="column 'nosuch' is not in the data")
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *slow,
+            "--chain", "chain.dta", expect="not Stata variable names")
+    assert snapshot(work) == before
+
+
+def test_column_names_stata_cannot_hold_are_refused_before_sampling(work, capsys):
+    frame = pd.read_csv(work / "in.csv").rename(columns={"x": "Read Dis"})
+    frame.to_csv(work / "odd.csv", index=False)
+    refused(capsys, "impute", "odd.csv", "-o", "out.dta", "--cluster", "cluster",
+            "--m", "2", "--burnin", "100000", "--quiet", expect="column 'Read Dis' is not a Stata name")
+    assert not (work / "out.dta").exists()
+
+
+# ---------------------------------------------------------------------- 2. reading changes nothing
+
+@pytest.mark.parametrize("spelling", ["None", "null", "n/a", "NaN", "nan", ".", "NULL", "-"])
+def test_csv_category_spellings_are_data_not_missing(tmp_path, spelling):
+    path = tmp_path / "cats.csv"
+    path.write_text(f"id,g\n1,{spelling}\n2,b\n3,\n4,NA\n")
+    frame, _ = read_data(path)
+    assert frame["g"].tolist()[:2] == [spelling, "b"]
+    assert frame["g"].isna().tolist() == [False, False, True, True]
+
+
+def test_extra_missing_markers_are_an_explicit_option(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("id,y\n1,.\n2,-99\n3,1.5\n")
+    frame, _ = read_data(path, na_values=[".", "-99"])
+    assert frame["y"].isna().tolist() == [True, True, False] and frame["y"].dtype == float
+    with pytest.raises(MlimputeError, match="CSV input only"):
+        read_data(_dta(tmp_path), na_values=["."])
+
+
+def _dta(tmp_path) -> Path:
+    path = tmp_path / "x.dta"
+    write_data(pd.DataFrame({"a": [1.0, 2.0]}), path)
+    return path
+
+
+def test_zero_padded_ids_stay_distinct_clusters_and_come_back_as_written(work, capsys):
+    rng = np.random.default_rng(5)
+    ids = ["01", "1", "001", "02", "2", "10", "010", "7", "07", "3"]
+    rows = []
+    for k, cid in enumerate(ids):
+        for i in range(6):
+            y = rng.normal() + k * 0.3
+            rows.append({"school": cid, "pupil": f"{k:03d}{i}", "x": rng.normal(),
+                         "y": "" if i == 0 else repr(y)})
+    text = "school,pupil,x,y\n" + "".join(f"{r['school']},{r['pupil']},{r['x']!r},{r['y']}\n" for r in rows)
+    (work / "ids.csv").write_text(text)
+    assert main(["impute", "ids.csv", "-o", "ids_mi.csv", "--cluster", "school",
+                 "--exclude", "pupil", *FAST]) == 0
+    back = pd.read_csv(work / "ids_mi.csv", dtype=str, keep_default_na=False)
+    original = back[back["_mi_m"] == "0"]
+    assert original["school"].tolist() == [r["school"] for r in rows]
+    assert original["pupil"].tolist() == [r["pupil"] for r in rows]
+    result_frame, _ = read_data(work / "ids.csv")
+    assert result_frame["school"].nunique() == 10
+
+
+def test_duplicate_column_names_are_refused(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("id,y,y\n1,2,3\n")
+    with pytest.raises(MlimputeError, match="column name 'y' appears more than once"):
+        read_data(path)
+
+
+@pytest.mark.parametrize("text, expect", [
+    (",y\n1,2\n", "column 1 of the header has no name"),
+    ("", "empty file"),
+    ("id,y\n1,2,3\n", "cannot read as CSV"),
+    ("id,y\n1,2\n", None),
+    ("\ufeffid,y\n1,2\n", None),
+])
+def test_csv_header_problems(tmp_path, text, expect):
+    path = tmp_path / "h.csv"
+    path.write_text(text, encoding="utf-8")
+    if expect is None:
+        frame, _ = read_data(path)
+        assert list(frame.columns) == ["id", "y"] and frame["y"].tolist() == [2]
+    else:
+        with pytest.raises(MlimputeError, match=expect):
+            read_data(path)
+
+
+def test_csv_numbers_are_exact_and_big_integers_kept(tmp_path):
+    path = tmp_path / "n.csv"
+    values = [0.1, 1 / 3, 1e-300, 123456789.123456789, -2.5e17]
+    big = 9007199254740993            # 2**53 + 1: not a float64
+    path.write_text("a,b,c,d\n" + "".join(f"{v!r},{big},{big + k},x{k}\n" for k, v in enumerate(values))
+                    + f",{big},,y\n")
+    frame, _ = read_data(path)
+    assert frame["a"].tolist()[:5] == values
+    assert frame["b"].dtype == "int64" and (frame["b"] == big).all()
+    assert str(frame["c"].dtype) == "Int64" and frame["c"].iloc[4] == big + 4
+    assert frame["d"].tolist() == [f"x{k}" for k in range(5)] + ["y"]
+
+
+def test_rds_with_duplicate_names_is_refused(tmp_path):
+    """R itself writes the file: a data.frame whose names R's check.names would have mended."""
+    require_r()
+    path = tmp_path / "dup.rds"
+    subprocess.run(["Rscript", "-e", "d <- data.frame(id = 1:2, y = c(1.5, 2), z = 3:4); "
+                    f"names(d)[3] <- 'y'; saveRDS(d, '{path}')"], check=True)
+    with pytest.raises(MlimputeError, match="column name 'y' appears more than once"):
+        read_data(path)
+
+
+# ---------------------------------------------------------------------- 3./4. data the model cannot take
+
+def _variant(work: Path, change) -> str:
+    frame = pd.read_csv(work / "in.csv")
+    change(frame)
+    frame.to_csv(work / "v.csv", index=False)
+    return "v.csv"
+
+
+def _set(column, value):
+    def change(frame):
+        frame[column] = value
+    return change
+
+
+def _scale(column, factor):
+    def change(frame):
+        frame[column] = frame[column] * factor
+    return change
+
+
+def _observed_to(column, value):
+    def change(frame):
+        frame.loc[frame[column].notna(), column] = value
+    return change
+
+
+@pytest.mark.parametrize("change, expect", [
+    (_scale("y1", 1e300), "column 'y1': values as large as"),
+    (_scale("x", 1e200), "column 'x': values as large as"),
+    (_scale("x", 1e12), "column 'x': values of size"),
+    (_set("cluster", 7), "every row is in one cluster (7)"),
+    (_set("cluster", "only"), "every row is in one cluster ('only')"),
+    (_observed_to("y1", 3.0), "column 'y1': every observed value is 3"),
+    (_set("y1", np.nan), "column 'y1': every value is missing"),
+    (_set("x", np.inf), "column 'x': covariate has infinite values"),
+], ids=["huge-response", "huge-covariate", "covariate-scale", "one-cluster-number",
+        "one-cluster-text", "constant-response", "empty-response", "infinite-covariate"])
+def test_data_the_sampler_cannot_take(work, capsys, change, expect):
+    name = _variant(work, change)
+    refused(capsys, "impute", name, "-o", "out.csv", "--cluster", "cluster", *FAST, expect=expect)
+    assert not (work / "out.csv").exists()
+
+
+def test_constant_level2_response_is_refused(work, capsys):
+    frame = pd.read_csv(work / "in.csv")
+    level2 = [c for c in frame.columns if c.startswith("g")][0]
+    frame.loc[frame[level2].notna(), level2] = 2.5
+    frame.to_csv(work / "v.csv", index=False)
+    refused(capsys, "impute", "v.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
+            expect=f"column '{level2}': every observed value is 2.5")
+
+
+def test_magnitude_is_not_reported_as_collinearity(work):
+    frame = pd.read_csv(work / "in.csv")
+    frame["x"] = frame["x"] * 1e12
+    with pytest.raises(MlimputeError) as info:
+        mlimpute.impute(frame, cluster="cluster")
+    assert "collinear" not in str(info.value) and "rescale" in str(info.value)
+    frame["x2"] = frame["x"] * 2.0                 # really collinear, whatever the scale
+    with pytest.raises(MlimputeError, match="collinear"):
+        mlimpute.impute(frame, cluster="cluster")
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--workers", "-1"], "--workers: must be at least 1"),
+    (["--workers", "0"], "--workers: must be at least 1"),
+    (["--chains", "0"], "--chains: must be at least 1"),
+    (["--burnin", "-5"], "--burnin: must be at least 0"),
+    (["--between", "0"], "--between: must be at least 1"),
+    (["--seed", "-1"], "--seed: must be at least 0"),
+    (["--m", "two"], "--m: expected a whole number"),
+    (["--chains", "5"], "cannot exceed mcmc.m"),
+    (["--burnin", "1000000000000"], "GiB of draws"),
+    (["--between", "100000000000"], "GiB of draws"),
+    (["--random-slopes", "y1"], "'y1' is a response"),
+    (["--random-slopes", "cluster"], "is the cluster identifier"),
+    (["--exclude", "x", "--random-slopes", "x"], "not a covariate of the level-1 equations"),
+    (["--random-slopes", "nosuch"], "not a covariate"),
+    (["--na-values", "."], None),
+    (["--dta-format", "200"], "--dta-format: invalid choice"),
+    (["--style", "wide"], "--style: invalid choice"),
+    (["--continuous", "x"], "given a type but has no missing values"),
+    (["--binary", "y1"], "binary response has a non-integer code"),
+    (["--level1-weight", "nosuch"], "column 'nosuch'"),
+    (["--level2-weight", "x"], "weights must be finite and non-negative"),
+    (["--level2-weight", "y1"], "level-2 weight has 16 missing values"),
+])
+def test_bad_options(work, capsys, args, expect):
+    full = ["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", "--m", "2", "--burnin",
+            "4", "--between", "2", "--quiet", *args]
+    if expect is None:        # accepted: CSV input, extra markers
+        assert main(full) == 0
+        return
+    refused(capsys, *full, expect=expect)
+    assert not (work / "out.csv").exists()
+
+
+def _spec(work: Path, extra: str, raw: bytes | None = None) -> str:
+    text = ('cluster = "cluster"\nresponses = [{ name = "y1" }, { name = "y2" }]\n'
+            'covariates = ["x"]\n' + extra)
+    (work / "s.toml").write_bytes(raw if raw is not None else text.encode())
+    return "s.toml"
+
+
+@pytest.mark.parametrize("extra, raw, expect", [
+    ("[priors]\nlevel1_df = -1000\n", None, "raise priors.level1_df"),
+    ("[priors]\nlevel2_df = -1000\n", None, "raise priors.level2_df"),
+    ("[priors]\nlevel1_scale = [[1, 2], [2, 1]]\n", None, "symmetric positive definite"),
+    ("[priors]\nlevel1_scale = [[1, 0]]\n", None, "square matrix"),
+    ("[priors]\nlevel1_df = nan\n", None, "must be a number"),
+    ("[priors]\nlevel1_df = \"ten\"\n", None, "must be a number"),
+    ("[mcmc]\nburnin = -3\n", None, "mcmc.burnin must be an integer >= 0"),
+    ("[mcmc]\nm = 1.5\n", None, "mcmc.m must be an integer"),
+    ("[mcmc]\nburnin = 1000000000000\n", None, "GiB of draws"),
+    ("colour = 1\n", None, "unknown setting 'colour'"),
+    ("", b"cluster = \"cluster\"\n# caf\xe9 in latin-1\n", "must be UTF-8 text"),
+    ("", b"cluster = [\n", "invalid TOML"),
+    ("", b"\x00\x01\x02", "invalid TOML"),
+    ("version = 7\n", None, "spec version 7 is not supported"),
+    ("random_slopes = [\"y1\"]\n", None, "both a response and a covariate"),
+    ("level1_covariance = \"diagonal\"\n", None, "level1_covariance must be"),
+])
+def test_bad_specs(work, capsys, extra, raw, expect):
+    name = _spec(work, extra, raw)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--spec", name, "--quiet", expect=expect)
+    assert not (work / "out.csv").exists()
+
+
+# ---------------------------------------------------------------------- corrupt files
+
+def _real_files(folder: Path) -> dict[str, Path]:
+    frame, _ = simulate(n_clusters=6, cluster_size=5, n_level1=2, n_level2=1, seed=9)
+    frame["g"] = pd.Categorical(np.where(frame["x"] > 0, "hi", "lo"))
+    files = {}
+    for suffix in (".csv", ".parquet", ".dta", ".rds", ".RData"):
+        path = folder / f"real{suffix}"
+        write_data(frame, path)
+        files[suffix] = path
+    path = folder / "real114.dta"
+    write_data(frame, path, dta_format=114)
+    files["114"] = path
+    return files
+
+
+@pytest.fixture(scope="module")
+def real_files(tmp_path_factory):
+    return _real_files(tmp_path_factory.mktemp("real"))
+
+
+@pytest.mark.parametrize("kind", [".csv", ".parquet", ".dta", "114", ".rds", ".RData"])
+def test_truncated_files_give_the_documented_error_or_a_valid_frame(tmp_path, real_files, kind):
+    source = real_files[kind]
+    data = source.read_bytes()
+    cuts = sorted({0, 1, 2, 8, 16, 64, 100, 200, 512, 1024, len(data) // 3, len(data) // 2,
+                   len(data) - 64, len(data) - 8, len(data) - 1} & set(range(len(data))))
+    assert len(cuts) >= 12
+    for cut in cuts:
+        path = tmp_path / f"cut{cut}{source.suffix}"
+        path.write_bytes(data[:cut])
+        try:
+            frame, _ = read_data(path)
+        except MlimputeError as exc:
+            message = str(exc)
+            assert "\n" not in message and path.name in message
+        else:
+            assert isinstance(frame, pd.DataFrame)
+        assert path.read_bytes() == data[:cut]      # reading never changes a file
+
+
+@pytest.mark.parametrize("kind", [".csv", ".parquet", ".dta", ".rds"])
+def test_truncated_input_at_the_command_line(work, capsys, real_files, kind):
+    data = real_files[kind].read_bytes()
+    (work / f"cut{kind}").write_bytes(data[: len(data) // 2])
+    code = main(["impute", f"cut{kind}", "-o", "out.csv", "--cluster", "cluster", *FAST])
+    err = capsys.readouterr().err
+    assert code in (0, 2) and "Traceback" not in err and "internal error" not in err
+    if code == 2:
+        assert len(err.strip().splitlines()) == 1 and not (work / "out.csv").exists()

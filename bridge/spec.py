@@ -228,6 +228,9 @@ class Spec:
     def from_dict(cls, data: dict[str, Any]) -> "Spec":
         if not isinstance(data, dict):
             raise SpecError("a spec must be a mapping of settings")
+        for required in ("cluster", "responses"):
+            if required not in data:
+                raise SpecError(f"the spec has no '{required}' setting")
         return cls(**_known(cls, data, "spec"))
 
     def to_json(self) -> str:

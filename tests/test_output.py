@@ -119,7 +119,7 @@ def test_failed_write_leaves_no_file_and_keeps_existing_one(tmp_path, result):
     target = tmp_path / "out.dta"
     target.write_text("previous")
     bad = result.stacked().rename(columns={"y1": "a_name_that_is_far_too_long_for_stata_vars"})
-    with pytest.raises(mlimpute.FormatError, match="at most 32 characters"):
+    with pytest.raises(mlimpute.FormatError, match="has more than 32 characters"):
         mlimpute.write_data(bad, target)
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.dta"]

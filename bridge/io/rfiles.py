@@ -24,6 +24,7 @@ one object, named ``data``.
 """
 from __future__ import annotations
 
+import gzip
 import warnings
 from pathlib import Path
 
@@ -70,9 +71,13 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, object_name: str | None
     constructors = {**to_r.DEFAULT_CLASS_MAP, pd.Categorical: _factor}
     path = Path(path)
     if path.suffix.lower() in (".rdata", ".rda"):
-        rdata.write_rda(path, {object_name or "data": data}, constructor_dict=constructors)
+        rdata.write_rda(path, {object_name or "data": data}, constructor_dict=constructors,
+                        compression=None)
     else:
-        rdata.write_rds(path, data, constructor_dict=constructors)
+        rdata.write_rds(path, data, constructor_dict=constructors, compression=None)
+    # gzip as R's save/saveRDS do, but with no file name or time in the gzip header, so
+    # that the same data give the same bytes (the writer sees only a temporary name)
+    path.write_bytes(gzip.compress(path.read_bytes(), mtime=0))
 
 
 # -- reading -------------------------------------------------------------------------

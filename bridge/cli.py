@@ -414,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.simplefilter("ignore")   # matters is checked and said in words
             return COMMANDS[args.command](args)
     except MlimputeError as exc:
-        print(f"mlimpute: error: {exc}", file=sys.stderr)
+        print(f"mlimpute: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (shutdown.Interrupted)
         print(f"mlimpute: stopped ({exc or 'SIGINT'}); unfinished output removed", file=sys.stderr)
@@ -422,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal error: one line unless --debug
         if args.debug:
             raise
-        print(f"mlimpute: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"mlimpute: internal error: {type(exc).__name__}: {first} (rerun with --debug "
               "for details and please report it)", file=sys.stderr)
         return 1
 

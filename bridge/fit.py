@@ -119,7 +119,20 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
     named by term; variance components as ``var(group)`` and ``var(residual)``).
 
     family "gaussian" (linear / linear mixed model), or "logit" / "probit" for a binary
-    response (generalized linear model; random effects are not supported there)."""
+    response (generalized linear model; random effects are not supported there).  A
+    formula that patsy cannot build (bad syntax, an unknown function) is a one-line
+    :class:`MlimputeError`."""
+    from patsy import PatsyError
+
+    try:
+        return _fit_one(frame, formula, reml, family)
+    except PatsyError as exc:
+        text = formula if isinstance(formula, str) else formula.fixed
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot be built"
+        raise MlimputeError(f"formula '{text}': {reason}") from None
+
+
+def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: str) -> pd.DataFrame:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
@@ -194,9 +207,8 @@ def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | 
         raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
     jobs = [(m, frame, formula, reml, family) for m, frame in enumerate(frames, start=1)]
     if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            tables = list(pool.map(_fit_numbered, jobs))
+        from mlimpute.engine.parallel import process_map
+        tables = process_map(_fit_numbered, jobs, workers)
     else:
         tables = [_fit_numbered(job) for job in jobs]
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T

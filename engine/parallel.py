@@ -90,18 +90,32 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
         futures = [executor.submit(_run_one_remote, worker_setup, data, seeds[k], burnin,
                                    between, per_chain[k], jomo_compatible) for k in range(chains)]
         return _collect(futures, totals, per_chain, grand_total, progress)
-    pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init,
-                                              initargs=(worker_setup,))
-    try:
+    with worker_pool(workers, worker_setup) as pool:
         futures = [_AsyncFuture(pool.apply_async(_run_one, (data, seeds[k], burnin, between,
                                                             per_chain[k], jomo_compatible)))
                    for k in range(chains)]
-        results = _collect(futures, totals, per_chain, grand_total, progress)
+        return _collect(futures, totals, per_chain, grand_total, progress)
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int, setup=None):
+    """A ``multiprocessing.Pool`` whose workers are terminated when the block ends, however
+    it ends: on success once their results are in, on an error or an interrupt at once,
+    so that no worker is left computing (see the module docstring for their signals)."""
+    pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init,
+                                              initargs=(setup,))
+    try:
+        yield pool
         pool.close()
-        return results
     finally:
-        pool.terminate()            # immediate: a failed or interrupted run leaves no worker
+        pool.terminate()
         pool.join()
+
+
+def process_map(fn, items, workers: int, setup=None) -> list:
+    """``[fn(item) for item in items]`` in up to `workers` processes, in order."""
+    with worker_pool(min(workers, len(items)) or 1, setup) as pool:
+        return pool.map(fn, items, chunksize=1)
 
 
 class _AsyncFuture:

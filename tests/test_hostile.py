@@ -510,3 +510,20 @@ def test_truncated_input_at_the_command_line(work, capsys, real_files, kind):
     assert code in (0, 2) and "Traceback" not in err and "internal error" not in err
     if code == 2:
         assert len(err.strip().splitlines()) == 1 and not (work / "out.csv").exists()
+
+
+# ---------------------------------------------------------------------- late failures of writers
+
+def test_nullable_integer_response_is_written_to_parquet_in_one_type(work):
+    """Imputations of an Int64 column are not integers: every block (m = 0 too) is float64,
+    observed values unchanged."""
+    frame = pd.read_csv(work / "in.csv")
+    frame["y1"] = (frame["y1"] * 10).round().astype("Int64")
+    frame.to_parquet(work / "int.parquet")
+    assert main(["impute", "int.parquet", "-o", "out.parquet", "--cluster", "cluster", *FAST]) == 0
+    stacked = pd.read_parquet(work / "out.parquet")
+    assert stacked["y1"].dtype == "float64"
+    original = stacked[stacked["_mi_m"] == 0]["y1"].to_numpy()
+    np.testing.assert_array_equal(original, frame["y1"].astype("float64").to_numpy())
+    imputed = stacked[stacked["_mi_m"] == 1]["y1"].to_numpy()[frame["y1"].isna().to_numpy()]
+    assert np.isfinite(imputed).all() and (imputed != np.round(imputed)).any()

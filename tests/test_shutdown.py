@@ -62,7 +62,8 @@ def leftovers(folder: Path) -> list[str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+@pytest.mark.parametrize("sig, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130),
+                                         (signal.SIGHUP, 129)])
 def test_signal_stops_workers_and_exits_with_conventional_status(tmp_path, data, sig, status):
     proc = start("impute", data, "-o", "out.dta", "--cluster", "cluster", "--chains", "2",
                  "--workers", "2", *LONG, cwd=tmp_path)

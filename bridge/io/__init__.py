@@ -51,6 +51,8 @@ def read_data(path: str | Path, na_values=None) -> tuple[pd.DataFrame, Metadata]
     only; other formats have their own missing values)."""
     path = Path(path)
     module = format_for(path)
+    if path.is_dir():
+        raise FormatError(f"file '{path}': is a folder, not a data file")
     if not path.is_file():
         raise FormatError(f"file '{path}': not found")
     options = {}

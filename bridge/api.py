@@ -12,7 +12,7 @@ from mlimpute.engine.parallel import run_chains, split_imputations
 
 from .backends import executor_for
 from .compile import compile_model
-from .errors import SpecError
+from .errors import DataError, SpecError
 from .progress import ProgressBar
 from .propose import propose
 from .result import ImputationResult
@@ -54,6 +54,17 @@ def _check_memory(probe: GibbsSampler, model, settings) -> None:
                         "lower them")
 
 
+def check_not_stacked(data: pd.DataFrame) -> None:
+    """Data that already hold imputations (Stata's mi bookkeeping, R's long shape) are not
+    new data: imputing the stacked rows would treat M copies as independent units."""
+    from .stack import MI_COLUMNS, R_COLUMNS
+    for name in (*MI_COLUMNS, R_COLUMNS[0]):
+        if isinstance(data, pd.DataFrame) and name in data.columns:
+            raise DataError(f"column '{name}': the data already hold multiple imputations; "
+                            "impute the original data (Stata: mi extract 0, clear; R: the "
+                            "rows with .imp == 0)")
+
+
 def new_seed() -> int:
     """A fresh random seed (recorded in the result so the run can be repeated)."""
     return int(np.random.SeedSequence().generate_state(1)[0])
@@ -61,7 +72,7 @@ def new_seed() -> int:
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
            progress: bool = False, workers: int | None = None,
-           scheduler=None) -> ImputationResult:
+           scheduler=None, hard_missing: dict | None = None, sample=None) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
     Returns an :class:`ImputationResult` with the M completed data sets, the stacked
@@ -70,12 +81,27 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     core), or on a Dask cluster given as `scheduler` (``"dask://host:port"`` or a
     ``dask.distributed.Client``; see :mod:`mlimpute.backends`); the result does not
     depend on `workers` or on the scheduler.
+
+    ``hard_missing`` ({column: row positions}, as ``Metadata.hard_missing`` holds Stata's
+    ``.a``-``.z``): cells that are missing for the model but never imputed; they stay
+    missing in every completed data set.
     """
+    check_not_stacked(data)
+    rows = None
+    modelled = data
+    if sample is not None:
+        mask = np.asarray(sample, dtype=bool)
+        if mask.shape != (len(data),):
+            raise DataError(f"the sample mask has {mask.size} entries for {len(data)} rows")
+        if not mask.any():
+            raise DataError("no row is in the sample: nothing to impute")
+        rows = np.flatnonzero(mask)
+        modelled = data.iloc[rows]
     if spec is None:
         if cluster is None:
             raise SpecError("give a spec or the name of the cluster identifier")
-        spec = propose(data, cluster)
-    model = compile_model(spec, data)
+        spec = propose(modelled, cluster)
+    model = compile_model(spec, modelled)
     seed = spec.mcmc.seed if spec.mcmc.seed is not None else new_seed()
     settings = spec.mcmc
     try:   # fail on an unsupported type or an improper posterior here, before any process starts
@@ -89,4 +115,9 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         results = run_chains(model.data, settings.burnin, settings.between, settings.m, seed,
                              settings.chains, workers, settings.jomo_compatible, progress=bar,
                              worker_setup=_limit_blas_threads, executor=executor)
-    return ImputationResult(data.copy(), model, results, seed)
+    masks = {}
+    for name, cells in (hard_missing or {}).items():
+        if name in model.level1_names + model.level2_names:
+            masks[name] = np.zeros(len(data), dtype=bool)
+            masks[name][list(cells)] = True
+    return ImputationResult(data.copy(), model, results, seed, masks, rows)

@@ -25,16 +25,17 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .api import impute, new_seed
+from .api import check_not_stacked, impute, new_seed
 from .diagnose import diagnose
 from .equations import render, render_fitted
+from .encoding import is_numeric
 from .errors import DataError, MlimputeError, SpecError
 from .io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
 from .io.csv import MISSING_MARKERS
 from .io.paths import FilePlan
 from .io.stata import output_time
 from .io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
-from .propose import propose, propose_from_realcom
+from .propose import id_like_columns, propose, propose_from_realcom
 from .shutdown import exit_status, signals_as_exceptions
 from .spec import RESPONSE_TYPES, Spec
 from .stack import MI_COLUMNS, R_COLUMNS, mi_characteristics
@@ -122,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--report", metavar="FILE.html", help="write an HTML report (model, posterior "
                      "means, convergence diagnostics with plots, pooled model of interest)")
     imp.add_argument("--model", help='model of interest for the report, e.g. "y ~ x + (1 | school)"')
+    imp.add_argument("--sample", metavar="VAR", help="impute within the rows where VAR is "
+                     "nonzero (Stata's if/in); the other rows are kept unchanged in every "
+                     "imputation")
     imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
     _na_option(imp)
 
@@ -202,9 +206,13 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
             missing = sorted(set(declared) - set(responses))
             if missing:
                 raise SpecError(f"column '{missing[0]}' is given a type but is not in --responses")
+        if not args.covariates and not getattr(args, "quiet", False):
+            _note_left_out(frame, args.cluster, responses,
+                           (args.exclude or []) + [getattr(args, "sample", None) or ""])
         spec = propose(frame, args.cluster, responses=responses,
                        covariates=_names(args.covariates) if args.covariates else None,
-                       exclude=_names(args.exclude) if args.exclude else None,
+                       exclude=_names(args.exclude or []) + ([args.sample] if getattr(
+                           args, "sample", None) else []),
                        types=declared, value_labels=metadata.value_labels,
                        level1_weight=args.level1_weight, level2_weight=args.level2_weight)
         unknown = sorted(set(declared) - set(spec.response_names))
@@ -229,6 +237,31 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     if args.cluster_covariance:
         spec = replace(spec, level1_covariance="cluster")
     return spec
+
+
+def sample_mask(frame, name: str) -> np.ndarray:
+    """The rows where column `name` is nonzero (a 0/1 marker such as Stata's touse)."""
+    if name not in frame.columns:
+        raise DataError(f"column '{name}' (--sample) is not in the data")
+    column = frame[name]
+    if not is_numeric(column) or column.isna().any():
+        raise DataError(f"column '{name}': --sample needs a fully observed 0/1 column")
+    mask = column.to_numpy(dtype=float) != 0
+    if not mask.any():
+        raise DataError(f"column '{name}': no row is in the sample (every value is 0)")
+    return mask
+
+
+def _note_left_out(frame, cluster: str, responses, exclude) -> None:
+    """Say which id-like columns the default model leaves out of the covariates."""
+    if cluster not in frame.columns:
+        return                                        # propose reports the missing column
+    skip = {cluster, *(_names(exclude) if exclude else [])}
+    candidates = [c for c in frame.columns if c not in skip and not frame[c].isna().any()
+                  and c not in (responses or [])]
+    for name, why in id_like_columns(frame, cluster, candidates).items():
+        print(f"mlimpute: note: column '{name}' is left out of the covariates: it looks like "
+              f"an id ({why}); list it in --covariates to use it", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -272,8 +305,16 @@ def _cmd_impute(args) -> int:
             spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
     else:
         frame, metadata = read_data(args.input, args.na_values)
-        with _about(args.input):
-            spec = _spec_from_args(args, frame, metadata)
+    sample = None
+    with _about(args.input):
+        check_not_stacked(frame)
+        if args.sample:
+            if impvals:
+                raise MlimputeError("--sample keeps the rows outside the sample in a stacked "
+                                    "output; it cannot be used with --impvals")
+            sample = sample_mask(frame, args.sample)
+        if not args.realcom:
+            spec = _spec_from_args(args, frame if sample is None else frame[sample], metadata)
     if args.model:
         from .fit import check_formula
         check_formula(args.model, frame)
@@ -287,13 +328,12 @@ def _cmd_impute(args) -> int:
         spec = spec.with_mcmc(seed=new_seed())
     mcmc = spec.mcmc
     with _about(args.input):
-        spec.validate(frame)
+        spec.validate(frame if sample is None else frame[sample])
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
-                        scheduler=args.scheduler)
+                        scheduler=args.scheduler, hard_missing=metadata.hard_missing,
+                        sample=sample)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
-    out_meta = Metadata(variable_labels=metadata.variable_labels,
-                        value_labels=metadata.value_labels, source_format=metadata.source_format,
-                        timestamp=metadata.timestamp)
+    out_meta = replace(metadata, characteristics={})
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m,
                                                       output_time(out_meta))
@@ -337,6 +377,7 @@ def _cmd_propose(args) -> int:
     FilePlan().read("input file", args.input).write("output file", args.output).check()
     frame, metadata = read_data(args.input, args.na_values)
     with _about(args.input):
+        check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
         spec.validate(frame)
     spec.save(args.output)

@@ -46,6 +46,28 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
     return "continuous"
 
 
+def id_like_columns(frame: pd.DataFrame, cluster: str, candidates: list[str]) -> dict[str, str]:
+    """Fully observed integer or text columns that look like identifiers, with the reason:
+    a different value in every row (a unit id), or one value per cluster and a different
+    one in every cluster (the cluster's own codes under another name).  Such columns are
+    not covariates; :func:`propose` leaves them out unless they are asked for."""
+    found = {}
+    groups = frame[cluster]
+    for name in candidates:
+        column = frame[name]
+        if column.isna().any() or len(column) < 3:
+            continue
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_float_dtype(column) and \
+                not (column == column.round()).all():
+            continue                      # a measurement, not a code
+        if column.nunique() == len(column):
+            found[name] = "a different value in every row"
+        elif column.nunique() == groups.nunique() and \
+                pd.DataFrame({"c": groups, "v": column}).groupby("c")["v"].nunique().max() == 1:
+            found[name] = f"one value per '{cluster}', different in every one"
+    return found
+
+
 def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = None,
             covariates: list[str] | None = None, exclude: list[str] | None = None,
             types: dict[str, str] | None = None, mcmc: MCMC | None = None,
@@ -75,7 +97,9 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         responses = [c for c in candidates if frame[c].isna().any()
                      and not (covariates and c in covariates)]
     if covariates is None:
-        covariates = [c for c in candidates if c not in responses and not frame[c].isna().any()]
+        ids = id_like_columns(frame, cluster, [c for c in candidates if c not in responses])
+        covariates = [c for c in candidates if c not in responses and not frame[c].isna().any()
+                      and c not in ids]
     if not responses:
         raise DataError("no column has missing values: there is nothing to impute")
     spec_responses = []

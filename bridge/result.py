@@ -1,7 +1,7 @@
 """The outcome of an imputation run: completed data sets, stacked frames, parameter chains."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,6 +26,12 @@ class ImputationResult:
     model: CompiledModel
     samplers: list[SamplerResult]
     seed: int
+    #: column -> row mask of hard missing cells (Stata's .a-.z): missing for the model,
+    #: left missing in every completed data set
+    hard_missing: dict[str, np.ndarray] = field(default_factory=dict)
+    #: positions of the rows the model used (the sample, as Stata's ``if``/``in`` give
+    #: it); None: every row.  Other rows are carried through unchanged.
+    rows: np.ndarray | None = None
 
     @property
     def sampler(self) -> SamplerResult:
@@ -45,11 +51,13 @@ class ImputationResult:
         return self.model.level1_names + self.model.level2_names
 
     def completed(self, m: int) -> pd.DataFrame:
-        """Completed data set m (1..M), same rows, columns and dtypes as the input."""
+        """Completed data set m (1..M), same rows, columns and dtypes as the input (an
+        integer column imputed as continuous is float64).  Rows outside the sample (see
+        ``rows``) and hard missing cells are left as they were."""
         if not 1 <= m <= self.m:
             raise IndexError(f"imputation {m} out of range 1..{self.m}")
         imputation = self.imputations[m - 1]
-        frame = self.original.copy()
+        frame = self.original_as_output().copy()
         level1 = self.model.data.level1.y.copy()
         level1[self.sampler.missing1] = imputation.level1
         level2 = self.model.data.level2.y.copy()
@@ -57,8 +65,17 @@ class ImputationResult:
         columns = [(name, level1[:, k]) for k, name in enumerate(self.model.level1_names)]
         columns += [(name, level2[self.model.cluster_codes, k])
                     for k, name in enumerate(self.model.level2_names)]
+        rows = slice(None) if self.rows is None else self.rows
         for name, codes in columns:
-            frame[name] = decode(codes, self.original[name], self.model.categories.get(name))
+            filled = decode(codes, self.original[name].iloc[rows], self.model.categories.get(name))
+            if name in self.hard_missing:
+                filled = filled.mask(self.hard_missing[name][rows])
+            if self.rows is None:
+                frame[name] = filled
+            else:
+                column = frame[name].copy()
+                column.iloc[self.rows] = filled.to_numpy()
+                frame[name] = column
         return frame
 
     def completed_all(self):
@@ -75,7 +92,7 @@ class ImputationResult:
         """:meth:`stacked` one block (the original, then each completed data set) at a
         time, built as consumed: what streaming writers take (``mlimpute.io.write_stacked``)."""
         return stacked_parts(self.original_as_output(), self.completed_all(), style,
-                             self.imputed_vars)
+                             self.imputed_vars, self.hard_missing)
 
     def original_as_output(self) -> pd.DataFrame:
         """The original data with every imputed column in the type the completed data sets

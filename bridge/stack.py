@@ -19,21 +19,28 @@ MI_COLUMNS = ("_mi_m", "_mi_id", "_mi_miss")
 R_COLUMNS = (".imp", ".id")
 
 
-def missing_indicator(original: pd.DataFrame, imputed_vars: list[str]) -> np.ndarray:
-    """1 where a row has at least one missing value among the imputed variables."""
+def missing_indicator(original: pd.DataFrame, imputed_vars: list[str],
+                      hard_missing: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """1 where a row has at least one missing value among the imputed variables, not
+    counting hard missing cells (Stata's ``.a``-``.z``: never imputed, so never "incomplete")."""
     if not imputed_vars:
         return np.zeros(len(original), dtype=np.int8)
-    return original[imputed_vars].isna().any(axis=1).to_numpy().astype(np.int8)
+    soft = original[imputed_vars].isna()
+    for name, mask in (hard_missing or {}).items():
+        if name in soft.columns:
+            soft[name] = soft[name].to_numpy() & ~mask
+    return soft.any(axis=1).to_numpy().astype(np.int8)
 
 
 def stacked_parts(original: pd.DataFrame, completed: Iterable[pd.DataFrame], style: str,
-                  imputed_vars: list[str]) -> Iterator[pd.DataFrame]:
+                  imputed_vars: list[str],
+                  hard_missing: dict[str, np.ndarray] | None = None) -> Iterator[pd.DataFrame]:
     """The stacked data one block at a time: the original (m = 0), then each completed
     data set, each with the style's bookkeeping columns.  Writers that stream consume
     this so that M x N rows never sit in memory at once."""
     ids = np.arange(1, len(original) + 1, dtype=np.int32)
     if style == "flong":
-        miss0 = missing_indicator(original, imputed_vars).astype(float)
+        miss0 = missing_indicator(original, imputed_vars, hard_missing).astype(float)
         yield _with(original, {"_mi_m": np.int16(0), "_mi_id": ids, "_mi_miss": miss0})
         for m, frame in enumerate(completed, start=1):
             yield _with(frame, {"_mi_m": np.int16(m), "_mi_id": ids, "_mi_miss": np.nan})

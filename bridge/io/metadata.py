@@ -15,6 +15,11 @@ class Metadata:
     source_format : the reader that produced it ("csv", "parquet", "dta" ...)
     timestamp : when the source file says the data were saved (a .dta header), if it says;
         a .dta output carries it forward, so that the same run writes the same bytes
+    value_label_names : column -> name of its value-label set (Stata's ``label values``
+        names, which do-files refer to)
+    formats : column -> Stata display format (``%9.2f``)
+    hard_missing : column -> {row position: letter} of Stata's extended missing values
+        ``.a``-``.z``: missing for the model, never imputed, written back with their tags
     """
 
     variable_labels: dict[str, str] = field(default_factory=dict)
@@ -22,3 +27,6 @@ class Metadata:
     characteristics: dict[tuple[str, str], str] = field(default_factory=dict)
     source_format: str = ""
     timestamp: datetime | None = None
+    value_label_names: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    hard_missing: dict[str, dict[int, str]] = field(default_factory=dict)

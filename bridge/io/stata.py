@@ -1,10 +1,13 @@
 """Stata .dta via pyreadstat.
 
-Reading: value labels and variable labels go to the metadata; Stata's missing values
-(``.`` and the extended ``.a``-``.z``) all become NaN.  Writing: format 118 (Stata 14
-and later) by default, ``dta_format=114`` for old readers such as MLwiN's ``RSTA``;
-variable and value labels are written back, and so are characteristics (``_dta[_mi_*]``
-for Stata's ``mi``, see :mod:`.stata_characteristics`).
+Reading: variable labels, value labels with their set names, and display formats go to
+the metadata.  The system missing value ``.`` becomes NaN; the extended missing values
+``.a``-``.z`` become NaN too, with their letters kept in ``Metadata.hard_missing``: as in
+Stata's ``mi`` they are hard missing, never imputed, and every block of a .dta output
+gets them back with their tags.  Writing: format 118 (Stata 14 and later) by default,
+``dta_format=114`` for old readers such as MLwiN's ``RSTA``; labels, label-set names
+(:mod:`.stata_labels`), formats and extended missing values are written back, and so are
+characteristics (``_dta[_mi_*]`` for Stata's ``mi``, see :mod:`.stata_characteristics`).
 
 The header's time stamp is not the clock's, so that the same run writes the same bytes:
 it is the input's own time stamp when the input is a .dta file, 01 Jan 1960 00:00 (Stata's
@@ -20,12 +23,14 @@ import struct
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyreadstat
 
 from ..errors import FormatError
 from .metadata import Metadata
 from .stata_characteristics import add_characteristics
+from .stata_labels import name_label_sets
 
 LABEL = "Stata .dta"
 #: pyreadstat's `version` argument (a Stata release) for each .dta format number
@@ -47,11 +52,27 @@ def output_time(metadata: Metadata) -> datetime:
 
 
 def read(path) -> tuple[pd.DataFrame, Metadata]:
-    frame, meta = pyreadstat.read_dta(str(path))
+    frame, meta = pyreadstat.read_dta(str(path), user_missing=True)
     labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
-    return frame, Metadata(variable_labels=labels,
-                           value_labels=dict(meta.variable_value_labels or {}),
-                           source_format="dta", timestamp=meta.modification_time)
+    metadata = Metadata(variable_labels=labels,
+                        value_labels=dict(meta.variable_value_labels or {}),
+                        source_format="dta", timestamp=meta.modification_time,
+                        value_label_names={k: v for k, v in (meta.variable_to_label or {}).items() if v},
+                        formats=dict(meta.original_variable_types or {}))
+    for name in meta.missing_user_values or {}:
+        frame[name], tags = _split_extended_missing(frame[name])
+        if tags:
+            metadata.hard_missing[name] = tags
+    return frame, metadata
+
+
+def _split_extended_missing(column: pd.Series) -> tuple[pd.Series, dict[int, str]]:
+    """pyreadstat gives a column with extended missing values as objects, the letters
+    among the numbers: the numbers as float64 (the letters NaN) and {row: letter}."""
+    letters = column.map(lambda v: isinstance(v, str))
+    tags = {int(k): str(v) for k, v in enumerate(column) if isinstance(v, str)}
+    numbers = pd.to_numeric(column.where(~letters), errors="raise").astype("float64")
+    return numbers, tags
 
 
 _STATA_NAME = re.compile(r"^[^\W\d]\w{0,31}$")     # Stata 14+: Unicode letters allowed
@@ -68,19 +89,90 @@ def check_columns(columns) -> None:
 
 
 def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) -> None:
+    """Write `frame`; labels, label-set names, display formats and extended missing values
+    come from `metadata` (see the module docstring)."""
     if dta_format not in _RELEASE_FOR_FORMAT:
         raise FormatError(f"file '{path}': .dta format {dta_format} is not supported "
                           f"(choose one of {sorted(_RELEASE_FOR_FORMAT)})")
     check_columns(frame.columns)
-    value_labels = {c: v for c, v in metadata.value_labels.items() if c in frame.columns}
+    value_labels = {c: v for c, v in metadata.value_labels.items() if c in frame.columns and v}
     frame, category_labels = _categoricals_as_labelled_codes(frame)
     value_labels.update(category_labels)
+    set_of_column = [metadata.value_label_names.get(c, c) if c in value_labels else ""
+                     for c in frame.columns]
+    carriers = {}                     # one column writes each set; the others name it
+    for column, label_set in zip(frame.columns, set_of_column):
+        if label_set:
+            carriers.setdefault(label_set, column)
+    frame = _integers_as_long(frame)
+    formats = _formats(frame, metadata.formats)
+    frame, missing_letters = _with_extended_missing(frame, metadata.hard_missing)
     pyreadstat.write_dta(frame, str(path), version=_RELEASE_FOR_FORMAT[dta_format],
                          column_labels={c: l for c, l in metadata.variable_labels.items()
                                         if c in frame.columns} or None,
-                         variable_value_labels=value_labels or None)
+                         variable_value_labels={c: value_labels[c] for c in carriers.values()} or None,
+                         missing_user_values=missing_letters or None,
+                         variable_format=formats or None)
+    if carriers:
+        name_label_sets(path, set_of_column)
     _stamp(Path(path), output_time(metadata))
     add_characteristics(path, metadata.characteristics)
+
+
+#: the values a Stata long holds (larger ones are its missing codes)
+_LONG_RANGE = (-2147483647, 2147483620)
+
+
+def _integers_as_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """64-bit integer columns whose values fit in a Stata long are written as longs
+    (pyreadstat would write them as doubles: an id read from Stata came back a double)."""
+    out = frame
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype == np.int64 and len(column) and \
+                _LONG_RANGE[0] <= column.min() and column.max() <= _LONG_RANGE[1]:
+            out = frame.copy() if out is frame else out
+            out[name] = column.astype(np.int32)
+    return out
+
+
+def _formats(frame: pd.DataFrame, formats: dict[str, str]) -> dict[str, str]:
+    """The display formats that still fit their column's type (a string format for text,
+    a numeric one for numbers)."""
+    fitting = {}
+    for name, fmt in formats.items():
+        if name in frame.columns and fmt:
+            is_text = not pd.api.types.is_numeric_dtype(frame[name]) and \
+                not isinstance(frame[name].dtype, pd.CategoricalDtype)
+            if fmt.rstrip().endswith("s") == is_text:
+                fitting[name] = fmt
+    return fitting
+
+
+def _with_extended_missing(frame: pd.DataFrame, hard_missing: dict[str, dict[int, str]]):
+    """Put the letters of Stata's extended missing values back into their cells (rows
+    matched through ``_mi_id``/``.id`` in stacked data, by position otherwise), as
+    pyreadstat writes them: objects among the numbers, with the letters declared."""
+    present = {c: tags for c, tags in hard_missing.items() if c in frame.columns and tags}
+    if not present:
+        return frame, {}
+    for key in ("_mi_id", ".id"):
+        if key in frame.columns:
+            rows = frame[key].to_numpy().astype(int) - 1
+            break
+    else:
+        rows = range(len(frame))
+    frame = frame.copy()
+    declared = {}
+    for name, tags in present.items():
+        values = np.array(frame[name].astype(object).to_numpy(), dtype=object)
+        for k, row in enumerate(rows):
+            letter = tags.get(int(row))
+            if letter is not None:
+                values[k] = letter
+        frame[name] = values
+        declared[name] = sorted(set(tags.values()))
+    return frame, declared
 
 
 def _stamp(path: Path, when: datetime) -> None:

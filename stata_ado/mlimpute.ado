@@ -1,14 +1,25 @@
 *! mlimpute 0.1.0  multilevel multiple imputation (REALCOM-IMPUTE joint model)
 *! Runs the Python package mlimpute and leaves the data mi-set in flong style.
+*! The checks live in Python (mlimpute.stata_entry); this file only passes options on.
 program define mlimpute
     version 14
     syntax varlist(min=1 numeric) [if] [in], CLuster(varname) ///
         [M(integer 20) BURNin(integer 1000) BETween(integer 500) SEED(integer -1) ///
          ORDinal(varlist numeric) CATegorical(varlist numeric) BINary(varlist numeric) ///
-         COVariates(varlist numeric) RANDOMslopes(varlist numeric) ///
-         LEVEL1wgt(varname numeric) LEVEL2wgt(varname numeric) CHAINS(integer 1) ///
-         SAVing(string) REPLACE SHELL]
+         CONTinuous(varlist numeric) COVariates(varlist numeric) EXclude(varlist) ///
+         RANDOMslopes(varlist numeric) LEVEL1wgt(varname numeric) LEVEL2wgt(varname numeric) ///
+         CHAINS(integer 1) SPEC(string) REPort(string) MODel(string) ///
+         SAVing(string asis) PYthon(string) QUIETly SHELL]
 
+    * saving(filename [, replace]) as Stata's own commands take it
+    local saving_replace ""
+    if `"`saving'"' != "" {
+        local 0 `"`saving'"'
+        syntax anything(name=saving_file id="filename") [, REPLACE]
+        local saving_replace "`replace'"
+    }
+
+    * every observation is kept; the ones outside if/in are marked, not dropped
     marksample touse, novarlist
     tempfile input output errors
     local input  "`input'.dta"
@@ -16,11 +27,12 @@ program define mlimpute
 
     * the options exactly as the mlimpute command line takes them
     local args `"impute "`input'" -o "`output'" --cluster `cluster' --responses `varlist'"'
-    local args `"`args' --m `m' --burnin `burnin' --between `between' --chains `chains' --quiet"'
+    local args `"`args' --m `m' --burnin `burnin' --between `between' --chains `chains'"'
+    local args `"`args' --sample `touse'"'
     if `seed' >= 0 {
         local args `"`args' --seed `seed'"'
     }
-    foreach opt in ordinal categorical binary covariates {
+    foreach opt in ordinal categorical binary continuous covariates exclude {
         if "``opt''" != "" {
             local args `"`args' --`opt' ``opt''"'
         }
@@ -34,45 +46,86 @@ program define mlimpute
     if "`level2wgt'" != "" {
         local args `"`args' --level2-weight `level2wgt'"'
     }
+    if `"`spec'"' != "" {
+        local args `"`args' --spec "`spec'""'
+    }
+    if `"`report'"' != "" {
+        local args `"`args' --report "`report'""'
+    }
+    if `"`model'"' != "" {
+        local args `"`args' --model "`model'""'
+    }
+    if "`quietly'" != "" {
+        local args `"`args' --quiet"'
+    }
+    if `"`python'"' == "" {
+        local python `"$MLIMPUTE_PYTHON"'
+    }
 
     preserve
-    quietly keep if `touse'
     quietly save "`input'", replace
 
     * Stata 16+ with the Python package importable: run in-process; otherwise shell out
     local runner "shell"
-    if c(stata_version) >= 16 & "`shell'" == "" {
+    if c(stata_version) >= 16 & "`shell'" == "" & `"`python'"' == "" {
         capture python which mlimpute
         if !_rc {
             local runner "python"
         }
     }
+    local notes ""
     if "`runner'" == "python" {
         python: from mlimpute.stata_entry import run_from_stata; run_from_stata(r'''`args' ''')
         local rc = `mlimpute_rc'
         local message `"`mlimpute_error'"'
+        local notes `"`mlimpute_notes'"'
     }
     else {
-        shell mlimpute `args' 2> "`errors'"
+        local command "mlimpute"
+        if `"`python'"' != "" {
+            local command `""`python'" -m mlimpute.cli"'
+        }
+        shell `command' `args' 2> "`errors'"
         capture confirm file "`output'"
         local rc = _rc
         local message ""
-        if `rc' {
-            tempname fh
-            file open `fh' using "`errors'", read text
-            file read `fh' message
+        tempname fh
+        capture file open `fh' using "`errors'", read text
+        if !_rc {
+            file read `fh' line
+            while r(eof) == 0 {
+                if substr(`"`line'"', 1, 16) == "mlimpute: error:" {
+                    local message `"`line'"'
+                }
+                else if substr(`"`line'"', 1, 9) == "mlimpute:" {
+                    display as text `"`line'"'
+                }
+                file read `fh' line
+            }
             file close `fh'
         }
+        if `rc' & `"`message'"' == "" {
+            local message "mlimpute: error: the mlimpute command could not be run. Install the Python package (pip install mlimpute) and put it on the PATH, point Stata at its Python with {bf:python set exec}, give its interpreter in option python(), or set global MLIMPUTE_PYTHON"
+        }
+    }
+    foreach note of local notes {
+        display as text `"`note'"'
     }
     if `rc' {
         display as error `"`message'"'
         exit 498
     }
 
+    * the data in memory are replaced only once the result has loaded
+    capture noisily use "`output'", clear
+    if _rc {
+        display as error "mlimpute: the imputed data could not be loaded; your data are unchanged"
+        exit _rc
+    }
     restore, not
-    quietly use "`output'", clear
-    if "`saving'" != "" {
-        save `"`saving'"', `replace'
+    capture drop `touse'
+    if `"`saving_file'"' != "" {
+        save `saving_file', `saving_replace'
     }
     mi describe
 end

@@ -26,8 +26,14 @@
 {synopt:{opt random:slopes(varlist)}}covariates with cluster-level random slopes{p_end}
 {synopt:{opt level1:wgt(varname)}}level-1 sampling weight{p_end}
 {synopt:{opt level2:wgt(varname)}}level-2 sampling weight{p_end}
-{synopt:{opt sav:ing(filename)}}also save the mi data set{p_end}
-{synopt:{opt replace}}allow {opt saving()} to overwrite{p_end}
+{synopt:{opt cont:inuous(varlist)}}responses that are continuous (overrides the type read from the data){p_end}
+{synopt:{opt ex:clude(varlist)}}variables left out of the model (ids, notes){p_end}
+{synopt:{opt spec(filename)}}a model spec file (TOML/JSON) written by {cmd:mlimpute propose}{p_end}
+{synopt:{opt rep:ort(filename)}}also write an HTML report (diagnostics, posterior means){p_end}
+{synopt:{opt mod:el(string)}}model of interest for the report, e.g. {cmd:"y ~ x + (1 | school)"}{p_end}
+{synopt:{opt sav:ing(filename[, replace])}}also save the mi data set; {opt replace} allows overwriting{p_end}
+{synopt:{opt py:thon(path)}}the Python interpreter that has the package (else {cmd:python set exec}, {cmd:$MLIMPUTE_PYTHON} or {cmd:mlimpute} on the PATH){p_end}
+{synopt:{opt quiet:ly}}no progress, summary or convergence warnings{p_end}
 {synopt:{opt shell}}run the {cmd:mlimpute} command line even where Stata's Python is available{p_end}
 {synoptline}
 
@@ -41,6 +47,19 @@ It saves the data to a temporary file, runs the Python package {cmd:mlimpute} (i
 Stata 16's {cmd:python} when the package is importable, otherwise with {cmd:shell mlimpute}) and loads
 the result: the data in memory are then {cmd:mi} set in flong style, so that for example
 {cmd:mi estimate: mixed y x || school:} works next.
+
+{pstd}
+With {cmd:if} or {cmd:in}, every observation is kept: the model is fitted to, and imputes, the
+observations in the sample, and the others are carried unchanged into every imputation, as
+{cmd:mi impute} does. Extended missing values {cmd:.a}-{cmd:.z} are hard missing: never imputed, and
+back with their tags in every imputation. Value labels keep their set names, variables their
+labels and display formats. Data that are already {cmd:mi} set are refused (use {cmd:mi extract 0}).
+The data in memory are replaced only when the result has loaded; after any error they are
+unchanged. Convergence warnings ("increase between") are shown unless {opt quietly}.
+
+{title:Installation}
+
+{phang2}{cmd:. net install mlimpute, from(}{it:folder holding stata.toc}{cmd:)}{p_end}
 
 {title:Requirements}
 

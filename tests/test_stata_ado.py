@@ -24,18 +24,65 @@ def _syntax_options() -> list[str]:
     return [m.lower() for m in re.findall(r"\b([A-Z]+[a-z0-9]*)(?=\(|\s|\])", options)]
 
 
-def test_ado_blocks_are_balanced():
+def _code_lines() -> list[str]:
+    """The ado's lines without comments, continuation lines joined."""
+    text = ADO.read_text().replace("///\n", " ")
+    return [line.split("//")[0].rstrip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("*")]
+
+
+def _first(lines, pattern) -> int:
+    return next(k for k, line in enumerate(lines) if re.search(pattern, line))
+
+
+def test_users_data_survive_any_failure():
+    """The data are saved whole (no keep/drop of the user's observations), the result is
+    loaded under capture, and only after a successful load is the preserved copy discarded."""
+    lines = _code_lines()
+    assert not any(re.search(r"\b(keep|drop)\s+(if|in)\b", line) for line in lines)
+    preserve, save = _first(lines, r"^\s*preserve\b"), _first(lines, r"\bsave \"`input'\"")
+    load = _first(lines, r"\buse \"`output'\", clear")
+    restore = _first(lines, r"restore, not")
+    assert preserve < save < load < restore
+    assert lines[load].strip().startswith("capture")
+    assert "exit" in " ".join(lines[load + 1: restore])     # a failed load leaves before restore
+    assert "--sample `touse'" in ADO.read_text()            # if/in: marked, not dropped
+
+
+def test_every_flag_the_ado_passes_is_a_command_line_option():
+    from mlimpute.cli import build_parser
+    parser = build_parser()
+    impute = next(a for a in parser._subparsers._group_actions[0].choices.items() if a[0] == "impute")[1]
+    known = {flag for action in impute._actions for flag in action.option_strings}
     text = ADO.read_text()
-    code = "\n".join(line.split("//")[0] for line in text.splitlines() if not line.lstrip().startswith("*"))
-    assert code.count("{") == code.count("}")
-    assert len(re.findall(r"^program define", code, re.M)) == len(re.findall(r"^end\s*$", code, re.M)) == 1
-    assert text.count("preserve") >= 1 and "restore, not" in text
+    looped = re.search(r"foreach opt in ([a-z ]+)\{", text).group(1).split()
+    flags = set(re.findall(r"(--[a-z0-9-]+)", text)) - {"--`opt'"} | {f"--{o}" for o in looped}
+    assert flags and flags <= known, sorted(flags - known)
+
+
+def test_net_install_files():
+    """stata.toc and mlimpute.pkg as net install reads them: version line first, known line
+    types, the package named in the toc exists, every file the package lists is shipped."""
+    folder = ADO.parent
+    toc = (folder / "stata.toc").read_text().splitlines()
+    pkg = (folder / "mlimpute.pkg").read_text().splitlines()
+    for lines in (toc, pkg):
+        assert lines[0] == "v 3"
+        for line in lines[1:]:
+            assert re.match(r"^(d|p|f|F|g|G|h|t|l|e)( |$)", line), line
+    packages = [line.split()[1] for line in toc if line.startswith("p ")]
+    assert packages == ["mlimpute"] and (folder / "mlimpute.pkg").is_file()
+    files = [line.split(maxsplit=1)[1] for line in pkg if line[:2] in ("f ", "F ")]
+    assert files and all((folder / f).is_file() for f in files)
+    assert {"mlimpute.ado", "mlimpute.sthlp"} <= set(files)
+    assert any(re.match(r"^d Distribution-Date: \d{8}$", line) for line in pkg)
 
 
 def test_every_ado_option_is_documented():
     options = _syntax_options()
     assert {"cluster", "m", "burnin", "between", "seed", "ordinal", "categorical", "binary",
-            "covariates", "randomslopes", "level1wgt", "level2wgt", "saving", "replace"} <= set(options)
+            "continuous", "covariates", "exclude", "randomslopes", "level1wgt", "level2wgt",
+            "saving", "spec", "report", "model", "python", "quietly"} <= set(options)
     help_text = HELP.read_text().lower().replace(":", "")
     for option in options:
         assert f"{{opt {option}" in help_text or f"{{opt {option[:3]}" in help_text, option
@@ -57,7 +104,7 @@ def test_entry_point_with_the_arguments_the_ado_builds(tmp_path):
     looped = re.search(r"foreach opt in ([a-z ]+)\{", ado).group(1).split()   # --`opt' flags
     for flag in re.findall(r"--[a-z0-9-]+", argline):
         assert flag in ado or flag[2:] in looped, flag
-    code, message = run(argline)
+    code, message, notes = run(argline)
     assert code == 0 and message == ""
     chars = parse_characteristics(output)
     assert chars[("_dta", "_mi_style")] == "flong" and chars[("_dta", "_mi_ivars")] == "y1 y2"
@@ -66,7 +113,29 @@ def test_entry_point_with_the_arguments_the_ado_builds(tmp_path):
 
 
 def test_entry_point_reports_errors_as_one_line(tmp_path):
-    code, message = run(f'impute "{tmp_path / "missing.dta"}" -o "{tmp_path / "o.dta"}" --cluster c --quiet')
+    code, message, _ = run(f'impute "{tmp_path / "missing.dta"}" -o "{tmp_path / "o.dta"}" --cluster c --quiet')
     assert code == 2 and message.startswith("mlimpute: error:") and "missing.dta" in message
-    code, message = run("impute --no-such-option")
+    code, message, _ = run("impute --no-such-option")
     assert code == 2 and message.startswith("mlimpute: error:")
+
+
+def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeypatch):
+    """Without --quiet the run's notes (summary, warnings in words) come back for the ado
+    to display; inside Stata (sys.executable is Stata) workers are started with Python."""
+    import multiprocessing
+    import sys
+
+    from mlimpute import stata_entry
+    frame, _ = simulate_mixed(level1=("continuous",), level2=(), n_clusters=10, cluster_size=6, seed=1)
+    source = tmp_path / "in.dta"
+    mlimpute.write_data(frame, source)
+    code, message, notes = run(f'impute "{source}" -o "{tmp_path / "o.dta"}" --cluster cluster '
+                               '--m 2 --burnin 3 --between 3 --seed 1')
+    assert code == 0 and any("2 imputations" in n for n in notes)
+    assert any("increase 'between'" in n or "R-hat" in n or "effective sample" in n for n in notes)
+    assert stata_entry.stata_quoted(['a "b"', "c"]) == '`"a "b""\' `"c"\''
+    chosen = []
+    monkeypatch.setattr(sys, "executable", "/usr/local/stata18/stata-mp")
+    monkeypatch.setattr(multiprocessing, "set_executable", chosen.append)
+    stata_entry.use_python_for_workers()
+    assert chosen and "python" in chosen[0].rsplit("/", 1)[-1] and Path(chosen[0]).is_file()

@@ -8,8 +8,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 R_DEBS := r-base-core r-cran-jomo r-cran-mitml r-cran-mice r-cran-lme4 r-cran-testthat \
-          r-cran-reticulate r-cran-haven r-cran-ordinal r-cran-readstata13
-R_PKGS := jomo mitml mice lme4 testthat reticulate haven ordinal readstata13
+          r-cran-reticulate r-cran-haven r-cran-ordinal r-cran-readstata13 r-cran-jsonlite
+R_PKGS := jomo mitml mice lme4 testthat reticulate haven ordinal readstata13 jsonlite
 
 .PHONY: demo test test-slow bench venv r-deps clean
 

@@ -15,21 +15,19 @@ the input are reported as one line on stderr with exit status 2; nothing is writ
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import warnings
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from . import __version__
 from .api import check_not_stacked, impute, new_seed
-from .diagnose import diagnose
+from .diagnose import chain_table, diagnose
 from .equations import render, render_fitted
 from .encoding import is_numeric
-from .errors import DataError, MlimputeError, SpecError
+from .errors import DataError, MlimputeError, SpecError, about_file
 from .io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
 from .io.csv import MISSING_MARKERS
 from .io.paths import FilePlan
@@ -264,16 +262,6 @@ def _note_left_out(frame, cluster: str, responses, exclude) -> None:
               f"an id ({why}); list it in --covariates to use it", file=sys.stderr)
 
 
-@contextlib.contextmanager
-def _about(path):
-    """Prefix data errors with the input file they concern."""
-    try:
-        yield
-    except DataError as exc:
-        text = str(exc)
-        raise DataError(text if text.startswith("file '") else f"file '{path}': {text}") from None
-
-
 def _cmd_impute(args) -> int:
     output = Path(args.output)
     impvals = args.impvals or (args.realcom and output.suffix == "")
@@ -301,12 +289,12 @@ def _cmd_impute(args) -> int:
     if args.realcom:
         frame, info = read_realcom(args.input)
         metadata = Metadata(source_format="realcom")
-        with _about(args.input):
+        with about_file(args.input):
             spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
     else:
         frame, metadata = read_data(args.input, args.na_values)
     sample = None
-    with _about(args.input):
+    with about_file(args.input):
         check_not_stacked(frame)
         if args.sample:
             if impvals:
@@ -327,7 +315,7 @@ def _cmd_impute(args) -> int:
     if spec.mcmc.seed is None:
         spec = spec.with_mcmc(seed=new_seed())
     mcmc = spec.mcmc
-    with _about(args.input):
+    with about_file(args.input):
         spec.validate(frame if sample is None else frame[sample])
         result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
@@ -343,14 +331,7 @@ def _cmd_impute(args) -> int:
         spec.save(args.save_spec)
     chains = result.chain_draws(include_burnin=True)
     if args.chain:
-        parts = []
-        for k, draws in enumerate(chains, start=1):
-            part = draws.copy()
-            part.insert(0, "burnin", (np.arange(len(draws)) < mcmc.burnin).astype(int))
-            part.insert(0, "iteration", range(1, len(draws) + 1))
-            part.insert(0, "chain", k)
-            parts.append(part)
-        write_data(pd.concat(parts, ignore_index=True), args.chain)
+        write_data(chain_table(chains, mcmc.burnin), args.chain)
     diagnostics = None
     if min(len(c) for c in chains) - mcmc.burnin >= 4:
         diagnostics = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
@@ -376,7 +357,7 @@ def _cmd_impute(args) -> int:
 def _cmd_propose(args) -> int:
     FilePlan().read("input file", args.input).write("output file", args.output).check()
     frame, metadata = read_data(args.input, args.na_values)
-    with _about(args.input):
+    with about_file(args.input):
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
         spec.validate(frame)

@@ -60,6 +60,20 @@ def warnings_for(table: pd.DataFrame, between: int | None = None) -> list[str]:
     return notes
 
 
+def chain_table(chains: list[pd.DataFrame], burnin: int) -> pd.DataFrame:
+    """The draws of every chain (burn-in included) as one table, one row per iteration,
+    with columns ``chain`` (1..K), ``iteration`` (1..T) and ``burnin`` (1 during burn-in):
+    the file ``impute --chain`` writes and ``diagnose`` reads."""
+    parts = []
+    for k, draws in enumerate(chains, start=1):
+        part = draws.copy()
+        part.insert(0, "burnin", (np.arange(len(draws)) < burnin).astype(int))
+        part.insert(0, "iteration", range(1, len(draws) + 1))
+        part.insert(0, "chain", k)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
 def block_of(name: str) -> str:
     return name.split("[", 1)[0]
 

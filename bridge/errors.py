@@ -6,6 +6,9 @@ column and what is wrong.  The CLI prints that line and exits with status 2.
 """
 
 
+import contextlib
+
+
 class MlimputeError(Exception):
     """Base class of all errors mlimpute reports to the user."""
 
@@ -20,3 +23,13 @@ class DataError(MlimputeError):
 
 class FormatError(MlimputeError):
     """A file cannot be read or written in the requested format."""
+
+
+@contextlib.contextmanager
+def about_file(path):
+    """Prefix data errors raised inside the block with the file they concern."""
+    try:
+        yield
+    except DataError as exc:
+        text = str(exc)
+        raise DataError(text if text.startswith("file '") else f"file '{path}': {text}") from None

@@ -63,12 +63,18 @@ def from_jomo(data: pd.DataFrame, Y: Sequence[str], clus: str, *, Y2: Sequence[s
                 mcmc=MCMC(burnin=nburn, between=nbetween, m=nimp, seed=seed), priors=priors)
 
 
-def _jomo_response(data: pd.DataFrame, name: str, level: int, intercept: bool) -> Response:
-    """jomo's types: a factor is unordered with the last level as reference."""
+def _jomo_response(data: pd.DataFrame, name: str, level: int, intercept: bool,
+                   labelled: bool = False) -> Response:
+    """jomo's types: a factor is unordered with the last level as reference.  A numeric
+    column with value labels (haven's labelled, a Stata labelled variable) is a factor
+    too: its numbers are codes, never a measurement to impute as 0.499."""
     column = data[name]
     explicit = None if intercept else False
     if isinstance(column.dtype, pd.CategoricalDtype):
         kind = "binary" if len(column.cat.categories) == 2 else "categorical"
+        return Response(name, type=kind, level=level, intercept=explicit, reference="last")
+    if labelled:
+        kind = "binary" if column.dropna().nunique() == 2 else "categorical"
         return Response(name, type=kind, level=level, intercept=explicit, reference="last")
     if not pd.api.types.is_numeric_dtype(column):
         raise SpecError(f"column '{name}': a jomo response must be numeric or a factor, "
@@ -104,9 +110,12 @@ def _is_ones(column: pd.Series) -> bool:
 def from_mitml(data: pd.DataFrame, formula: str | Sequence[str] | None = None, *,
                type: Mapping[str, int] | Sequence | None = None, random_L1: str = "none",
                n_burn: int = 5000, n_iter: int = 100, m: int = 10,
-               seed: int | None = None) -> Spec:
+               seed: int | None = None, value_labels: Mapping | None = None) -> Spec:
     """The spec of ``jomoImpute(data, formula = ..., random.L1, n.burn, n.iter, m)`` (or
     ``type = ...``; ``panImpute`` takes the same level-1 model).
+
+    `value_labels` ({column: {code: label}}, as the .rds/.dta readers give them): targets
+    with value labels are categorical (binary with two codes), like factors.
 
     `formula` is a string such as ``"y1 + y2 ~ 1 + x + (1 + x | school)"`` or a pair
     ``[level1, level2]`` with the level-2 one like ``"g ~ 1 + w"``.  `type` is a mapping
@@ -124,9 +133,12 @@ def from_mitml(data: pd.DataFrame, formula: str | Sequence[str] | None = None, *
     level2 = _parse_formula(formulas[1], data, level=2) if len(formulas) > 1 else None
     if random_L1 not in ("none", "mean", "full"):
         raise SpecError(f"mitml random.L1 must be 'none', 'mean' or 'full', got {random_L1!r}")
-    responses = [_jomo_response(data, name, 1, level1.intercept) for name in level1.targets]
+    labelled = {name for name, labels in (value_labels or {}).items() if labels}
+    responses = [_jomo_response(data, name, 1, level1.intercept, name in labelled)
+                 for name in level1.targets]
     if level2 is not None:
-        responses += [_jomo_response(data, name, 2, level2.intercept) for name in level2.targets]
+        responses += [_jomo_response(data, name, 2, level2.intercept, name in labelled)
+                      for name in level2.targets]
     return Spec(cluster=level1.cluster, responses=responses, covariates=level1.fixed,
                 level2_covariates=level2.fixed if level2 is not None else [],
                 random_intercept=level1.random_intercept, random_slopes=level1.random,

@@ -1,6 +1,6 @@
 """The R package r_package/ builds, installs and passes `R CMD check --no-manual` (its
 testthat tests included: formula/type/default models, as.mitml.list + lmer +
-testEstimates, as.mids + pool, mlimpute_pool against testEstimates, one-line errors),
+testEstimates, mlimpute_mids + pool, mlimpute_pool against testEstimates, one-line errors),
 with the Python side found through RETICULATE_PYTHON."""
 from __future__ import annotations
 

@@ -14,46 +14,85 @@
 #' @param type An integer vector named by column (or a list of two), mitml's codes.
 #' @param cluster Name of the cluster column, for the default model.
 #' @param m,burnin,between Number of imputations, burn-in iterations, iterations
-#'   between kept imputations.
-#' @param seed Integer seed; the same seed gives identical imputations.
+#'   between kept imputations; \code{NULL} keeps the spec's values (with \code{spec}) or
+#'   the defaults 20, 1000 and 500.
+#' @param seed Integer seed; the same seed gives identical imputations. \code{NULL}:
+#'   the spec's, or a random one (recorded in \code{mlimpute_spec()}).
 #' @param random.L1 \code{"none"} (common level-1 covariance) or \code{"mean"}/\code{"full"}
 #'   (one per cluster), as in \code{jomoImpute}.
 #' @param responses,covariates,exclude Column names overriding the default model.
-#' @param spec A model spec as JSON text.
+#' @param spec A model spec as JSON text (e.g. \code{mlimpute_spec()} of an earlier run,
+#'   which then is repeated exactly).
 #' @param chains Independent chains, each with its own burn-in.
+#' @param level1_weight,level2_weight Names of sampling-weight columns (as the command
+#'   line's \code{--level1-weight}, \code{--level2-weight}).
+#' @param priors A list of inverse-Wishart prior settings, named as the spec's
+#'   \code{[priors]} (\code{level1_df}, \code{level1_scale}, \code{level2_df}, ...).
 #' @param quiet \code{FALSE} shows the sampler's progress.
 #' @return An object of class \code{mlimpute}: a list of the \code{m} completed
-#'   data.frames, with the original data and the spec used as attributes. It is
-#'   accepted by \code{mitml::as.mitml.list()}, converts to \code{mids} with
-#'   \code{as.mids()}, and \code{as.data.frame()} gives the long shape (\code{.imp}
-#'   0..m, \code{.id}).
+#'   data.frames, with the original data, the spec used, the imputed columns and the
+#'   convergence diagnostics as attributes. It is accepted by
+#'   \code{mitml::as.mitml.list()}; \code{mlimpute_mids()} converts it to \code{mids};
+#'   \code{as.data.frame()} gives the long shape (\code{.imp} 0..m, \code{.id});
+#'   \code{summary()} and \code{plot()} show convergence.
+#'   Columns the Python side does not read (Date, POSIXct, list columns) are carried
+#'   through untouched, as long as the model does not use them.
 #' @examples
 #' \dontrun{
 #' data(studentratings, package = "mitml")
 #' imp <- mlimpute(studentratings, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 20, seed = 1)
 #' fits <- with(mitml::as.mitml.list(imp), lme4::lmer(ReadAchiev ~ ReadDis + (1 | ID)))
 #' mitml::testEstimates(fits)
+#' summary(imp)
 #' }
 #' @export
-mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = 20, burnin = 1000,
-                     between = 500, seed = NULL, random.L1 = c("none", "mean", "full"),
+mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL, burnin = NULL,
+                     between = NULL, seed = NULL, random.L1 = c("none", "mean", "full"),
                      responses = NULL, covariates = NULL, exclude = NULL, spec = NULL,
-                     chains = 1, quiet = TRUE) {
+                     chains = NULL, level1_weight = NULL, level2_weight = NULL, priors = NULL,
+                     quiet = TRUE) {
+  name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
   random.L1 <- match.arg(random.L1)
+  data <- as.data.frame(data)
+  carried <- names(data)[vapply(data, unreadable_column, logical(1))]
+  used <- c(cluster, responses, covariates, level1_weight, level2_weight, names(type),
+            unlist(lapply(formula_text(formula), all.vars_text)))
+  clash <- intersect(carried, used)
+  if (length(clash)) {
+    stop("mlimpute: column '", clash[1], "' of '", name, "' is a ", class(data[[clash[1]]])[1],
+         "; the model cannot use it (convert it, e.g. with as.numeric)", call. = FALSE)
+  }
   input <- tempfile(fileext = ".rds")
   output <- tempfile(fileext = ".rds")
-  on.exit(unlink(c(input, output)))
-  saveRDS(as.data.frame(data), input)
+  chain <- tempfile(fileext = ".rds")
+  on.exit(unlink(c(input, output, chain)))
+  saveRDS(data[setdiff(names(data), carried)], input)
   result <- call_python("impute_rds", input, output, cluster = cluster,
                         formula = formula_text(formula), type = type_codes(type),
                         random_L1 = random.L1, responses = responses, covariates = covariates,
                         exclude = exclude, spec = spec, m = m, burnin = burnin,
-                        between = between, seed = seed, chains = chains, quiet = quiet)
-  new_mlimpute(readRDS(output), result$spec)
+                        between = between, seed = seed, chains = chains,
+                        level1_weight = level1_weight, level2_weight = level2_weight,
+                        priors = priors, chain = chain, quiet = quiet,
+                        .files = stats::setNames(name, input))
+  long <- readRDS(output)
+  for (column in carried) long[[column]] <- rep(data[[column]], length.out = nrow(long))
+  long <- long[c(".imp", ".id", names(data))]
+  new_mlimpute(long, result$spec, imputed = unlist(result$imputed),
+               summary = as.data.frame(lapply(result$summary, unlist), stringsAsFactors = FALSE),
+               warnings = unlist(result$warnings), chain = readRDS(chain))
 }
 
-new_mlimpute <- function(long, spec) {
+# Columns the .rds bridge does not take (they go around it, untouched).
+unreadable_column <- function(column) {
+  inherits(column, c("Date", "POSIXt", "difftime")) || is.list(column)
+}
+
+all.vars_text <- function(text) all.vars(stats::as.formula(text))
+
+new_mlimpute <- function(long, spec, imputed = character(0), summary = NULL,
+                         warnings = character(0), chain = NULL) {
   columns <- setdiff(names(long), c(".imp", ".id"))
   part <- function(i) {
     d <- long[long$.imp == i, columns, drop = FALSE]
@@ -61,7 +100,8 @@ new_mlimpute <- function(long, spec) {
     d
   }
   structure(lapply(seq_len(max(long$.imp)), part), class = c("mlimpute", "list"),
-            long = long, original = part(0), spec = spec)
+            long = long, original = part(0), spec = spec, imputed = imputed,
+            summary = summary, warnings = warnings, chain = chain)
 }
 
 #' The spec an imputation used
@@ -74,10 +114,84 @@ mlimpute_spec <- function(x) attr(x, "spec")
 #' @export
 print.mlimpute <- function(x, ...) {
   original <- attr(x, "original")
-  imputed <- names(original)[vapply(original, anyNA, logical(1))]
+  imputed <- attr(x, "imputed")
   cat("mlimpute: ", length(x), " imputations of ", nrow(original), " rows; imputed: ",
       paste(imputed, collapse = ", "), "\n", sep = "")
+  for (w in attr(x, "warnings")) cat("warning: ", w, "\n", sep = "")
   invisible(x)
+}
+
+#' Convergence of an imputation run
+#'
+#' \code{summary()} gives every parameter's posterior mean and standard deviation, its
+#' effective sample size and split R-hat (over all chains, after burn-in), and the
+#' warnings in words; \code{plot()} draws the parameters' traces, burn-in marked.
+#'
+#' @param object,x An \code{mlimpute} object.
+#' @param parameters For \code{plot()}: names or a regular expression choosing the
+#'   parameters (default: all, a page of up to 12 at a time).
+#' @param ... Unused.
+#' @return \code{summary()}: a data.frame of class \code{summary.mlimpute}
+#'   (parameter, mean, sd, ess, rhat). \code{plot()}: \code{x}, invisibly.
+#' @export
+summary.mlimpute <- function(object, ...) {
+  table <- attr(object, "summary")
+  structure(table, class = c("summary.mlimpute", "data.frame"),
+            warnings = attr(object, "warnings"))
+}
+
+#' @export
+print.summary.mlimpute <- function(x, ...) {
+  print(structure(x, class = "data.frame"), digits = 4, row.names = FALSE)
+  for (w in attr(x, "warnings")) cat("warning: ", w, "\n", sep = "")
+  invisible(x)
+}
+
+#' @rdname summary.mlimpute
+#' @export
+plot.mlimpute <- function(x, parameters = NULL, ...) {
+  chain <- attr(x, "chain")
+  names <- setdiff(names(chain), c("chain", "iteration", "burnin"))
+  if (!is.null(parameters)) {
+    names <- if (length(parameters) == 1 && !parameters %in% names) {
+      grep(parameters, names, value = TRUE)
+    } else intersect(parameters, names)
+  }
+  names <- names[vapply(chain[names], stats::sd, numeric(1)) > 0]
+  if (!length(names)) stop("mlimpute: no parameter to plot", call. = FALSE)
+  end <- sum(chain$burnin[chain$chain == 1])
+  old <- graphics::par(mfrow = c(min(4, length(names)), min(3, ceiling(length(names) / 4))),
+                       mar = c(2, 4, 1.5, 1))
+  on.exit(graphics::par(old))
+  for (name in names) {
+    wide <- do.call(cbind, split(chain[[name]], chain$chain))
+    graphics::matplot(wide, type = "l", lty = 1, ylab = "", main = name, cex.main = 0.8)
+    if (end > 0) graphics::abline(v = end, lty = 2, col = "grey")
+  }
+  invisible(x)
+}
+
+#' Convert imputations to a mice mids object
+#'
+#' A converter with a name of its own, so that it works whichever of mice and mlimpute
+#' is attached last (\code{mice::as.mids(as.data.frame(imp))} does the same).
+#' \code{mitml::as.mitml.list()} accepts an \code{mlimpute} object as it is.
+#'
+#' @param x An \code{mlimpute} object.
+#' @param ... Passed to \code{mice::as.mids}.
+#' @return A \code{mids} object.
+#' @examples
+#' \dontrun{
+#' imp <- mlimpute(studentratings, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), seed = 1)
+#' mice::pool(with(mlimpute_mids(imp), lm(ReadAchiev ~ ReadDis)))
+#' }
+#' @export
+mlimpute_mids <- function(x, ...) {
+  if (!inherits(x, "mlimpute")) stop("mlimpute: 'x' must be an mlimpute object", call. = FALSE)
+  if (!requireNamespace("mice", quietly = TRUE)) {
+    stop("mlimpute: mlimpute_mids needs the 'mice' package", call. = FALSE)
+  }
+  mice::as.mids(attr(x, "long"), ...)
 }
 
 #' Long shape of the imputations

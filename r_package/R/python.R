@@ -47,10 +47,19 @@ find_python <- function() {
   }
 }
 
-# Call a guarded entry point; its one-line error becomes an R error.
-call_python <- function(name, ...) {
+# Call a guarded entry point; its one-line error becomes an R error.  `.files` maps the
+# temporary files the call reads (names) to what the user knows them as (values: the
+# data.frame's name), so that an error names the user's object, never a temporary file.
+call_python <- function(name, ..., .files = character(0)) {
   result <- mlimpute_python()[[name]](...)
-  if (nzchar(result$error)) stop("mlimpute: ", result$error, call. = FALSE)
+  if (nzchar(result$error)) {
+    message <- result$error
+    for (path in names(.files)) {
+      message <- gsub(paste0("file '", path, "'"), paste0("data '", .files[[path]], "'"),
+                      message, fixed = TRUE)
+    }
+    stop("mlimpute: ", message, call. = FALSE)
+  }
   result
 }
 

@@ -36,8 +36,12 @@ test_that("results pool with mitml and mice unchanged, and agree with mlimpute_p
                tolerance = 1e-4)
   expect_equal(ours[rownames(mitml_table), "std_error"], unname(mitml_table[, "Std.Error"]),
                tolerance = 1e-3)
-  mids <- as.mids(imp)
+  mids <- mlimpute_mids(imp)
   expect_s3_class(mids, "mids")
+  # whatever is attached last, mice's own converter reads the long shape too
+  library(mice, warn.conflicts = FALSE)
+  expect_s3_class(mice::as.mids(as.data.frame(imp)), "mids")
+  expect_equal(mlimpute_mids(imp)$imp, mice::as.mids(as.data.frame(imp))$imp)
   expect_equal(mids$m, 5)
   pooled <- summary(mice::pool(with(mids, lm(ReadAchiev ~ ReadDis))))
   direct <- mitml::testEstimates(with(mitml::as.mitml.list(imp), lm(ReadAchiev ~ ReadDis)))
@@ -69,4 +73,75 @@ test_that("bad input stops with one line", {
   expect_false(grepl("\n", err))
   err <- tryCatch(mlimpute(ratings(), ReadDis ~ x * y + (1 | ID), m = 2), error = conditionMessage)
   expect_match(err, "is derived")
+})
+
+test_that("a spec's settings are honoured and mlimpute_spec repeats the run exactly", {
+  need_python()
+  d <- ratings()
+  first <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 3, burnin = 60,
+                    between = 7, seed = 11)
+  spec <- mlimpute_spec(first)
+  expect_match(spec, '"burnin": 60')
+  again <- mlimpute(d, spec = spec)
+  expect_length(again, 3)
+  expect_identical(as.data.frame(again), as.data.frame(first))
+  more <- mlimpute(d, spec = spec, m = 4)
+  expect_length(more, 4)
+})
+
+test_that("print names the imputed columns only; summary and plot show convergence", {
+  need_python()
+  d <- ratings()
+  d$Note <- NA_character_
+  d$Note[1:5] <- "checked"
+  imp <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 30,
+                  between = 5, seed = 5)
+  out <- capture.output(print(imp))
+  expect_match(out[1], "imputed: ReadDis, SES$")
+  s <- summary(imp)
+  expect_s3_class(s, "summary.mlimpute")
+  expect_true(all(c("parameter", "mean", "sd", "ess", "rhat") %in% names(s)))
+  expect_true(any(grepl("^omega_e\\[", s$parameter)))
+  expect_true(all(s$ess > 0, na.rm = TRUE))
+  pdf(NULL)
+  expect_invisible(plot(imp, "omega"))
+  dev.off()
+})
+
+test_that("labelled 0/1 variables are binary; Date columns are carried through", {
+  need_python()
+  skip_if_not_installed("haven")
+  d <- ratings()
+  set.seed(1)
+  passed <- as.numeric(d$ReadAchiev + stats::rnorm(nrow(d), 0, 60) > 500)
+  passed[seq(2, nrow(d), by = 6)] <- NA
+  d$Passed <- haven::labelled(passed, c(no = 0, yes = 1))
+  d$Visit <- as.Date("2020-01-01") + seq_len(nrow(d))
+  imp <- mlimpute(d, Passed + SES ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 30,
+                  between = 5, seed = 6)
+  for (k in 1:2) {
+    expect_true(all(imp[[k]]$Passed %in% c(0, 1)))
+    expect_identical(imp[[k]]$Visit, d$Visit)
+  }
+  expect_match(mlimpute_spec(imp), '"name": "Passed",\\s*"type": "binary"')
+  err <- tryCatch(mlimpute(d, Visit ~ 1 + ReadAchiev + (1 | ID), m = 2), error = conditionMessage)
+  expect_match(err, "column 'Visit' of 'd' is a Date")
+})
+
+test_that("errors name the user's object, not a temporary file; weights and priors pass", {
+  need_python()
+  my_pupils <- ratings()
+  my_pupils$ReadAchiev[3] <- Inf
+  err <- tryCatch(mlimpute(my_pupils, cluster = "ID", m = 2), error = conditionMessage)
+  expect_match(err, "my_pupils")
+  expect_false(grepl("\\.rds", err))
+  d <- ratings()
+  d$w <- 1
+  err <- tryCatch(mlimpute(d, ReadDis ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 5,
+                           between = 2, priors = list(level1_df = -1000)),
+                  error = conditionMessage)
+  expect_match(err, "level1_df")
+  imp <- mlimpute(d, ReadDis ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 5, between = 2,
+                  seed = 1, level1_weight = "w")
+  expect_match(mlimpute_spec(imp), '"level1_weight": "w"')
 })

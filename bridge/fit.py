@@ -18,7 +18,7 @@ import pandas as pd
 from .errors import MlimputeError
 from .pool import likelihood_ratio_d3, rubin
 
-_BAR = re.compile(r"\(\s*([^()|]*?)\s*\|\s*([A-Za-z_.][\w.]*)\s*\)")
+_BAR = re.compile(r"\(\s*([^()|]*?)\s*\|\s*(`[^`]+`|[A-Za-z_.][\w.]*)\s*\)")
 
 
 @dataclass
@@ -44,11 +44,20 @@ class Formula:
             return cls(fixed)
         random, group = bars[0]
         random = random.strip() or "1"
-        return cls(fixed, group, random)
+        return cls(fixed, group.strip("`"), random)
+
+    def quoted(self, columns) -> "Formula":
+        """The formula with column names patsy cannot read quoted (:func:`quote_names`)."""
+        return Formula(quote_names(self.fixed, columns), self.group,
+                       None if self.random is None else quote_names(self.random, columns))
 
 
 def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
-    names = set(re.findall(r"[A-Za-z_][\w.]*", formula.fixed + " " + (formula.random or "")))
+    terms = formula.fixed + " " + (formula.random or "")
+    for name in re.findall(r"`([^`]+)`", terms):
+        if name not in frame.columns:
+            raise MlimputeError(f"formula '{text}': column '{name}' is not in the data")
+    names = set(re.findall(r"[A-Za-z_][\w.]*", re.sub(r"`[^`]+`", " ", terms)))
     builtin = {"C", "np", "I", "log", "exp", "center", "standardize", "Treatment", "Sum", "Q"}
     unknown = sorted(n for n in names - builtin if n not in frame.columns)
     if unknown:
@@ -124,21 +133,40 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
     :class:`MlimputeError`."""
     from patsy import PatsyError
 
+    text = formula if isinstance(formula, str) else formula.fixed
     try:
-        return _fit_one(frame, formula, reml, family)
+        table = _fit_one(frame, formula, reml, family, text)
     except PatsyError as exc:
-        text = formula if isinstance(formula, str) else formula.fixed
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot be built"
         raise MlimputeError(f"formula '{text}': {reason}") from None
+    table.index = [_QUOTED.sub(lambda match: match.group(1), str(label)) for label in table.index]
+    return table
 
 
-def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: str) -> pd.DataFrame:
+_QUOTED = re.compile(r'Q\("((?:[^"\\]|\\.)*)"\)')
+
+
+def quote_names(text: str, columns) -> str:
+    """The formula with every column name that is not a Python identifier (R's
+    ``Read.Dis``, a name with spaces written in R's backticks) wrapped in patsy's
+    ``Q("...")``, so that R users' formulas work as written."""
+    text = re.sub(r"`([^`]+)`", lambda match: f'Q("{match.group(1)}")', text)
+    odd = sorted((str(c) for c in columns if not str(c).isidentifier()), key=len, reverse=True)
+    for name in odd:
+        if " " in name:
+            continue              # only reachable in backticks, done above
+        text = re.sub(rf'(?<![\w."]){re.escape(name)}(?![\w."])', f'Q("{name}")', text)
+    return text
+
+
+def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: str,
+             text: str) -> pd.DataFrame:
     import statsmodels.api as sm
     import statsmodels.formula.api as smf
 
     parsed = formula if isinstance(formula, Formula) else Formula.parse(formula)
-    text = formula if isinstance(formula, str) else parsed.fixed
     _check_columns(parsed, frame, text)
+    parsed = parsed.quoted(frame.columns)
     if family not in FAMILIES:
         raise MlimputeError(f"unknown family '{family}' (use one of {', '.join(FAMILIES)})")
     if family != "gaussian":
@@ -165,8 +193,8 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
     table = pd.DataFrame({"estimate": fit.fe_params, "std_error": errors})
     cov_re = fit.cov_re
     for a, name in enumerate(cov_re.index):
-        label = f"var({parsed.group})" if name in ("Group", "Intercept") and len(cov_re) == 1 \
-            else f"var({parsed.group}:{name})"
+        label = f"var({parsed.group})" if name in ("Group", "Intercept") \
+            else f"var({parsed.group}:{name})"       # the random intercept, then slopes
         table.loc[label] = [cov_re.iloc[a, a], np.nan]
     table.loc["var(residual)"] = [fit.scale, np.nan]
     return table

@@ -40,6 +40,26 @@ def test_reml_fit_matches_lme4(tmp_path, formula, seed, rtol, se_rtol):
     np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=se_rtol)
 
 
+@pytest.mark.r
+def test_names_that_are_not_python_identifiers_match_lme4(tmp_path):
+    """R's dotted names and backticked names with spaces, as R users write them."""
+    require_r("lme4")
+    frame, _ = simulate(n_clusters=40, cluster_size=12, n_level1=1, n_level2=0, missing=1e-9, seed=8)
+    frame = frame.rename(columns={"x": "Read.Dis", "w": "w 2", "cluster": "school.id"})
+    formula = "y1 ~ Read.Dis + `w 2` + (1 + Read.Dis | school.id)"
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", formula)
+    ref = pd.read_csv(tmp_path / "o.csv").drop_duplicates("name").set_index("name")
+    ours = fit_one(frame, formula)
+    fixed = ["Intercept", "Read.Dis", "w 2"]
+    assert fixed == [t for t in ours.index if not t.startswith("var(")]
+    np.testing.assert_allclose(ours.loc[fixed, "estimate"], ref.loc[fixed, "estimate"], rtol=1e-4)
+    variances = ["var(residual)", "var(school.id)"]          # optimisers stop 1e-4 apart
+    np.testing.assert_allclose(ours.loc[variances, "estimate"], ref.loc[variances, "estimate"],
+                               rtol=5e-4)
+    np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=5e-4)
+
+
 def test_bad_formulas_name_the_problem():
     frame, _ = simulate(n_clusters=10, cluster_size=5, n_level1=1, n_level2=0, missing=1e-9, seed=1)
     with pytest.raises(MlimputeError, match="column 'nope'"):

@@ -4,11 +4,11 @@
 # var(<group>) and var(residual).
 suppressPackageStartupMessages(library(lme4))
 a <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(a[1])
+d <- read.csv(a[1], check.names = FALSE)   # names such as `w 2` kept as written
 fit <- lmer(as.formula(a[3]), data = d, REML = TRUE)
 co <- summary(fit)$coefficients
 vc <- as.data.frame(VarCorr(fit))
-out <- data.frame(name = sub("\\(Intercept\\)", "Intercept", rownames(co)),
+out <- data.frame(name = gsub("`", "", sub("\\(Intercept\\)", "Intercept", rownames(co))),
                   estimate = co[, 1], std_error = co[, 2])
 out <- rbind(out, data.frame(name = ifelse(vc$grp == "Residual", "var(residual)",
                                            paste0("var(", vc$grp, ")")),

@@ -12,6 +12,8 @@ import mlimpute
 from mlimpute.cli import main
 from mlimpute.simulate import simulate
 
+from conftest import require_r, run_r
+
 FAST = ["--m", "2", "--burnin", "10", "--between", "3", "--seed", "1"]
 
 
@@ -163,12 +165,19 @@ def test_pool_command_on_stacked_output(tmp_path, csv, style):
     pooled = pd.read_csv(table).set_index("term")
     assert {"Intercept", "x", "var(cluster)", "var(residual)"} <= set(pooled.index)
     assert "cc_estimate" in pooled.columns
-    # the same numbers as the Python API on the same completed data
-    from mlimpute.fit import fit_pooled
-    from mlimpute.stack import unstack
-    _, completed = unstack(mlimpute.read_data(out)[0])
-    expected = fit_pooled(completed, "y1 ~ x + (1 | cluster)")
-    np.testing.assert_allclose(pooled.loc["x", "estimate"], expected.loc["x", "estimate"])
+    # the numbers: mitml::testEstimates on R's lm fits of the same stacked file (lme4-based
+    # pooling of the mixed model is checked in test_pool.py / test_r_package.py)
+    require_r("mice", "mitml")
+    code, stdout, err = run_cli("pool", out, "--model", "y1 ~ x", "-o", table)
+    assert code == 0, err
+    ours = pd.read_csv(table).set_index("term")
+    stacked = mlimpute.read_data(out)[0].rename(columns={"_mi_m": ".imp", "_mi_id": ".id"})
+    long_csv = tmp_path / "long_for_r.csv"
+    stacked.drop(columns=["_mi_miss"], errors="ignore").to_csv(long_csv, index=False)
+    run_r("open_long.R", long_csv, tmp_path / "r.csv", "y1 ~ x")
+    ref = pd.read_csv(tmp_path / "r.csv").set_index("term")
+    np.testing.assert_allclose(ours.loc[ref.index, "estimate"], ref["mitml_estimate"], rtol=1e-8)
+    np.testing.assert_allclose(ours.loc[ref.index, "std_error"], ref["mitml_se"], rtol=1e-8)
 
 
 def test_pool_command_errors(tmp_path, csv):

@@ -166,3 +166,26 @@ def test_failed_impvals_run_leaves_no_partial_set(tmp_path, monkeypatch):
     monkeypatch.setattr(type(result), "completed", original)
     realcom.write_impvals(result, out)
     assert sorted(p.name for p in out.iterdir()) == ["imp1", "imp2", "imp3", "impvals.txt"]
+
+
+def test_file_written_by_hand_from_the_format(tmp_path):
+    """A REALCOM input typed from realcomImpute.ado's layout (not made by our writer):
+    counts, type codes, names, tab-separated records, -9.999e+29 for missing, and the
+    _wts file with a level-1 and a level-2 weight per record."""
+    rows = [("12.5", "1", "2", "1", "1", "10.1"), ("-9.999e+29", "2", "1", "1", "1", "11.2"),
+            ("9.0", "-9.999e+29", "3", "1", "1", "9.8"), ("14.25", "3", "-9.999e+29", "2", "1", "10.0"),
+            ("11", "1", "1", "2", "1", "12.5"), ("10.5", "2", "2", "2", "1", "8.9")]
+    text = "3\n3\n1\t2\t3\nscore\tgroup\tgrade\tschool\tcons\tage\n" + \
+        "".join("\t".join(r) + "\n" for r in rows)
+    path = tmp_path / "hand.txt"
+    path.write_text(text)
+    (tmp_path / "hand_wts.txt").write_text("".join(f"{1 + k % 2}\t1\n" for k in range(len(rows))))
+    frame, info = read_realcom(path)
+    assert info["responses"] == [("score", "continuous"), ("group", "categorical"),
+                                 ("grade", "ordinal")]
+    assert (info["cluster"], info["constant"], info["covariates"]) == ("school", "cons", ["age"])
+    assert frame["score"].isna().tolist() == [False, True, False, False, False, False]
+    assert frame["group"].isna().tolist() == [False, False, True, False, False, False]
+    assert frame.loc[3, "score"] == 14.25 and frame.loc[0, "age"] == 10.1
+    assert info["level1_weight"] == "_level1_weight" and info["level2_weight"] is None
+    assert frame["_level1_weight"].tolist() == [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]

@@ -122,5 +122,11 @@ def test_characteristics_on_any_dta_write(tmp_path):
     path = tmp_path / "c.dta"
     mlimpute.write_data(frame, path, meta)
     assert parse_characteristics(path) == {("_dta", "note1"): "hello", ("a", "source"): "survey"}
+    # and as a reader we did not write sees them (the parser above follows the same manual)
+    require_r("readstata13")
+    run_r("dta_characteristics.R", path, tmp_path / "ch.csv")
+    ch = pd.read_csv(tmp_path / "ch.csv", keep_default_na=False)
+    assert {(r.variable, r.name): r.contents for r in ch.itertuples()} == \
+        {("_dta", "note1"): "hello", ("a", "source"): "survey"}
     back, _ = mlimpute.read_data(path)
     assert back["b"].tolist() == ["x", "y"]

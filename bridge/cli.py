@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("chain")
     diag.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for summary.csv and plots")
     diag.add_argument("--between", type=_count(1), help="iterations between imputations (for the lag check)")
+    diag.add_argument("--quiet", action="store_true", help="no progress bar")
 
     pool = sub.add_parser("pool", help="fit a model to every imputation and pool (Rubin's rules)")
     pool.add_argument("stacked", help="stacked imputations written by 'mlimpute impute'")
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "of --model against it")
     pool.add_argument("--workers", type=_count(1), default=1, help="processes for the per-imputation fits")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
+    pool.add_argument("--quiet", action="store_true", help="no progress bar")
     _na_option(pool)
     return parser
 
@@ -383,7 +385,9 @@ def _cmd_diagnose(args) -> int:
     burnin = int(chain.loc[chain["chain"] == chain["chain"].iloc[0], "burnin"].sum())
     if min(len(d) for d in draws) - burnin < 4:
         raise MlimputeError(f"file '{args.chain}': fewer than 4 iterations after burn-in")
-    table, notes = diagnose(draws, args.output, burnin, args.between)
+    from .progress import ProgressBar
+    with ProgressBar(0, 0, enabled=not args.quiet, desc="plotting") as bar:
+        table, notes = diagnose(draws, args.output, burnin, args.between, progress=bar)
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
     for note in notes:
         print(f"warning: {note}")
@@ -400,8 +404,11 @@ def _cmd_pool(args) -> int:
         original, completed = unstack(stacked)
     except ValueError as exc:
         raise MlimputeError(f"file '{args.stacked}': {exc}") from None
-    pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
-                        workers=args.workers)
+    from .progress import ProgressBar
+    with ProgressBar(len(completed), len(completed), enabled=not args.quiet,
+                     desc="fitting") as bar:
+        pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
+                            workers=args.workers, progress=bar)
     table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:

@@ -8,7 +8,8 @@ autocorrelation at the lag between kept imputations.  Warnings are raised in wor
   close to independent: increase ``between``),
 * the effective sample size after burn-in is below 100.
 
-Plots (PNG, matplotlib): trace and autocorrelation, one figure per parameter block.
+Plots (PNG, matplotlib): trace (every chain) and autocorrelation, one figure per parameter
+block, in pages of at most 12 parameters.
 """
 from __future__ import annotations
 
@@ -78,48 +79,77 @@ def block_of(name: str) -> str:
     return name.split("[", 1)[0]
 
 
-def plot(draws: pd.DataFrame, folder: str | Path, burnin: int = 0, max_lag: int = 100) -> list[Path]:
-    """Trace and autocorrelation plots, one PNG per parameter block; returns the paths."""
+#: parameters on one page of plots: a 20 x 20 covariance matrix (210 free elements)
+#: becomes 18 readable pages rather than one image thousands of pixels high
+PER_PAGE = 12
+
+
+def plot(draws, folder: str | Path, burnin: int = 0, max_lag: int = 100,
+         per_page: int = PER_PAGE, progress=None) -> list[Path]:
+    """Trace and autocorrelation plots (PNG); returns the paths.
+
+    `draws`: one chain (a frame, burn-in first) or a list of chains: every chain's trace
+    is drawn, one colour each, and the autocorrelation after burn-in is their average.
+    One file per parameter block (``omega_u.png``), split into pages of `per_page`
+    parameters when the block is larger (``omega_u_1.png``, ``omega_u_2.png``, ...).
+    ``progress(done, total)`` is called after each page."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    chains = draws if isinstance(draws, list) else [draws]
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     blocks: dict[str, list[str]] = {}
-    for name in draws.columns:
-        blocks.setdefault(block_of(name), []).append(name)
-    for block, names in blocks.items():
-        names = [n for n in names if draws[n].std() > 0]
-        if not names:
-            continue
-        fig, axes = plt.subplots(len(names), 2, figsize=(10, 1.8 * len(names) + 0.6), squeeze=False)
-        kept = draws[names].to_numpy()[burnin:]
-        acf = _autocorrelation(kept)[: max_lag + 1] if len(kept) > 2 else np.ones((1, len(names)))
-        for k, name in enumerate(names):
-            trace, corr = axes[k]
-            trace.plot(draws[name].to_numpy(), lw=0.5)
-            if burnin:
-                trace.axvline(burnin, color="grey", ls="--", lw=0.8)
-            trace.set_ylabel(name, fontsize=7, rotation=0, ha="right")
-            corr.bar(np.arange(len(acf)), acf[:, k], width=1.0)
-            corr.axhline(0, color="black", lw=0.5)
-            corr.set_ylim(-0.2, 1.0)
-        axes[0, 0].set_title("trace (dashed: end of burn-in)")
-        axes[0, 1].set_title("autocorrelation after burn-in")
-        fig.tight_layout()
-        path = folder / f"{block}.png"
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
-        written.append(path)
+    for name in chains[0].columns:
+        if any(c[name].std() > 0 for c in chains):
+            blocks.setdefault(block_of(name), []).append(name)
+    pages = {block: [names[k: k + per_page] for k in range(0, len(names), per_page)]
+             for block, names in blocks.items()}
+    total = sum(len(p) for p in pages.values())
+    for block, block_pages in pages.items():
+        for number, page in enumerate(block_pages, start=1):
+            several = len(block_pages) > 1
+            path = folder / (f"{block}_{number}.png" if several else f"{block}.png")
+            _plot_page(plt, chains, page, burnin, max_lag, path,
+                       block + (f" ({number}/{len(block_pages)})" if several else ""))
+            written.append(path)
+            if progress is not None:
+                progress(len(written), total)
     return written
 
 
+def _plot_page(plt, chains, names, burnin, max_lag, path, title) -> None:
+    fig, axes = plt.subplots(len(names), 2, figsize=(10, 1.6 * len(names) + 0.8), squeeze=False)
+    acfs = []
+    for chain in chains:
+        kept = chain[names].to_numpy()[burnin:]
+        if len(kept) > 2:
+            acfs.append(_autocorrelation(kept)[: max_lag + 1])
+    acf = np.nanmean(acfs, axis=0) if acfs else np.ones((1, len(names)))
+    for k, name in enumerate(names):
+        trace, corr = axes[k]
+        for j, chain in enumerate(chains):
+            trace.plot(chain[name].to_numpy(), lw=0.5, color=f"C{j % 10}")
+        if burnin:
+            trace.axvline(burnin, color="grey", ls="--", lw=0.8)
+        trace.set_ylabel(name, fontsize=7, rotation=0, ha="right")
+        corr.bar(np.arange(len(acf)), acf[:, k], width=1.0)
+        corr.axhline(0, color="black", lw=0.5)
+        corr.set_ylim(-0.2, 1.0)
+    axes[0, 0].set_title(f"{title}: trace, {len(chains)} chain(s) (dashed: end of burn-in)",
+                         fontsize=9)
+    axes[0, 1].set_title("autocorrelation after burn-in (mean over chains)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
 def diagnose(draws, folder: str | Path | None, burnin: int = 0,
-             between: int | None = None) -> tuple[pd.DataFrame, list[str]]:
+             between: int | None = None, progress=None) -> tuple[pd.DataFrame, list[str]]:
     """Summary table and warnings for a chain (all iterations, burn-in first) or a list of
-    chains; with a folder, also write summary.csv and the plots (first chain) there."""
+    chains; with a folder, also write summary.csv and the plots (every chain) there."""
     chains = draws if isinstance(draws, list) else [draws]
     table = summarize([c.iloc[burnin:] for c in chains], between)
     notes = warnings_for(table, between)
@@ -127,5 +157,5 @@ def diagnose(draws, folder: str | Path | None, burnin: int = 0,
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         table.to_csv(folder / "summary.csv", index_label="parameter")
-        plot(chains[0], folder, burnin)
+        plot(chains, folder, burnin, progress=progress)
     return table, notes

@@ -223,22 +223,20 @@ def _fit_numbered(args):
 
 
 def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | None = None,
-               family: str = "gaussian", workers: int = 1) -> pd.DataFrame:
+               family: str = "gaussian", workers: int = 1, progress=None) -> pd.DataFrame:
     """Fit `formula` to each completed data set and pool: Rubin's rules for the fixed
     effects, the mean over imputations for variance components (Carpenter & Kenward 2013).
 
     completed : an ImputationResult, a stacked frame or an iterable of completed frames.
     workers : processes for the per-imputation fits (worth it for large mixed models).
+    progress : ``progress(done, total)`` after each fit (e.g. a progress bar).
     """
     frames = completed_frames(completed)
     if len(frames) < 2:
         raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
     jobs = [(m, frame, formula, reml, family) for m, frame in enumerate(frames, start=1)]
-    if workers > 1:
-        from mlimpute.engine.parallel import process_map
-        tables = process_map(_fit_numbered, jobs, workers)
-    else:
-        tables = [_fit_numbered(job) for job in jobs]
+    from mlimpute.engine.parallel import process_map
+    tables = process_map(_fit_numbered, jobs, workers, progress=progress)
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T
     errors = pd.DataFrame({m: t["std_error"] for m, t in enumerate(tables)}).T
     fixed = [c for c in estimates.columns if not c.startswith("var(")]

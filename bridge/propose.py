@@ -58,7 +58,7 @@ def id_like_columns(frame: pd.DataFrame, cluster: str, candidates: list[str]) ->
         if column.isna().any() or len(column) < 3:
             continue
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_float_dtype(column) and \
-                not (column == column.round()).all():
+                not ((column == column.round()).all() and column.abs().max() < 2 ** 53):
             continue                      # a measurement, not a code
         if column.nunique() == len(column):
             found[name] = "a different value in every row"

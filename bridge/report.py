@@ -42,7 +42,7 @@ def build_report(result, pooled: pd.DataFrame | None = None, model: str | None =
             table, notes = diagnose(draws, tmp, spec.mcmc.burnin, spec.mcmc.between)
         else:
             table, notes = diagnostics
-            plot(draws[0], tmp, spec.mcmc.burnin)
+            plot(draws, tmp, spec.mcmc.burnin)
         images = {p.stem: base64.b64encode(p.read_bytes()).decode("ascii")
                   for p in sorted(Path(tmp).glob("*.png"))}
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlimpute report</title>"

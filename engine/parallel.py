@@ -112,10 +112,22 @@ def worker_pool(workers: int, setup=None):
         pool.join()
 
 
-def process_map(fn, items, workers: int, setup=None) -> list:
-    """``[fn(item) for item in items]`` in up to `workers` processes, in order."""
+def process_map(fn, items, workers: int, setup=None, progress=None) -> list:
+    """``[fn(item) for item in items]`` in up to `workers` processes (in this one when
+    `workers` is 1), in order; ``progress(done, total)`` after each item."""
+    results = []
+    if workers <= 1:
+        for item in items:
+            results.append(fn(item))
+            if progress is not None:
+                progress(len(results), len(items))
+        return results
     with worker_pool(min(workers, len(items)) or 1, setup) as pool:
-        return pool.map(fn, items, chunksize=1)
+        for result in pool.imap(fn, items, chunksize=1):
+            results.append(result)
+            if progress is not None:
+                progress(len(results), len(items))
+    return results
 
 
 class _AsyncFuture:

@@ -105,3 +105,26 @@ def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
     text = _report_text(tmp_path)
     assert len(calls) == 1
     assert text.count("data:image/png;base64,") == 4
+
+
+def test_plots_show_every_chain_and_page_large_blocks(tmp_path):
+    """A 10 x 10 covariance block (55 parameters) comes out as pages of readable size,
+    and the second chain's colour (matplotlib's C1, orange) is in the traces."""
+    from PIL import Image
+
+    from mlimpute.diagnose import PER_PAGE, plot
+    rng = np.random.default_rng(1)
+    names = [f"omega_u[{a},{b}]" for a in range(10) for b in range(a + 1)]
+    chains = [pd.DataFrame(rng.normal(size=(150, len(names))), columns=names) for _ in range(2)]
+    paths = plot(chains, tmp_path, burnin=50)
+    assert len(paths) == -(-len(names) // PER_PAGE) == 5
+    assert [p.name for p in paths[:2]] == ["omega_u_1.png", "omega_u_2.png"]
+    for path in (paths[0], paths[-1]):
+        width, height = Image.open(path).size
+        assert width == 800 and height <= 1700
+    pixels = np.asarray(Image.open(paths[0]).convert("RGB")).reshape(-1, 3).astype(int)
+    orange = np.abs(pixels - [255, 127, 14]).sum(axis=1) < 40
+    assert orange.sum() > 100
+    one = plot([c.iloc[:, :3] for c in chains[:1]], tmp_path / "one", burnin=50)
+    pixels = np.asarray(Image.open(one[0]).convert("RGB")).reshape(-1, 3).astype(int)
+    assert (np.abs(pixels - [255, 127, 14]).sum(axis=1) < 40).sum() == 0

@@ -348,7 +348,7 @@ def _cmd_impute(args) -> int:
         from .fit import fit_pooled
         from .report import write_report
         pooled = fit_pooled(result, args.model) if args.model and result.m >= 2 else None
-        write_report(args.report, result, pooled, args.model, diagnostics)
+        write_report(args.report, result, pooled, args.model, diagnostics, metadata)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
               f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",

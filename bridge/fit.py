@@ -52,9 +52,11 @@ class Formula:
                        None if self.random is None else quote_names(self.random, columns))
 
 
-def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
+def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> list[str]:
+    """Raise unless every column the formula names is in `frame`; return those columns."""
     terms = formula.fixed + " " + (formula.random or "")
-    for name in re.findall(r"`([^`]+)`", terms):
+    quoted = re.findall(r"`([^`]+)`", terms)
+    for name in quoted:
         if name not in frame.columns:
             raise MlimputeError(f"formula '{text}': column '{name}' is not in the data")
     names = set(re.findall(r"[A-Za-z_][\w.]*", re.sub(r"`[^`]+`", " ", terms)))
@@ -64,6 +66,8 @@ def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> None:
         raise MlimputeError(f"formula '{text}': column '{unknown[0]}' is not in the data")
     if formula.group and formula.group not in frame.columns:
         raise MlimputeError(f"formula '{text}': grouping column '{formula.group}' is not in the data")
+    used = [n for n in frame.columns if n in names or n in quoted or n == formula.group]
+    return used
 
 
 def check_formula(text: str, frame: pd.DataFrame) -> None:
@@ -165,7 +169,10 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
     import statsmodels.formula.api as smf
 
     parsed = formula if isinstance(formula, Formula) else Formula.parse(formula)
-    _check_columns(parsed, frame, text)
+    used = _check_columns(parsed, frame, text)
+    # rows still missing a value the model uses (hard missing, outside the imputed
+    # sample) are left out of this fit, as Stata's mi estimate and R's lm do
+    frame = frame.dropna(subset=used)
     parsed = parsed.quoted(frame.columns)
     if family not in FAMILIES:
         raise MlimputeError(f"unknown family '{family}' (use one of {', '.join(FAMILIES)})")

@@ -128,3 +128,32 @@ def test_plots_show_every_chain_and_page_large_blocks(tmp_path):
     one = plot([c.iloc[:, :3] for c in chains[:1]], tmp_path / "one", burnin=50)
     pixels = np.asarray(Image.open(one[0]).convert("RGB")).reshape(-1, 3).astype(int)
     assert (np.abs(pixels - [255, 127, 14]).sum(axis=1) < 40).sum() == 0
+
+
+def test_report_speaks_the_datas_labels_and_shows_missingness_and_distributions(tmp_path):
+    """Terms like C(sex)[T.1] appear as 'Sex of pupil: girl'; the missingness patterns
+    table counts rows; every imputed variable gets an observed-vs-imputed figure."""
+    import re
+
+    import mlimpute
+    from mlimpute.io import Metadata
+    from mlimpute.report import build_report, labelled_terms, missingness_patterns
+    frame, _ = simulate(n_clusters=12, cluster_size=8, n_level1=2, n_level2=0, seed=6)
+    frame["sex"] = np.arange(len(frame)) % 2
+    meta = Metadata(variable_labels={"sex": "Sex of pupil", "y1": "maths score"},
+                    value_labels={"sex": {0: "boy", 1: "girl"}})
+    assert labelled_terms(["Intercept", "C(sex)[T.1]", "y1", "x"], meta) == \
+        ["Intercept", "Sex of pupil: girl", "maths score", "x"]
+    patterns = missingness_patterns(frame, ["y1", "y2"])
+    assert patterns["rows"].sum() == len(frame)
+    expected = frame[["y1", "y2"]].isna().value_counts()
+    assert sorted(patterns["rows"]) == sorted(expected.to_numpy().tolist())
+    spec = mlimpute.propose(frame, "cluster")
+    spec.mcmc.burnin, spec.mcmc.between, spec.mcmc.m, spec.mcmc.seed = 10, 3, 2, 1
+    result = mlimpute.impute(frame, spec)
+    from mlimpute.fit import fit_pooled
+    pooled = fit_pooled(result, "y1 ~ x + C(sex) + (1 | cluster)")
+    page = build_report(result, pooled, "y1 ~ x + C(sex) + (1 | cluster)", metadata=meta)
+    assert "Sex of pupil: girl" in page and "C(sex)[T.1]" not in page
+    assert "<h2>Missing values</h2>" in page and "maths score (y1)" in page
+    assert len(re.findall(r"alt='[^']+: observed and imputed'", page)) == len(result.imputed_vars)

@@ -82,6 +82,9 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     ``dask.distributed.Client``; see :mod:`mlimpute.backends`); the result does not
     depend on `workers` or on the scheduler.
 
+    ``progress``: False, True (a bar on stderr) or ``"lines"`` (a line on stdout at every
+    tenth, for hosts such as Stata).
+
     ``hard_missing`` ({column: row positions}, as ``Metadata.hard_missing`` holds Stata's
     ``.a``-``.z``): cells that are missing for the model but never imputed; they stay
     missing in every completed data set.
@@ -111,7 +114,9 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     _check_memory(probe, model, settings)
     total = settings.burnin * settings.chains + settings.between * settings.m
     with executor_for(scheduler) as executor, \
-            ProgressBar(total, settings.m, enabled=progress) as bar, single_threaded_blas():
+            ProgressBar(total, settings.m, enabled=bool(progress),
+                        style="lines" if progress == "lines" else "bar") as bar, \
+            single_threaded_blas():
         results = run_chains(model.data, settings.burnin, settings.between, settings.m, seed,
                              settings.chains, workers, settings.jomo_compatible, progress=bar,
                              worker_setup=_limit_blas_threads, executor=executor)

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "nonzero (Stata's if/in); the other rows are kept unchanged in every "
                      "imputation")
     imp.add_argument("--quiet", action="store_true", help="no progress bar, summary or warnings")
+    imp.add_argument("--progress", choices=["bar", "lines"], default="bar",
+                     help="a progress bar on stderr, or a line on stdout at every tenth (for "
+                          "hosts that cannot redraw a bar, e.g. Stata)")
     _na_option(imp)
 
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
@@ -319,7 +322,8 @@ def _cmd_impute(args) -> int:
     mcmc = spec.mcmc
     with about_file(args.input):
         spec.validate(frame if sample is None else frame[sample])
-        result = impute(frame, spec, progress=not args.quiet, workers=args.workers,
+        result = impute(frame, spec, progress=False if args.quiet else args.progress,
+                        workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
                         sample=sample)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}

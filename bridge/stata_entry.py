@@ -4,7 +4,8 @@ The ado builds the same argument string it would pass to ``shell mlimpute``; thi
 function runs it in-process and reports the outcome back to Stata as locals
 ``mlimpute_rc`` (0 on success), ``mlimpute_error`` (the one-line message) and
 ``mlimpute_notes`` (the warnings and notes the run printed, in Stata's compound quotes,
-one per line of output, for the ado to display).
+one per line of output, for the ado to display).  Progress is printed as plain lines on
+stdout, which Stata's Results window shows as they come.
 
 Inside Stata, ``sys.executable`` is Stata itself, so worker processes for ``chains()`` > 1
 would start Stata; :func:`use_python_for_workers` points multiprocessing at the Python
@@ -47,9 +48,12 @@ def run(argline: str) -> tuple[int, str, list[str]]:
     """Run the mlimpute command line given as one string: (exit code, error line, notes)."""
     use_python_for_workers()
     errors = io.StringIO()
+    args = shlex.split(argline)
+    if args[:1] == ["impute"] and "--quiet" not in args:
+        args.append("--progress=lines")        # Stata's Results window shows lines, not a bar
     with contextlib.redirect_stderr(errors):
         try:
-            code = main(shlex.split(argline))
+            code = main(args)
         except SystemExit as exc:          # argparse usage errors
             code = int(exc.code or 0)
     lines = [l for l in errors.getvalue().splitlines() if l.startswith("mlimpute:")]

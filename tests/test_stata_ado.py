@@ -119,7 +119,7 @@ def test_entry_point_reports_errors_as_one_line(tmp_path):
     assert code == 2 and message.startswith("mlimpute: error:")
 
 
-def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeypatch):
+def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeypatch, capsys):
     """Without --quiet the run's notes (summary, warnings in words) come back for the ado
     to display; inside Stata (sys.executable is Stata) workers are started with Python."""
     import multiprocessing
@@ -132,6 +132,9 @@ def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeyp
     code, message, notes = run(f'impute "{source}" -o "{tmp_path / "o.dta"}" --cluster cluster '
                                '--m 2 --burnin 3 --between 3 --seed 1')
     assert code == 0 and any("2 imputations" in n for n in notes)
+    shown = capsys.readouterr().out.splitlines()            # progress as lines Stata shows
+    assert [line.split("%")[0] for line in shown if "imputing" in line] == \
+        [f"mlimpute: imputing {10 * k}" for k in range(1, 11)]
     assert any("increase 'between'" in n or "R-hat" in n or "effective sample" in n for n in notes)
     assert stata_entry.stata_quoted(['a "b"', "c"]) == '`"a "b""\' `"c"\''
     chosen = []

@@ -133,8 +133,8 @@ def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeyp
                                '--m 2 --burnin 3 --between 3 --seed 1')
     assert code == 0 and any("2 imputations" in n for n in notes)
     shown = capsys.readouterr().out.splitlines()            # progress as lines Stata shows
-    assert [line.split("%")[0] for line in shown if "imputing" in line] == \
-        [f"mlimpute: imputing {10 * k}" for k in range(1, 11)]
+    percents = [int(line.split("%")[0].rsplit(" ", 1)[1]) for line in shown if "imputing" in line]
+    assert len(percents) >= 5 and percents == sorted(set(percents)) and percents[-1] == 100
     assert any("increase 'between'" in n or "R-hat" in n or "effective sample" in n for n in notes)
     assert stata_entry.stata_quoted(['a "b"', "c"]) == '`"a "b""\' `"c"\''
     chosen = []

@@ -327,10 +327,10 @@ def _cmd_impute(args) -> int:
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
                         sample=sample)
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
-    out_meta = replace(metadata, characteristics={})
+    out_meta = replace(metadata, characteristics=dict(metadata.characteristics))
     if output.suffix.lower() == ".dta" and style == "flong":
-        out_meta.characteristics = mi_characteristics(frame, result.imputed_vars, result.m,
-                                                      output_time(out_meta))
+        out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
+                                                           output_time(out_meta)))
     if impvals:
         write_impvals(result, output)
     if args.save_spec:

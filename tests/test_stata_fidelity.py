@@ -178,3 +178,27 @@ def test_id_like_columns_are_left_out_and_said(stata_file, tmp_path, capsys):
     text = (tmp_path / "s.toml").read_text()
     assert "pupil" not in text and "'pupil' is left out" in err and "different value in every row" in err
     assert '"x"' in text and '"sex"' in text
+
+
+def test_notes_come_back_next_to_mis_bookkeeping(tmp_path):
+    """Stata's notes are characteristics (_dta[note1], var[note1]); a file written by R's
+    readstata13 with notes keeps them through imputation, as readstata13 reads them back."""
+    require_r("readstata13", "jsonlite")
+    src, out = tmp_path / "notes.dta", tmp_path / "notes_mi.dta"
+    make = ("library(readstata13); set.seed(2); n <- 60\n"
+            "d <- data.frame(school = rep(1:6, each = 10), x = rnorm(n))\n"
+            "d$y <- d$x + rnorm(n); d$y[seq(1, n, 7)] <- NA\n"
+            "attr(d, 'expansion.fields') <- list(c('_dta', 'note1', 'collected in 2019'), "
+            "c('_dta', 'note0', '1'), c('y', 'note1', 'score out of 10'), c('y', 'note0', '1'))\n"
+            "save.dta13(d, commandArgs(TRUE)[1])")
+    subprocess.run(["Rscript", "-e", make, str(src)], check=True, capture_output=True)
+    assert main(["impute", str(src), "-o", str(out), "--cluster", "school", "--m", "2",
+                 "--burnin", "10", "--between", "3", "--seed", "1", "--quiet"]) == 0
+    read = ("library(readstata13); e <- read.dta13(commandArgs(TRUE)[1])\n"
+            "cat(jsonlite::toJSON(attr(e, 'expansion.fields')))")
+    run = subprocess.run(["Rscript", "-e", read, str(out)], check=True, capture_output=True,
+                         text=True)
+    fields = {(a, b): c for a, b, c in json.loads(run.stdout)}
+    assert fields[("_dta", "note1")] == "collected in 2019"
+    assert fields[("y", "note1")] == "score out of 10"
+    assert fields[("_dta", "_mi_style")] == "flong" and fields[("_dta", "_mi_M")] == "2"

@@ -29,7 +29,7 @@ import pyreadstat
 
 from ..errors import FormatError
 from .metadata import Metadata
-from .stata_characteristics import add_characteristics
+from .stata_characteristics import add_characteristics, read_characteristics
 from .stata_labels import name_label_sets
 
 LABEL = "Stata .dta"
@@ -59,6 +59,9 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
                         source_format="dta", timestamp=meta.modification_time,
                         value_label_names={k: v for k, v in (meta.variable_to_label or {}).items() if v},
                         formats=dict(meta.original_variable_types or {}))
+    # notes and other characteristics, not mi's bookkeeping (a new run writes its own)
+    metadata.characteristics = {key: text for key, text in read_characteristics(path).items()
+                                if not key[1].startswith("_mi_")}
     for name in meta.missing_user_values or {}:
         frame[name], tags = _split_extended_missing(frame[name])
         if tags:
@@ -116,7 +119,8 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
     if carriers:
         name_label_sets(path, set_of_column)
     _stamp(Path(path), output_time(metadata))
-    add_characteristics(path, metadata.characteristics)
+    add_characteristics(path, {key: text for key, text in metadata.characteristics.items()
+                               if key[0] == "_dta" or key[0] in frame.columns})
 
 
 #: the values a Stata long holds (larger ones are its missing codes)

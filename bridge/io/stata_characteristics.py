@@ -1,7 +1,9 @@
-"""Writing Stata characteristics (``char _dta[name] text``) into a .dta file.
+"""Reading and writing Stata characteristics (``char _dta[name] text``) of a .dta file.
 
-Neither pyreadstat nor pandas writes characteristics, and Stata's ``mi`` keeps its
-bookkeeping in them, so this module adds them to a file written by pyreadstat:
+Neither pyreadstat nor pandas reads or writes characteristics, yet Stata keeps in them
+the notes users attach (``notes``: ``_dta[note1]``, ``var[note0]`` ...) and ``mi``'s
+bookkeeping, so this module reads them from any .dta file and adds them to a file
+written by pyreadstat:
 
 * formats 117-119: ``<ch>`` records in the ``<characteristics>`` section — a 4-byte
   length, the variable name and the characteristic name (33 bytes each in 117, 129 in
@@ -52,6 +54,42 @@ def _records_114(chars: dict[tuple[str, str], str], endian: str) -> bytes:
         body = _name(var, 33) + _name(name, 33) + text.encode("utf-8") + b"\0"
         out += struct.pack(endian + "bi", 1, len(body)) + body
     return out
+
+
+def read_characteristics(path: str | Path) -> dict[tuple[str, str], str]:
+    """{(variable or "_dta", name): contents} of a .dta file (formats 114-119; an
+    unreadable or older file gives {})."""
+    data = Path(path).read_bytes()
+    chars: dict[tuple[str, str], str] = {}
+    try:
+        if data.startswith(b"<stata_dta><header><release>"):
+            release = int(data[28:31])
+            endian, width = _endian(data, release), (33 if release == 117 else 129)
+            at = data.find(b"<characteristics>") + len(b"<characteristics>")
+            end = data.find(b"</characteristics>", at)
+            while 0 < at < end and data.startswith(b"<ch>", at):
+                length = struct.unpack(endian + "I", data[at + 4: at + 8])[0]
+                _store(chars, data[at + 8: at + 8 + length], width)
+                at += 8 + length + len(b"</ch>")
+        elif data[:1] in (b"\x71", b"\x72") and len(data) > 109:     # 113, 114
+            endian = _endian(data, 114)
+            nvar = struct.unpack(endian + "H", data[4:6])[0]
+            at = 109 + nvar * (1 + 33 + 2 + 49 + 33 + 81) + 2
+            while at + 5 <= len(data):
+                kind, length = struct.unpack(endian + "bi", data[at: at + 5])
+                if kind == 0 and length == 0:
+                    break
+                _store(chars, data[at + 5: at + 5 + length], 33)
+                at += 5 + length
+    except (struct.error, ValueError, UnicodeDecodeError):
+        return {}
+    return chars
+
+
+def _store(chars: dict, body: bytes, width: int) -> None:
+    def text(raw: bytes) -> str:
+        return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
+    chars[(text(body[:width]), text(body[width: 2 * width]))] = text(body[2 * width:])
 
 
 def add_characteristics(path: str | Path, chars: dict[tuple[str, str], str]) -> None:

@@ -296,6 +296,8 @@ def test_duplicate_column_names_are_refused(tmp_path):
     ("id,y\n1,2,3\n", "cannot read as CSV"),
     ("id,y\n1,2\n", None),
     ("\ufeffid,y\n1,2\n", None),
+    ("id;y\n1;2\n", "one column holding semicolons"),
+    ("id\ty\n1\t2\n", "one column holding tabs"),
 ])
 def test_csv_header_problems(tmp_path, text, expect):
     path = tmp_path / "h.csv"
@@ -319,6 +321,15 @@ def test_csv_numbers_are_exact_and_big_integers_kept(tmp_path):
     assert frame["b"].dtype == "int64" and (frame["b"] == big).all()
     assert str(frame["c"].dtype) == "Int64" and frame["c"].iloc[4] == big + 4
     assert frame["d"].tolist() == [f"x{k}" for k in range(5)] + ["y"]
+
+
+def test_parquet_with_duplicate_names_is_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table([pa.array([1, 2]), pa.array([3.0, 4.0])], names=["y", "y"]),
+                   tmp_path / "dup.parquet")
+    with pytest.raises(MlimputeError, match="column name 'y' appears more than once"):
+        read_data(tmp_path / "dup.parquet")
 
 
 def test_rds_with_duplicate_names_is_refused(tmp_path):

@@ -40,6 +40,10 @@ _EXACT_FLOAT_INT = 2 ** 53
 def read(path, na_values=()) -> tuple[pd.DataFrame, Metadata]:
     markers = list(MISSING_MARKERS) + [str(v) for v in na_values]
     header = _header(path)
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        separator = "semicolons" if ";" in header[0] else "tabs"
+        raise FormatError(f"file '{path}': the header is one column holding {separator}; "
+                          "mlimpute reads comma-separated files: save it with commas")
     if any(not name.strip() for name in header):
         position = next(k for k, name in enumerate(header, start=1) if not name.strip())
         raise FormatError(f"file '{path}': column {position} of the header has no name "

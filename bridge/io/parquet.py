@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..errors import FormatError
 from .metadata import Metadata
 
 LABEL = "Parquet"
 
 
 def read(path) -> tuple[pd.DataFrame, Metadata]:
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    duplicate = sorted({n for n in names if names.count(n) > 1})
+    if duplicate:
+        raise FormatError(f"file '{path}': column name '{duplicate[0]}' appears more than once; "
+                          "rename one of them")
     return pd.read_parquet(path), Metadata(source_format="parquet")
 
 

@@ -33,7 +33,7 @@ from .io.csv import MISSING_MARKERS
 from .io.paths import FilePlan
 from .io.stata import output_time
 from .io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
-from .propose import id_like_columns, propose, propose_from_realcom
+from .propose import columns_left_out, propose, propose_from_realcom
 from .shutdown import exit_status, signals_as_exceptions
 from .spec import RESPONSE_TYPES, Spec
 from .stack import MI_COLUMNS, R_COLUMNS, mi_characteristics
@@ -256,15 +256,15 @@ def sample_mask(frame, name: str) -> np.ndarray:
 
 
 def _note_left_out(frame, cluster: str, responses, exclude) -> None:
-    """Say which id-like columns the default model leaves out of the covariates."""
+    """Say which constant or id-like columns the default model leaves out of the covariates."""
     if cluster not in frame.columns:
         return                                        # propose reports the missing column
     skip = {cluster, *(_names(exclude) if exclude else [])}
     candidates = [c for c in frame.columns if c not in skip and not frame[c].isna().any()
                   and c not in (responses or [])]
-    for name, why in id_like_columns(frame, cluster, candidates).items():
-        print(f"mlimpute: note: column '{name}' is left out of the covariates: it looks like "
-              f"an id ({why}); list it in --covariates to use it", file=sys.stderr)
+    for name, why in columns_left_out(frame, cluster, candidates).items():
+        print(f"mlimpute: note: column '{name}' is left out of the covariates ({why}); list "
+              "it in --covariates to use it", file=sys.stderr)
 
 
 def _cmd_impute(args) -> int:

@@ -101,6 +101,9 @@ def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 def _design(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    if INTERCEPT in names:
+        raise DataError(f"column '{INTERCEPT}' has the name mlimpute gives the intercept; "
+                        "rename it, or leave it out if it is a column of ones")
     parts = [pd.DataFrame({INTERCEPT: np.ones(len(frame))}, index=frame.index)]
     parts += [_numeric_covariate(frame, n) for n in names]
     return pd.concat(parts, axis=1)
@@ -190,11 +193,16 @@ def _rank_check(design: np.ndarray, names: list[str], level: int) -> None:
         return
     size = np.abs(design).max(axis=0)
     size[size == 0] = 1.0
-    singular = np.linalg.svd(design / size, compute_uv=False)
+    scaled = design / size
+    singular = np.linalg.svd(scaled, compute_uv=False)
     tolerance = singular.max() * max(design.shape) * np.finfo(float).eps
     if (singular <= tolerance).any():
-        raise DataError(f"the level-{level} covariates ({', '.join(names)}) are collinear; "
-                        "drop one of them")
+        rank = int((singular > tolerance).sum())
+        redundant = [name for k, name in enumerate(names) if name != INTERCEPT and
+                     np.linalg.matrix_rank(np.delete(scaled, k, axis=1)) == rank]
+        culprits = ", ".join(f"'{n}'" for n in redundant[-3:]) or "one of them"
+        raise DataError(f"the level-{level} covariates ({', '.join(names)}) are collinear: "
+                        f"drop {culprits if len(redundant) <= 1 else 'one of ' + culprits}")
     raw = np.linalg.svd(design, compute_uv=False)
     if raw.min() == 0 or raw.max() / raw.min() > MAX_CONDITION:
         spread = np.abs(np.log10(size))

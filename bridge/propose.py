@@ -46,25 +46,30 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
     return "continuous"
 
 
-def id_like_columns(frame: pd.DataFrame, cluster: str, candidates: list[str]) -> dict[str, str]:
-    """Fully observed integer or text columns that look like identifiers, with the reason:
-    a different value in every row (a unit id), or one value per cluster and a different
-    one in every cluster (the cluster's own codes under another name).  Such columns are
-    not covariates; :func:`propose` leaves them out unless they are asked for."""
+def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -> dict[str, str]:
+    """Fully observed columns that are no covariates, with the reason: the same value in
+    every row (a constant such as REALCOM's ``cons``: the model has its intercept), or an
+    integer or text column that looks like an identifier, a different value in every row
+    (a unit id) or one value per cluster and a different one in every cluster (the
+    cluster's own codes under another name).  :func:`propose` leaves them out unless
+    they are asked for."""
     found = {}
     groups = frame[cluster]
     for name in candidates:
         column = frame[name]
         if column.isna().any() or len(column) < 3:
             continue
+        if column.nunique() == 1:
+            found[name] = "the same value in every row; the model has its own intercept"
+            continue
         if pd.api.types.is_bool_dtype(column) or pd.api.types.is_float_dtype(column) and \
                 not ((column == column.round()).all() and column.abs().max() < 2 ** 53):
             continue                      # a measurement, not a code
         if column.nunique() == len(column):
-            found[name] = "a different value in every row"
+            found[name] = "it looks like an id: a different value in every row"
         elif column.nunique() == groups.nunique() and \
                 pd.DataFrame({"c": groups, "v": column}).groupby("c")["v"].nunique().max() == 1:
-            found[name] = f"one value per '{cluster}', different in every one"
+            found[name] = f"it looks like an id: one value per '{cluster}', different in every one"
     return found
 
 
@@ -97,7 +102,7 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         responses = [c for c in candidates if frame[c].isna().any()
                      and not (covariates and c in covariates)]
     if covariates is None:
-        ids = id_like_columns(frame, cluster, [c for c in candidates if c not in responses])
+        ids = columns_left_out(frame, cluster, [c for c in candidates if c not in responses])
         covariates = [c for c in candidates if c not in responses and not frame[c].isna().any()
                       and c not in ids]
     if not responses:

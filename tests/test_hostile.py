@@ -357,6 +357,12 @@ def _set(column, value):
     return change
 
 
+def _at(column, row, value):
+    def change(frame):
+        frame.loc[row, column] = value
+    return change
+
+
 def _scale(column, factor):
     def change(frame):
         frame[column] = frame[column] * factor
@@ -377,11 +383,19 @@ def _observed_to(column, value):
     (_set("cluster", "only"), "every row is in one cluster ('only')"),
     (_observed_to("y1", 3.0), "column 'y1': every observed value is 3"),
     (_set("y1", np.nan), "column 'y1': every value is missing"),
-    (_set("x", np.inf), "column 'x': covariate has infinite values"),
+    (_at("x", 0, np.inf), "column 'x': covariate has infinite values"),
+    (_set("x", 1.0), None),
 ], ids=["huge-response", "huge-covariate", "covariate-scale", "one-cluster-number",
-        "one-cluster-text", "constant-response", "empty-response", "infinite-covariate"])
+        "one-cluster-text", "constant-response", "empty-response", "infinite-covariate",
+        "constant-covariate"])
 def test_data_the_sampler_cannot_take(work, capsys, change, expect):
     name = _variant(work, change)
+    if expect is None:        # a constant covariate: left out by the default model, and said
+        assert main(["impute", name, "-o", "out.csv", "--cluster", "cluster", *FAST[:-1]]) == 0
+        assert "column 'x' is left out of the covariates (the same value" in capsys.readouterr().err
+        refused(capsys, "impute", name, "-o", "out2.csv", "--cluster", "cluster", *FAST,
+                "--covariates", "x", expect="collinear: drop 'x'")
+        return
     refused(capsys, "impute", name, "-o", "out.csv", "--cluster", "cluster", *FAST, expect=expect)
     assert not (work / "out.csv").exists()
 

@@ -86,7 +86,8 @@ def _report_text(tmp_path, *options: str) -> str:
 def test_html_report_is_self_contained(tmp_path):
     text = _report_text(tmp_path, "--model", "y1 ~ x + (1 | cluster)")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
-    assert text.count("data:image/png;base64,") == 4          # beta1, beta2, omega_e, omega_u
+    assert text.count("trace and autocorrelation' src='data:image/png;base64,") == 4  # 4 blocks
+    assert text.count(": observed and imputed' src='data:image/png;base64,") == 3    # y1 y2 g1
     assert "Model of interest" in text and "var(cluster)" in text
     assert "http://" not in text and "https://" not in text and "<script" not in text
 
@@ -104,7 +105,7 @@ def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
     monkeypatch.setattr(mlimpute.report, "diagnose", counting)
     text = _report_text(tmp_path)
     assert len(calls) == 1
-    assert text.count("data:image/png;base64,") == 4
+    assert text.count("trace and autocorrelation' src='data:image/png;base64,") == 4
 
 
 def test_plots_show_every_chain_and_page_large_blocks(tmp_path):

@@ -80,7 +80,10 @@ def test_load_names_the_file(tmp_path):
 
 def test_propose_builds_realcom_default_model():
     frame, _ = simulate(n_clusters=20, cluster_size=8, n_level1=2, n_level2=1, seed=1)
-    frame["complete_l1"] = np.arange(len(frame), dtype=float)
+    frame["complete_l1"] = np.random.default_rng(0).normal(size=len(frame))
+    frame["pupil"] = np.arange(1, len(frame) + 1)            # an id: left out
+    frame["school_name"] = "S" + frame["cluster"].astype(str)   # the cluster's codes: left out
+    frame["cons"] = 1.0                                      # REALCOM's constant: left out
     spec = mlimpute.propose(frame, "cluster")
     assert [(r.name, r.type, r.level) for r in spec.responses] == [
         ("y1", "continuous", 1), ("y2", "continuous", 1), ("g1", "continuous", 2)]

@@ -52,3 +52,13 @@ def z_scores(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
     from mlimpute.engine import monte_carlo_se
     return (ours.mean(axis=0) - theirs.mean(axis=0)) / np.sqrt(
         monte_carlo_se(ours) ** 2 + monte_carlo_se(theirs) ** 2)
+
+
+def simulated_csv(folder: Path, name: str = "in.csv", **options) -> Path:
+    """Write simulated two-level data (``mlimpute.simulate.simulate(**options)``) as a CSV
+    file in `folder`; the input most command-line tests start from."""
+    from mlimpute.simulate import simulate
+    frame, _ = simulate(**options)
+    path = Path(folder) / name
+    frame.to_csv(path, index=False)
+    return path

@@ -10,19 +10,15 @@ import pytest
 
 import mlimpute
 from mlimpute.cli import main
-from mlimpute.simulate import simulate
 
-from conftest import require_r, run_r
+from conftest import require_r, run_r, simulated_csv
 
 FAST = ["--m", "2", "--burnin", "10", "--between", "3", "--seed", "1"]
 
 
 @pytest.fixture
 def csv(tmp_path):
-    frame, _ = simulate(n_clusters=12, cluster_size=6, n_level1=2, n_level2=1, seed=4)
-    path = tmp_path / "in.csv"
-    frame.to_csv(path, index=False)
-    return path
+    return simulated_csv(tmp_path, n_clusters=12, cluster_size=6, n_level1=2, n_level2=1, seed=4)
 
 
 def run_cli(*args):

@@ -137,29 +137,30 @@ def test_two_outputs_may_not_be_one_file(work, capsys, outputs):
     assert snapshot(work) == before
 
 
-def test_diagnostics_folder_may_not_replace_the_input(work, capsys):
+def _input_named_summary(work: Path) -> tuple[str, str]:
     (work / "in.csv").rename(work / "summary.csv")
-    before = snapshot(work)
-    refused(capsys, "impute", "summary.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
-            "--diagnostics", ".", expect="would overwrite the input file")
-    assert snapshot(work) == before
+    return "summary.csv", "."
 
 
-def test_diagnostics_folder_may_not_replace_an_input_linked_into_it_as_a_plot(work, capsys):
+def _input_symlinked_as_plot(work: Path) -> tuple[str, str]:
     (work / "d").mkdir()
     os.symlink("../in.csv", work / "d" / "beta1.png")
-    before = snapshot(work)
-    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
-            "--diagnostics", "d", expect="would overwrite the input file")
-    assert snapshot(work) == before
+    return "in.csv", "d"
 
 
-def test_diagnostics_folder_may_not_replace_an_input_hard_linked_into_it(work, capsys):
+def _input_hard_linked_as_summary(work: Path) -> tuple[str, str]:
     (work / "diag").mkdir()
     os.link(work / "in.csv", work / "diag" / "summary.csv")
+    return "in.csv", "diag"
+
+
+@pytest.mark.parametrize("arrange", [_input_named_summary, _input_symlinked_as_plot,
+                                     _input_hard_linked_as_summary])
+def test_diagnostics_folder_may_not_replace_the_input(work, capsys, arrange):
+    data, folder = arrange(work)
     before = snapshot(work)
-    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
-            "--diagnostics", "diag", expect="would overwrite the input file")
+    refused(capsys, "impute", data, "-o", "out.csv", "--cluster", "cluster", *FAST,
+            "--diagnostics", folder, expect="would overwrite the input file")
     assert snapshot(work) == before
 
 

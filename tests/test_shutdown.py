@@ -16,17 +16,15 @@ import pytest
 
 from mlimpute.io import read_data
 from mlimpute.io.atomic import atomic_path, atomic_write_text
-from mlimpute.simulate import simulate
+
+from conftest import simulated_csv
 
 LONG = ["--m", "4", "--burnin", "200000", "--between", "10", "--seed", "1", "--quiet"]
 
 
 @pytest.fixture
 def data(tmp_path):
-    frame, _ = simulate(n_clusters=30, cluster_size=20, n_level1=3, n_level2=1, seed=2)
-    path = tmp_path / "in.csv"
-    frame.to_csv(path, index=False)
-    return path
+    return simulated_csv(tmp_path, n_clusters=30, cluster_size=20, n_level1=3, n_level2=1, seed=2)
 
 
 def start(*args, cwd) -> subprocess.Popen:

@@ -33,7 +33,7 @@ from .io.csv import MISSING_MARKERS
 from .io.paths import FilePlan
 from .io.stata import output_time
 from .io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
-from .propose import columns_left_out, propose, propose_from_realcom
+from .propose import propose, propose_from_realcom
 from .shutdown import exit_status, signals_as_exceptions
 from .spec import RESPONSE_TYPES, Spec
 from .stack import MI_COLUMNS, R_COLUMNS, mi_characteristics
@@ -209,15 +209,13 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
             missing = sorted(set(declared) - set(responses))
             if missing:
                 raise SpecError(f"column '{missing[0]}' is given a type but is not in --responses")
-        if not args.covariates and not getattr(args, "quiet", False):
-            _note_left_out(frame, args.cluster, responses,
-                           (args.exclude or []) + [getattr(args, "sample", None) or ""])
+        sample = getattr(args, "sample", None)
         spec = propose(frame, args.cluster, responses=responses,
                        covariates=_names(args.covariates) if args.covariates else None,
-                       exclude=_names(args.exclude or []) + ([args.sample] if getattr(
-                           args, "sample", None) else []),
+                       exclude=_names(args.exclude or []) + ([sample] if sample else []),
                        types=declared, value_labels=metadata.value_labels,
-                       level1_weight=args.level1_weight, level2_weight=args.level2_weight)
+                       level1_weight=args.level1_weight, level2_weight=args.level2_weight,
+                       notify=None if getattr(args, "quiet", False) else _note_left_out)
         unknown = sorted(set(declared) - set(spec.response_names))
         if unknown:
             raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
@@ -255,16 +253,10 @@ def sample_mask(frame, name: str) -> np.ndarray:
     return mask
 
 
-def _note_left_out(frame, cluster: str, responses, exclude) -> None:
-    """Say which constant or id-like columns the default model leaves out of the covariates."""
-    if cluster not in frame.columns:
-        return                                        # propose reports the missing column
-    skip = {cluster, *(_names(exclude) if exclude else [])}
-    candidates = [c for c in frame.columns if c not in skip and not frame[c].isna().any()
-                  and c not in (responses or [])]
-    for name, why in columns_left_out(frame, cluster, candidates).items():
-        print(f"mlimpute: note: column '{name}' is left out of the covariates ({why}); list "
-              "it in --covariates to use it", file=sys.stderr)
+def _note_left_out(name: str, why: str) -> None:
+    """Say that the default model leaves a constant or id-like column out of the covariates."""
+    print(f"mlimpute: note: column '{name}' is left out of the covariates ({why}); list it "
+          "in --covariates to use it", file=sys.stderr)
 
 
 def _cmd_impute(args) -> int:

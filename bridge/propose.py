@@ -77,7 +77,7 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
             covariates: list[str] | None = None, exclude: list[str] | None = None,
             types: dict[str, str] | None = None, mcmc: MCMC | None = None,
             value_labels: dict | None = None, level1_weight: str | None = None,
-            level2_weight: str | None = None) -> Spec:
+            level2_weight: str | None = None, notify=None) -> Spec:
     """Build the default spec for `frame`.
 
     Parameters
@@ -90,6 +90,9 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     value_labels : {column: {code: label}} from the file's metadata (Stata value labels):
         a labelled numeric column is taken as binary/categorical, not continuous.
     level1_weight, level2_weight : sampling weight columns (left out of the covariates).
+
+    Without `covariates`, constant and id-like columns (:func:`columns_left_out`) are left
+    out too, and ``notify(column, reason)`` (if given) is told of each.
     """
     exclude = list(exclude or []) + [w for w in (level1_weight, level2_weight) if w]
     types = dict(types or {})
@@ -105,6 +108,9 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         ids = columns_left_out(frame, cluster, [c for c in candidates if c not in responses])
         covariates = [c for c in candidates if c not in responses and not frame[c].isna().any()
                       and c not in ids]
+        for name, why in ids.items():
+            if notify is not None:
+                notify(name, why)
     if not responses:
         raise DataError("no column has missing values: there is nothing to impute")
     spec_responses = []

@@ -71,7 +71,7 @@ def new_seed() -> int:
 
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
-           progress: bool = False, workers: int | None = None,
+           progress: bool | str = False, workers: int | None = None,
            scheduler=None, hard_missing: dict | None = None, sample=None) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
@@ -88,6 +88,10 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     ``hard_missing`` ({column: row positions}, as ``Metadata.hard_missing`` holds Stata's
     ``.a``-``.z``): cells that are missing for the model but never imputed; they stay
     missing in every completed data set.
+
+    ``sample`` (a boolean mask over the rows, e.g. Stata's ``if``/``in``): only these rows
+    enter the model and are imputed; the others are kept, unchanged, in every completed
+    data set, as Stata's ``mi impute`` does.
     """
     check_not_stacked(data)
     rows = None

@@ -12,21 +12,52 @@ touches — spec, files, stacking, command line — is here.
 """
 __version__ = "0.1.0"
 
-from . import pool
-from .api import impute
-from .compile import CompiledModel, compile_model
-from .equations import render as render_equations
-from .equations import render_fitted
-from .errors import DataError, FormatError, MlimputeError, SpecError
-from .io import Metadata, read_data, write_data
-from .propose import propose
-from .result import ImputationResult
-from .spec import MCMC, PriorSpec, Response, Spec
-from .translate import from_jomo, from_mice, from_mitml
+import importlib
 
-__all__ = [
-    "CompiledModel", "DataError", "FormatError", "ImputationResult", "MCMC", "Metadata",
-    "MlimputeError", "PriorSpec", "Response", "Spec", "SpecError", "compile_model", "from_jomo",
-    "from_mice", "from_mitml", "impute",
-    "pool", "propose", "read_data", "render_equations", "render_fitted", "write_data", "__version__",
-]
+#: public name -> (module, attribute); imported on first use (PEP 562), so that
+#: ``import mlimpute`` and ``mlimpute --version`` do not load pandas, scipy and statsmodels
+_LAZY = {
+    "pool": (".pool", None),
+    "impute": (".api", "impute"),
+    "CompiledModel": (".compile", "CompiledModel"),
+    "compile_model": (".compile", "compile_model"),
+    "render_equations": (".equations", "render"),
+    "render_fitted": (".equations", "render_fitted"),
+    "DataError": (".errors", "DataError"),
+    "FormatError": (".errors", "FormatError"),
+    "MlimputeError": (".errors", "MlimputeError"),
+    "SpecError": (".errors", "SpecError"),
+    "Metadata": (".io", "Metadata"),
+    "read_data": (".io", "read_data"),
+    "write_data": (".io", "write_data"),
+    "ImputationResult": (".result", "ImputationResult"),
+    "MCMC": (".spec", "MCMC"),
+    "PriorSpec": (".spec", "PriorSpec"),
+    "Response": (".spec", "Response"),
+    "Spec": (".spec", "Spec"),
+    "from_jomo": (".translate", "from_jomo"),
+    "from_mice": (".translate", "from_mice"),
+    "from_mitml": (".translate", "from_mitml"),
+}
+
+# bound now, not lazily: importing the submodule mlimpute.propose (as the command line does)
+# would otherwise bind the name to the module instead of the function
+from .propose import propose  # noqa: E402  (light: pandas is imported when it runs)
+
+__all__ = sorted([*_LAZY, "propose"]) + ["__version__"]
+
+
+def __getattr__(name: str):
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mlimpute' has no attribute {name!r}") from None
+    value = importlib.import_module(module, __name__)
+    if attribute is not None:
+        value = getattr(value, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

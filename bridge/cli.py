@@ -17,30 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from dataclasses import replace
-from pathlib import Path
-
-import numpy as np
 
 from . import __version__
-from .api import check_not_stacked, impute, new_seed
-from .diagnose import chain_table, diagnose
-from .equations import render, render_fitted
-from .encoding import is_numeric
-from .errors import DataError, MlimputeError, SpecError, about_file
-from .io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
-from .io.csv import MISSING_MARKERS
-from .io.paths import FilePlan
-from .io.stata import output_time
-from .io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
-from .propose import propose, propose_from_realcom
+from .errors import MlimputeError
 from .shutdown import exit_status, signals_as_exceptions
-from .spec import RESPONSE_TYPES, Spec
-from .stack import MI_COLUMNS, R_COLUMNS, mi_characteristics
+from .spec import RESPONSE_TYPES
 
 EXIT_USAGE = 2
-#: what --diagnostics DIR receives
-DIAGNOSTICS_PATTERNS = ("summary.csv", "*.png")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -66,12 +49,8 @@ def _count(low: int):
 
 def _na_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--na-values", nargs="+", metavar="TEXT", default=[],
-                   help="CSV input: further fields read as missing (always missing: "
-                        + ", ".join(repr(m) for m in MISSING_MARKERS) + "), e.g. --na-values . -99")
-
-
-def _names(text: str) -> list[str]:
-    return [n for part in text for n in part.replace(",", " ").split() if n]
+                   help="CSV input: further fields read as missing (always missing: an empty "
+                        "field and NA), e.g. --na-values . -99")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,256 +159,6 @@ def _model_options(p: argparse.ArgumentParser) -> None:
                        help=f"declare responses as {kind} (overrides the type inferred from the data)")
 
 
-def _declared_types(args) -> dict[str, str]:
-    declared: dict[str, str] = {}
-    for kind in RESPONSE_TYPES:
-        for name in _names(getattr(args, kind)) if getattr(args, kind) else []:
-            if name in declared and declared[name] != kind:
-                raise SpecError(f"column '{name}' is declared both {declared[name]} and {kind}")
-            declared[name] = kind
-    return declared
-
-
-def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
-    declared = _declared_types(args)
-    if getattr(args, "spec", None):
-        spec = Spec.load(args.spec)
-        if args.cluster and args.cluster != spec.cluster:
-            spec = replace(spec, cluster=args.cluster)
-        unknown = sorted(set(declared) - set(spec.response_names))
-        if unknown:
-            raise SpecError(f"column '{unknown[0]}' is given a type but is not a response of the spec")
-        spec = replace(spec, responses=[replace(r, type=declared.get(r.name, r.type))
-                                        for r in spec.responses])
-    else:
-        if not args.cluster:
-            raise SpecError("--cluster is required (or give --spec)")
-        responses = _names(args.responses) if args.responses else None
-        if responses is not None:
-            missing = sorted(set(declared) - set(responses))
-            if missing:
-                raise SpecError(f"column '{missing[0]}' is given a type but is not in --responses")
-        sample = getattr(args, "sample", None)
-        spec = propose(frame, args.cluster, responses=responses,
-                       covariates=_names(args.covariates) if args.covariates else None,
-                       exclude=_names(args.exclude or []) + ([sample] if sample else []),
-                       types=declared, value_labels=metadata.value_labels,
-                       level1_weight=args.level1_weight, level2_weight=args.level2_weight,
-                       notify=None if getattr(args, "quiet", False) else _note_left_out)
-        unknown = sorted(set(declared) - set(spec.response_names))
-        if unknown:
-            raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
-                            "(it is a covariate); list it in --responses to impute it")
-    if args.random_slopes:
-        slopes = _names(args.random_slopes)
-        in_equations = set(spec.covariates).union(
-            *[r.covariates or [] for r in spec.level1_responses])
-        for name in slopes:
-            if name not in in_equations:
-                what = ("a response" if name in spec.response_names else
-                        "the cluster identifier" if name == spec.cluster else
-                        "not a covariate of the level-1 equations")
-                raise SpecError(f"column '{name}': --random-slopes takes covariates of the level-1 "
-                                f"equations, and '{name}' is {what}")
-        spec = replace(spec, random_slopes=slopes)
-    for option in ("level1_weight", "level2_weight"):
-        if getattr(args, option):
-            spec = replace(spec, **{option: getattr(args, option)})
-    if args.cluster_covariance:
-        spec = replace(spec, level1_covariance="cluster")
-    return spec
-
-
-def sample_mask(frame, name: str) -> np.ndarray:
-    """The rows where column `name` is nonzero (a 0/1 marker such as Stata's touse)."""
-    if name not in frame.columns:
-        raise DataError(f"column '{name}' (--sample) is not in the data")
-    column = frame[name]
-    if not is_numeric(column) or column.isna().any():
-        raise DataError(f"column '{name}': --sample needs a fully observed 0/1 column")
-    mask = column.to_numpy(dtype=float) != 0
-    if not mask.any():
-        raise DataError(f"column '{name}': no row is in the sample (every value is 0)")
-    return mask
-
-
-def _note_left_out(name: str, why: str) -> None:
-    """Say that the default model leaves a constant or id-like column out of the covariates."""
-    print(f"mlimpute: note: column '{name}' is left out of the covariates ({why}); list it "
-          "in --covariates to use it", file=sys.stderr)
-
-
-def _cmd_impute(args) -> int:
-    output = Path(args.output)
-    impvals = args.impvals or (args.realcom and output.suffix == "")
-    if impvals and output.suffix:
-        raise MlimputeError(f"'{output}': --impvals writes a folder; give a name without extension")
-    if not impvals:
-        format_for(output)                  # unknown output type: fail before any work
-    if args.model and not args.report:
-        raise MlimputeError("--model is used by --report; give --report FILE.html too")
-    plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
-    if args.realcom:
-        plan.read("weights file", weights_path(Path(args.input)))
-    if impvals:
-        plan.folder("output folder", output, IMPVALS_PATTERNS)
-    else:
-        plan.write("output file", output)
-    if args.chain and hasattr(format_for(args.chain), "check_columns"):
-        raise MlimputeError(f"--chain file '{args.chain}': parameter names such as "
-                            "'omega_e[y,y]' are not Stata variable names; write the chain as "
-                            ".csv, .parquet or .rds")
-    plan.write("--chain file", args.chain).write("--save-spec file", args.save_spec)
-    plan.write("--report file", args.report)
-    plan.folder("--diagnostics folder", args.diagnostics, DIAGNOSTICS_PATTERNS)
-    plan.check()
-    if args.realcom:
-        frame, info = read_realcom(args.input)
-        metadata = Metadata(source_format="realcom")
-        with about_file(args.input):
-            spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
-    else:
-        frame, metadata = read_data(args.input, args.na_values)
-    sample = None
-    with about_file(args.input):
-        check_not_stacked(frame)
-        if args.sample:
-            if impvals:
-                raise MlimputeError("--sample keeps the rows outside the sample in a stacked "
-                                    "output; it cannot be used with --impvals")
-            sample = sample_mask(frame, args.sample)
-        if not args.realcom:
-            spec = _spec_from_args(args, frame if sample is None else frame[sample], metadata)
-    if args.model:
-        from .fit import check_formula
-        check_formula(args.model, frame)
-    style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
-    if not impvals:
-        extra = list(MI_COLUMNS if style == "flong" else R_COLUMNS)
-        check_output_columns(list(frame.columns) + extra, output)
-    spec = spec.with_mcmc(**{k: getattr(args, k)
-                             for k in ("m", "burnin", "between", "seed", "chains")})
-    if spec.mcmc.seed is None:
-        spec = spec.with_mcmc(seed=new_seed())
-    mcmc = spec.mcmc
-    with about_file(args.input):
-        spec.validate(frame if sample is None else frame[sample])
-        result = impute(frame, spec, progress=False if args.quiet else args.progress,
-                        workers=args.workers,
-                        scheduler=args.scheduler, hard_missing=metadata.hard_missing,
-                        sample=sample)
-    options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
-    out_meta = replace(metadata, characteristics=dict(metadata.characteristics))
-    if output.suffix.lower() == ".dta" and style == "flong":
-        out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
-                                                           output_time(out_meta)))
-    if impvals:
-        write_impvals(result, output)
-    if args.save_spec:
-        spec.save(args.save_spec)
-    chains = result.chain_draws(include_burnin=True)
-    if args.chain:
-        write_data(chain_table(chains, mcmc.burnin), args.chain)
-    diagnostics = None
-    if min(len(c) for c in chains) - mcmc.burnin >= 4:
-        diagnostics = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
-        if not args.quiet:
-            for note in diagnostics[1]:
-                print(f"mlimpute: warning: {note}", file=sys.stderr)
-    if not impvals:
-        write_stacked(result.stacked_parts(style), output, out_meta, **options)
-    if args.show_fitted:
-        sys.stdout.write(render_fitted(result, latex=args.show_fitted == "latex"))
-    if args.report:
-        from .fit import fit_pooled
-        from .report import write_report
-        pooled = fit_pooled(result, args.model) if args.model and result.m >= 2 else None
-        write_report(args.report, result, pooled, args.model, diagnostics, metadata)
-    if not args.quiet:
-        print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
-              f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",
-              file=sys.stderr)
-    return 0
-
-
-def _cmd_propose(args) -> int:
-    FilePlan().read("input file", args.input).write("output file", args.output).check()
-    frame, metadata = read_data(args.input, args.na_values)
-    with about_file(args.input):
-        check_not_stacked(frame)
-        spec = _spec_from_args(args, frame, metadata)
-        spec.validate(frame)
-    spec.save(args.output)
-    return 0
-
-
-def _cmd_show(args) -> int:
-    sys.stdout.write(render(Spec.load(args.spec)))
-    return 0
-
-
-def _cmd_diagnose(args) -> int:
-    FilePlan().read("chain file", args.chain).folder("output folder", args.output,
-                                                     DIAGNOSTICS_PATTERNS).check()
-    chain, _ = read_data(args.chain)
-    if "burnin" not in chain.columns:
-        raise MlimputeError(f"file '{args.chain}': not a chain written by 'mlimpute impute --chain'")
-    if "chain" not in chain.columns:
-        chain = chain.assign(chain=1)
-    draws = [part.drop(columns=["chain", "iteration", "burnin"], errors="ignore").reset_index(drop=True)
-             for _, part in chain.groupby("chain", sort=True)]
-    burnin = int(chain.loc[chain["chain"] == chain["chain"].iloc[0], "burnin"].sum())
-    if min(len(d) for d in draws) - burnin < 4:
-        raise MlimputeError(f"file '{args.chain}': fewer than 4 iterations after burn-in")
-    from .progress import ProgressBar
-    with ProgressBar(0, 0, enabled=not args.quiet, desc="plotting") as bar:
-        table, notes = diagnose(draws, args.output, burnin, args.between, progress=bar)
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
-    for note in notes:
-        print(f"warning: {note}")
-    return 0
-
-
-def _cmd_pool(args) -> int:
-    from .fit import fit_one, fit_pooled
-    from .stack import unstack
-
-    FilePlan().read("input file", args.stacked).write("output file", args.output).check()
-    stacked, _ = read_data(args.stacked, args.na_values)
-    try:
-        original, completed = unstack(stacked)
-    except ValueError as exc:
-        raise MlimputeError(f"file '{args.stacked}': {exc}") from None
-    from .progress import ProgressBar
-    with ProgressBar(len(completed), len(completed), enabled=not args.quiet,
-                     desc="fitting") as bar:
-        pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
-                            workers=args.workers, progress=bar)
-    table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
-    if len(original):
-        try:
-            cc = fit_one(original.dropna(), args.model, reml=not args.ml, family=args.family)
-            table.insert(0, "cc_std_error", cc["std_error"].reindex(table.index))
-            table.insert(0, "cc_estimate", cc["estimate"].reindex(table.index))
-        except MlimputeError:
-            pass      # complete cases may be too few: the MI table stands on its own
-    print(f"{args.model}: {len(completed)} imputations pooled (Rubin's rules; variance "
-          "components averaged)")
-    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
-    if args.null_model:
-        from .fit import compare_models_d3
-        test = compare_models_d3(completed, args.model, args.null_model)
-        print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {test['F']:.4g} on "
-              f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {test['p_value']:.4g}")
-    if args.output:
-        write_data(table.reset_index(names="term"), args.output)
-    return 0
-
-
-COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool,
-            "diagnose": _cmd_diagnose}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -437,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         with signals_as_exceptions(), warnings.catch_warnings():
             if not args.debug:        # numpy/pandas warnings are noise to a user: what
                 warnings.simplefilter("ignore")   # matters is checked and said in words
+            from .commands import COMMANDS     # numpy, pandas, scipy: not for --help/--version
             return COMMANDS[args.command](args)
     except MlimputeError as exc:
         print(f"mlimpute: error: {' '.join(str(exc).split())}", file=sys.stderr)

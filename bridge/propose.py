@@ -8,16 +8,18 @@ modelled at level 2, as a covariate it also enters the level-2 equations.
 """
 from __future__ import annotations
 
-import pandas as pd
-
-from .compile import cluster_codes, is_constant_within
 from .errors import DataError
 from .spec import MCMC, Response, Spec
+
+# pandas and the compiler are imported inside the functions: ``mlimpute.propose`` is bound
+# when the package is imported, and ``mlimpute --version`` should not load pandas.
 
 
 def _is_level2(column: pd.Series, codes, n_clusters: int) -> bool:
     """Constant within every cluster, and observed at least twice in some cluster (so
     that "constant" is evidence, not an accident of singleton clusters)."""
+    from .compile import is_constant_within
+
     observed_per_cluster = column.notna().groupby(codes).sum()
     return bool((observed_per_cluster >= 2).any()) and is_constant_within(column, codes, n_clusters)
 
@@ -33,6 +35,8 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
     * other numeric -> continuous.
     Declare the type explicitly (spec, --ordinal ...) when this guess is wrong.
     """
+    import pandas as pd
+
     distinct = column.dropna().nunique()
     if isinstance(column.dtype, pd.CategoricalDtype):
         k = len(column.cat.categories)
@@ -53,6 +57,8 @@ def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -
     (a unit id) or one value per cluster and a different one in every cluster (the
     cluster's own codes under another name).  :func:`propose` leaves them out unless
     they are asked for."""
+    import pandas as pd
+
     found = {}
     groups = frame[cluster]
     for name in candidates:
@@ -94,6 +100,8 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     Without `covariates`, constant and id-like columns (:func:`columns_left_out`) are left
     out too, and ``notify(column, reason)`` (if given) is told of each.
     """
+    from .compile import cluster_codes
+
     exclude = list(exclude or []) + [w for w in (level1_weight, level2_weight) if w]
     types = dict(types or {})
     for name in [cluster, *(responses or []), *(covariates or []), *exclude, *types]:

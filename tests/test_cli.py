@@ -183,3 +183,18 @@ def test_pool_command_errors(tmp_path, csv):
     main(["impute", str(csv), "-o", str(out), "--cluster", "cluster", "--quiet", *FAST])
     code, _, err = run_cli("pool", out, "--model", "y1 ~ nope + (1 | cluster)")
     assert code == 2 and "imputation 1: formula" in err and "column 'nope'" in err
+
+
+def test_version_and_help_load_no_numerical_library():
+    """Start-up of an R or Stata user's call: --version and --help import neither numpy,
+    pandas, scipy nor statsmodels (what they import is checked, not how long it takes)."""
+    script = ("import sys\nfrom mlimpute.cli import main\n"
+              "for args in (['--version'], ['impute', '--help']):\n"
+              "    try:\n        main(args)\n    except SystemExit:\n        pass\n"
+              "heavy = [m for m in ('numpy', 'pandas', 'scipy', 'statsmodels', 'matplotlib')"
+              " if m in sys.modules]\nprint('HEAVY', heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "HEAVY []" in proc.stdout, proc.stdout[-300:]
+    import mlimpute as package
+    assert callable(package.propose) and callable(package.impute)

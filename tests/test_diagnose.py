@@ -94,14 +94,14 @@ def test_html_report_is_self_contained(tmp_path):
 
 def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
     """--report takes the summary the CLI computed for its warnings (one diagnose call)."""
-    import mlimpute.cli
+    import mlimpute.commands
     import mlimpute.report
     calls = []
 
     def counting(*args, **kwargs):
         calls.append(args)
         return diagnose(*args, **kwargs)
-    monkeypatch.setattr(mlimpute.cli, "diagnose", counting)
+    monkeypatch.setattr(mlimpute.commands, "diagnose", counting)
     monkeypatch.setattr(mlimpute.report, "diagnose", counting)
     text = _report_text(tmp_path)
     assert len(calls) == 1

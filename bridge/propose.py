@@ -8,11 +8,15 @@ modelled at level 2, as a covariate it also enters the level-2 equations.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import DataError
 from .spec import MCMC, Response, Spec
 
 # pandas and the compiler are imported inside the functions: ``mlimpute.propose`` is bound
 # when the package is imported, and ``mlimpute --version`` should not load pandas.
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _is_level2(column: pd.Series, codes, n_clusters: int) -> bool:

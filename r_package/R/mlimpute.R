@@ -78,10 +78,23 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                         .files = stats::setNames(name, input))
   long <- readRDS(output)
   for (column in carried) long[[column]] <- rep(data[[column]], length.out = nrow(long))
+  for (column in setdiff(names(data), carried)) {
+    long[[column]] <- with_attributes_of(long[[column]], data[[column]])
+  }
   long <- long[c(".imp", ".id", names(data))]
   new_mlimpute(long, result$spec, imputed = unlist(result$imputed),
                summary = as.data.frame(lapply(result$summary, unlist), stringsAsFactors = FALSE),
                warnings = unlist(result$warnings), chain = readRDS(chain))
+}
+
+# A column back from Python with the attributes the user's column had (haven's labels,
+# variable label and Stata format; a factor's levels), where its storage type is unchanged.
+with_attributes_of <- function(values, original) {
+  kept <- attributes(original)
+  if (is.null(kept) || !identical(typeof(values), typeof(original))) return(values)
+  if (is.factor(original) && !identical(levels(values), levels(original))) return(values)
+  attributes(values) <- kept[setdiff(names(kept), c("names", "dim", "dimnames"))]
+  values
 }
 
 # Columns the .rds bridge does not take (they go around it, untouched).

@@ -122,6 +122,8 @@ test_that("labelled 0/1 variables are binary; Date columns are carried through",
   for (k in 1:2) {
     expect_true(all(imp[[k]]$Passed %in% c(0, 1)))
     expect_identical(imp[[k]]$Visit, d$Visit)
+    expect_s3_class(imp[[k]]$Passed, "haven_labelled")
+    expect_identical(attr(imp[[k]]$Passed, "labels"), c(no = 0, yes = 1))
   }
   expect_match(mlimpute_spec(imp), '"name": "Passed",\\s*"type": "binary"')
   err <- tryCatch(mlimpute(d, Visit ~ 1 + ReadAchiev + (1 | ID), m = 2), error = conditionMessage)

@@ -156,9 +156,10 @@ def _cmd_impute(args) -> int:
         from .fit import check_formula
         check_formula(args.model, frame)
     style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
+    options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     if not impvals:
         extra = list(MI_COLUMNS if style == "flong" else R_COLUMNS)
-        check_output_columns(list(frame.columns) + extra, output)
+        check_output_columns(list(frame.columns) + extra, output, **options)
     spec = spec.with_mcmc(**{k: getattr(args, k)
                              for k in ("m", "burnin", "between", "seed", "chains")})
     if spec.mcmc.seed is None:
@@ -170,7 +171,6 @@ def _cmd_impute(args) -> int:
                         workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
                         sample=sample)
-    options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     out_meta = replace(metadata, characteristics=dict(metadata.characteristics))
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,

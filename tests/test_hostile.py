@@ -229,6 +229,14 @@ def test_unknown_formula_terms_and_chain_formats_are_refused_before_sampling(wor
     assert snapshot(work) == before
 
 
+def test_unicode_names_are_refused_before_sampling_for_old_dta_formats(work, capsys):
+    frame = pd.read_csv(work / "in.csv").rename(columns={"x": "größe"})
+    frame.to_csv(work / "uni.csv", index=False)
+    refused(capsys, "impute", "uni.csv", "-o", "out.dta", "--cluster", "cluster", "--dta-format",
+            "114", "--m", "2", "--burnin", "100000", "--quiet", expect="ASCII only")
+    assert main(["impute", "uni.csv", "-o", "out.dta", "--cluster", "cluster", *FAST]) == 0
+
+
 def test_column_names_stata_cannot_hold_are_refused_before_sampling(work, capsys):
     frame = pd.read_csv(work / "in.csv").rename(columns={"x": "Read Dis"})
     frame.to_csv(work / "odd.csv", index=False)

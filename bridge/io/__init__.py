@@ -68,12 +68,13 @@ def read_data(path: str | Path, na_values=None) -> tuple[pd.DataFrame, Metadata]
         raise FormatError(f"file '{path}': cannot read as {module.LABEL}: {_first_line(exc)}") from None
 
 
-def check_output_columns(columns, path: str | Path) -> None:
-    """Refuse, before any work, column names the output format cannot hold."""
+def check_output_columns(columns, path: str | Path, **options) -> None:
+    """Refuse, before any work, column names the output format cannot hold (``options``
+    as for :func:`write_data`, e.g. ``dta_format=114``)."""
     module = format_for(path)
     if hasattr(module, "check_columns"):
         try:
-            module.check_columns(columns)
+            module.check_columns(columns, **options)
         except FormatError as exc:
             raise FormatError(f"file '{path}': {exc}") from None
 

@@ -79,15 +79,19 @@ def _split_extended_missing(column: pd.Series) -> tuple[pd.Series, dict[int, str
 
 
 _STATA_NAME = re.compile(r"^[^\W\d]\w{0,31}$")     # Stata 14+: Unicode letters allowed
+_OLD_STATA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$", re.ASCII)   # formats 114, 117
 
 
-def check_columns(columns) -> None:
+def check_columns(columns, dta_format: int = 118) -> None:
     """Refuse column names Stata cannot hold (letters, digits and _, not starting with a
-    digit, at most 32 characters): called before any work, so no run ends on it."""
+    digit, at most 32 characters; ASCII only before format 118): called before any work,
+    so no run ends on it."""
+    pattern = _STATA_NAME if dta_format >= 118 else _OLD_STATA_NAME
     for name in columns:
-        if not _STATA_NAME.match(str(name)):
+        if not pattern.match(str(name)):
             why = ("has more than 32 characters" if len(str(name)) > 32 else
-                   "is not a Stata name (letters, digits and _, not starting with a digit)")
+                   "is not a Stata name (letters, digits and _, not starting with a digit"
+                   + ("" if dta_format >= 118 else "; ASCII only in this .dta format") + ")")
             raise FormatError(f"column '{name}' {why}; rename it for .dta output")
 
 
@@ -97,7 +101,7 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
     if dta_format not in _RELEASE_FOR_FORMAT:
         raise FormatError(f"file '{path}': .dta format {dta_format} is not supported "
                           f"(choose one of {sorted(_RELEASE_FOR_FORMAT)})")
-    check_columns(frame.columns)
+    check_columns(frame.columns, dta_format)
     value_labels = {c: v for c, v in metadata.value_labels.items() if c in frame.columns and v}
     frame, category_labels = _categoricals_as_labelled_codes(frame)
     value_labels.update(category_labels)

@@ -176,6 +176,16 @@ def test_impvals_folder_may_not_replace_the_input(work, capsys):
     assert {k: v for k, v in snapshot(work).items() if k != "data.csv"} == before
 
 
+def test_impvals_folder_replaces_only_its_own_names(work, capsys):
+    """imp1.csv in the folder is not a file --impvals writes (imp1, imp2, impvals.txt)."""
+    (work / "imp").mkdir()
+    (work / "in.csv").rename(work / "imp" / "imp1.csv")
+    assert main(["impute", "imp/imp1.csv", "--impvals", "-o", "imp", "--cluster", "cluster",
+                 *FAST]) == 0
+    assert sorted(p.name for p in (work / "imp").iterdir()) == ["imp1", "imp1.csv", "imp2",
+                                                                "impvals.txt"]
+
+
 def test_chain_diagnose_and_pool_outputs_may_not_replace_their_inputs(work, capsys):
     assert main(["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *FAST,
                  "--chain", "chain.csv"]) == 0

@@ -11,8 +11,9 @@ calls :meth:`FilePlan.check`.  It refuses, in one line naming both files:
   read-only mount included), or a file output that is an existing folder.
 
 Folders that a command fills (``--diagnostics DIR``, ``--impvals DIR``) are given with the
-names they will receive (glob patterns such as ``*.png``), so that an input file inside
-such a folder is refused only when the command would really replace it.
+names they will receive (glob patterns such as ``*.png``, or compiled regular expressions
+that must match the whole name), so that an input file inside such a folder is refused
+only when the command would really replace it.
 
 This is the one place that knows how the program's files relate; the writers themselves
 (:mod:`.atomic`) only guarantee that a file appears whole or not at all.
@@ -94,8 +95,9 @@ class FilePlan:
         for label, folder, patterns in self.folders:
             _check_writable_folder(label, folder)
             for o_label, o_path, what in self._inside(folder, patterns, files):
+                shown = ", ".join(p if isinstance(p, str) else p.pattern for p in patterns)
                 raise FormatError(f"{label} '{folder}' would {what} {o_label} '{o_path}' "
-                                  f"(it writes {', '.join(patterns)} there); choose another folder")
+                                  f"(it writes {shown} there); choose another folder")
         for k, (label, folder, _) in enumerate(self.folders):
             for o_label, o_folder, _ in self.folders[:k]:
                 if _Identity.of(folder).same(_Identity.of(o_folder)):
@@ -107,7 +109,8 @@ class FilePlan:
         """The files that writing `patterns` into `folder` would replace: by name, or
         under another name (a hard or symbolic link inside the folder)."""
         def matches(name: str) -> bool:
-            return any(fnmatch.fnmatchcase(name, pat) for pat in patterns)
+            return any(fnmatch.fnmatchcase(name, pat) if isinstance(pat, str) else
+                       pat.fullmatch(name) is not None for pat in patterns)
         where = Path(os.path.realpath(folder))
         hits = [(lbl, p, what) for lbl, p, i, what in files
                 if i.resolved.parent == where and matches(i.resolved.name)]

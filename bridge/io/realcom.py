@@ -21,6 +21,7 @@ reads.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from .atomic import atomic_write_text, staging_folder
 MISSING = -9.999e29
 TYPE_CODES = {1: "continuous", 2: "categorical", 3: "ordinal"}
 #: the names write_impvals gives its files: impvals.txt and imp1..impM
-IMPVALS_PATTERNS = ("impvals.txt", "imp[0-9]*")
+IMPVALS_PATTERNS = ("impvals.txt", re.compile(r"imp[0-9]+"))
 CODE_OF_TYPE = {"continuous": 1, "categorical": 2, "binary": 2, "ordinal": 3}
 
 
@@ -176,7 +177,6 @@ def parse_realcom_syntax(command: str) -> dict:
     auxiliary covariates.  Returns dict(responses=[(name, type)], covariates, cluster,
     constant, level1_weight, level2_weight, using).
     """
-    import re
     text = " ".join(command.replace("///", " ").split())
     match = re.match(r"^\s*realcomImpute\s+(.+?)\s+using\s+(\S+?)\s*,\s*(.*)$", text, re.I)
     if not match:

@@ -118,9 +118,10 @@ program define mlimpute
 
     * the data in memory are replaced only once the result has loaded
     capture noisily use "`output'", clear
-    if _rc {
+    local loaded = _rc
+    if `loaded' {
         display as error "mlimpute: the imputed data could not be loaded; your data are unchanged"
-        exit _rc
+        exit `loaded'
     }
     restore, not
     capture drop `touse'

@@ -167,3 +167,24 @@ def simulate_mixed(level1=("continuous", "binary", ("categorical", 3)), level2=(
     w_cluster = frame.groupby("cluster")["w"].first().to_numpy()
     emit(types2, "g", frame, w_cluster, n_clusters, 2)
     return out, truth
+
+
+def simulate_heteroscedastic(n_clusters: int, cluster_size: int, a: float, seed: int):
+    """Two level-1 responses with Omega_j ~ IW(a, B) per cluster, random intercepts,
+    a covariate x and 20% of values missing completely at random.  Returns the frame
+    and the (J, 2, 2) generating Omega_j."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    d = 2
+    cluster = np.repeat(np.arange(1, n_clusters + 1), cluster_size)
+    x = rng.normal(size=cluster.size)
+    scale = np.array([[1.0, 0.4], [0.4, 1.5]]) * (a - d - 1)          # E Omega_j = [[1,.4],[.4,1.5]]
+    omegas = stats.invwishart.rvs(a, scale, size=n_clusters, random_state=rng)
+    chol = np.linalg.cholesky(omegas)[cluster - 1]
+    e = np.einsum("nij,nj->ni", chol, rng.standard_normal((cluster.size, d)))
+    u = 0.6 * rng.standard_normal((n_clusters, d))[cluster - 1]
+    y = np.column_stack([1 + 0.5 * x, 2 - 0.3 * x]) + u + e
+    y[rng.random(y.shape) < 0.2] = np.nan
+    frame = pd.DataFrame({"cluster": cluster, "x": x, "y1": y[:, 0], "y2": y[:, 1]})
+    return frame, omegas

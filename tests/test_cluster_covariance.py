@@ -1,6 +1,6 @@
 """Cluster-specific level-1 covariance (Spec.level1_covariance = "cluster", jomo's
-meth = "random") checked without jomo, because jomo's own sampler for this model does
-not recover the level-1 covariance (see test_vs_jomo.test_cluster_specific_covariance
+meth = "random") checked against the truth rather than jomo, whose sampler for this
+model shrinks the level-1 covariance by about a fifth (benchmarks/jomo_cluster_covariance.py
 and docs/validation.md).
 
 1. The update of the degrees of freedom a, with B integrated out, is the exact
@@ -12,32 +12,13 @@ and docs/validation.md).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from scipy import stats
 from scipy.integrate import trapezoid
 
 import mlimpute
 from mlimpute.engine.cluster_covariance import ClusterCovarianceSampler
-
-
-def simulate_heteroscedastic(n_clusters: int, cluster_size: int, a: float, seed: int):
-    """Two level-1 responses with Omega_j ~ IW(a, B) per cluster, random intercepts,
-    a covariate x and 20% of values missing completely at random.  Returns the frame
-    and the (J, 2, 2) generating Omega_j."""
-    rng = np.random.default_rng(seed)
-    d = 2
-    cluster = np.repeat(np.arange(1, n_clusters + 1), cluster_size)
-    x = rng.normal(size=cluster.size)
-    scale = np.array([[1.0, 0.4], [0.4, 1.5]]) * (a - d - 1)          # E Omega_j = [[1,.4],[.4,1.5]]
-    omegas = stats.invwishart.rvs(a, scale, size=n_clusters, random_state=rng)
-    chol = np.linalg.cholesky(omegas)[cluster - 1]
-    e = np.einsum("nij,nj->ni", chol, rng.standard_normal((cluster.size, d)))
-    u = 0.6 * rng.standard_normal((n_clusters, d))[cluster - 1]
-    y = np.column_stack([1 + 0.5 * x, 2 - 0.3 * x]) + u + e
-    y[rng.random(y.shape) < 0.2] = np.nan
-    frame = pd.DataFrame({"cluster": cluster, "x": x, "y1": y[:, 0], "y2": y[:, 1]})
-    return frame, omegas
+from mlimpute.simulate import simulate_heteroscedastic
 
 
 def _fixed_omegas(n_clusters=30, d=2, seed=1):

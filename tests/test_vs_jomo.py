@@ -26,10 +26,9 @@ import pandas as pd
 import pytest
 
 import mlimpute
-from mlimpute.simulate import simulate
+from mlimpute.simulate import simulate, simulate_heteroscedastic
 
 from conftest import require_r, run_r, z_scores
-from test_cluster_covariance import simulate_heteroscedastic
 
 pytestmark = pytest.mark.r
 
@@ -103,11 +102,11 @@ def test_cluster_specific_covariance(tmp_path):
     """jomo1ranconhr (meth = "random") against level1_covariance = "cluster".
 
     Omega_u agrees within Monte Carlo error, the fixed effects within half a posterior
-    standard deviation, and the per-cluster variances follow jomo's.  The clusters' *average* Omega_e does not: jomo's
-    off-diagonal is shrunk towards 0 even on data simulated from the model itself,
-    where ours recovers the generating value (docs/validation.md has the numbers;
-    tests/test_cluster_covariance.py checks our update of a and B exactly and the
-    recovery of the truth).  So Omega_e is compared on the diagonal only, loosely."""
+    standard deviation, and the per-cluster variances follow jomo's.  The clusters'
+    *average* off-diagonal is compared with the truth instead: jomo's scatters widely
+    between data sets (0.63 to 1.31 of the truth over 9 data sets, 0.75 on this one;
+    benchmarks/jomo_cluster_covariance.py), ours stays close (0.95 to 1.13), and
+    tests/test_cluster_covariance.py checks our update of a and B exactly."""
     require_r("jomo")
     frame, omegas = simulate_heteroscedastic(60, 20, a=8.0, seed=31)
     spec = mlimpute.propose(frame, "cluster")
@@ -121,9 +120,9 @@ def test_cluster_specific_covariance(tmp_path):
                         extra=[f"clusters_out={clusters_file}", f"burnin={BURNIN}"])
     omega_u = [c for c in theirs.columns if c.startswith("omega_u")]
     assert_agree(ours[omega_u], theirs[omega_u])
-    # The fixed effects are GLS-weighted by the Omega_j, so jomo's shrunken
-    # off-diagonal moves them a little and widens them (slopes: sd 0.032 in jomo,
-    # 0.027 here on this data): they agree to a fraction of the posterior spread only.
+    # The fixed effects are GLS-weighted by the Omega_j, so jomo's noisier Omega_j
+    # move them a little and widen them (slopes: sd 0.032 in jomo, 0.027 here on this
+    # data): they agree to a fraction of the posterior spread only.
     beta = [c for c in theirs.columns if c.startswith("beta")]
     gap = (ours[beta].mean() - theirs[beta].mean()).abs() / theirs[beta].std()
     assert gap.max() < 0.5, gap.to_dict()

@@ -48,6 +48,7 @@ bench: r-deps venv
 	$(PY) -m benchmarks.vs_jomo
 	$(PY) -m benchmarks.ess
 	$(PY) -m benchmarks.scaling --full-rows 1000000
+	$(PY) -m benchmarks.jomo_cluster_covariance
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/results .pytest_cache

@@ -31,9 +31,9 @@ LABEL = "CSV"
 MISSING_MARKERS = ("", "NA")
 
 # applied to fields with surrounding spaces stripped; _NUMBER without regard to case
-_NUMBER = r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity)"
-_INTEGER = r"[+-]?\d+"
-_PADDED = r"[+-]?0\d"
+_NUMBER = r"[+-]?(([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|inf|infinity)"
+_INTEGER = r"[+-]?[0-9]+"          # ASCII digits only: other scripts' digits stay text
+_PADDED = r"[+-]?0[0-9]"
 _EXACT_FLOAT_INT = 2 ** 53
 
 

@@ -11,6 +11,7 @@ rather than print a Python traceback.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 from .api import impute, new_seed
@@ -22,12 +23,19 @@ from .translate import from_mitml
 
 
 def _guarded(function):
+    """Errors as one line for R to stop() with: the user's (MlimputeError) as they are,
+    anything else as an internal error, never a Python traceback in the R console."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs) -> dict[str, Any]:
         try:
-            return {"error": "", **function(*args, **kwargs)}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return {"error": "", **function(*args, **kwargs)}
         except MlimputeError as exc:
-            return {"error": str(exc)}
+            return {"error": " ".join(str(exc).split())}
+        except Exception as exc:  # noqa: BLE001  one line for R, as the command line gives
+            first = (str(exc).strip().splitlines() or [""])[0]
+            return {"error": f"internal error: {type(exc).__name__}: {first} (please report it)"}
     return wrapper
 
 
@@ -74,7 +82,6 @@ def _impute_frame(frame, metadata, output, *, cluster, formula, type, random_L1,
     from dataclasses import replace
 
     from .diagnose import chain_table, diagnose
-    from .spec import PriorSpec
 
     settings = {"m": _integer(m, "m"), "burnin": _integer(burnin, "burnin"),
                 "between": _integer(between, "between"), "seed": _integer(seed, "seed"),
@@ -94,8 +101,10 @@ def _impute_frame(frame, metadata, output, *, cluster, formula, type, random_L1,
     if level1_weight or level2_weight:
         model = replace(model, level1_weight=level1_weight or model.level1_weight,
                         level2_weight=level2_weight or model.level2_weight)
-    if priors:
-        model = replace(model, priors=PriorSpec(**{**model.priors.__dict__, **dict(priors)}))
+    if priors:                  # checked as a spec file's [priors] is: unknown names refused
+        settings_now = model.to_dict()
+        settings_now["priors"] = {**settings_now.get("priors", {}), **dict(priors)}
+        model = Spec.from_dict(settings_now)
     model = model.with_mcmc(**settings)
     if model.mcmc.seed is None:
         model = model.with_mcmc(seed=new_seed())

@@ -571,3 +571,24 @@ def test_nullable_integer_response_is_written_to_parquet_in_one_type(work):
     np.testing.assert_array_equal(original, frame["y1"].astype("float64").to_numpy())
     imputed = stacked[stacked["_mi_m"] == 1]["y1"].to_numpy()[frame["y1"].isna().to_numpy()]
     assert np.isfinite(imputed).all() and (imputed != np.round(imputed)).any()
+
+
+# ---------------------------------------------------------------------- the R entry point
+
+def test_r_entry_gives_one_line_errors_never_a_traceback(work, monkeypatch):
+    """What the R package stop()s with: the user's errors as they are (an unknown prior is
+    refused like a spec file's), anything unexpected as one 'internal error' line."""
+    from mlimpute import r_entry
+    frame = pd.read_csv(work / "in.csv")
+    write_data(frame, work / "in.rds")
+    args = (str(work / "in.rds"), str(work / "out.rds"))
+    result = r_entry.impute_rds(*args, cluster="cluster", m=2, burnin=3, between=2,
+                                priors={"colour": 1})
+    assert result["error"].startswith("priors: unknown setting 'colour'")
+
+    def broken(*a, **k):
+        raise RuntimeError("boom\nsecond line")
+    monkeypatch.setattr(r_entry, "impute", broken)
+    result = r_entry.impute_rds(*args, cluster="cluster", m=2, burnin=3, between=2)
+    assert result["error"] == "internal error: RuntimeError: boom (please report it)"
+    assert not (work / "out.rds").exists()

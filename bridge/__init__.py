@@ -48,10 +48,16 @@ __all__ = sorted([*_LAZY, "propose"]) + ["__version__"]
 
 
 def __getattr__(name: str):
-    try:
-        module, attribute = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'mlimpute' has no attribute {name!r}") from None
+    """The public names above, and any submodule (``mlimpute.fit``, ``mlimpute.engine``),
+    imported when first used."""
+    if name not in _LAZY:
+        try:
+            return importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise                      # the submodule exists; something it needs does not
+            raise AttributeError(f"module 'mlimpute' has no attribute {name!r}") from None
+    module, attribute = _LAZY[name]
     value = importlib.import_module(module, __name__)
     if attribute is not None:
         value = getattr(value, attribute)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,11 @@ class ImputationResult:
         """The original data with every imputed column in the type the completed data sets
         give it (an integer column imputed as continuous becomes float64), so that the
         m = 0 block and the completed blocks of a stacked file share one column type;
-        observed values unchanged."""
+        observed values unchanged.  Built once: every completed data set starts from it."""
+        return self._original_as_output
+
+    @cached_property
+    def _original_as_output(self) -> pd.DataFrame:
         frame = self.original
         for name in self.imputed_vars:
             if name in self.model.categories:

@@ -139,6 +139,10 @@ class _AsyncFuture:
     def result(self):
         return self._async.get()
 
+    def cancel(self) -> bool:
+        """Nothing to cancel one by one: the pool itself is terminated (worker_pool)."""
+        return False
+
 
 def _worker_init(setup) -> None:
     """Signals of a worker process: Ctrl-C is the parent's to handle, SIGTERM ends the
@@ -167,7 +171,6 @@ def _collect(futures, totals, per_chain, grand_total, progress) -> list[SamplerR
                 progress(done, grand_total, kept)
     except BaseException:
         for future in futures:
-            with contextlib.suppress(Exception):
-                future.cancel()
+            future.cancel()
         raise
     return results

@@ -8,7 +8,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mlimpute.engine import GibbsSampler, ModelError, UnsupportedResponseType
-from mlimpute.engine.parallel import run_chains, split_imputations
+from mlimpute.engine.parallel import ChainSet, split_imputations
 
 from .backends import executor_for
 from .compile import compile_model
@@ -16,7 +16,7 @@ from .errors import DataError, SpecError
 from .progress import ProgressBar
 from .propose import propose
 from .result import ImputationResult
-from .spec import Spec
+from .spec import AUTO, Spec
 
 
 def single_threaded_blas():
@@ -42,10 +42,13 @@ def _check_memory(probe: GibbsSampler, model, settings) -> None:
     """Refuse a run whose stored draws (every iteration's parameters, and the M sets of
     imputed cells) would not fit in this machine's memory: better a one-line error naming
     the settings now than a crash, or hours of swapping, later."""
-    per_chain = split_imputations(settings.m, settings.chains)
-    needed = sum(probe.chain_bytes(settings.burnin + settings.between * m) for m in per_chain)
+    m = settings.pilot_m if settings.m == AUTO else settings.m
+    burnin = settings.max_burnin if settings.burnin == AUTO else settings.burnin
+    between = 1 if settings.between == AUTO else settings.between
+    per_chain = split_imputations(m, settings.chains)
+    needed = sum(probe.chain_bytes(burnin + between * k) for k in per_chain)
     missing = int(np.isnan(model.data.level1.y).sum() + np.isnan(model.data.level2.y).sum())
-    needed += 8 * settings.m * missing
+    needed += 8 * m * missing
     available = physical_memory()
     if available is not None and needed > 0.8 * available:
         raise SpecError(f"mcmc: burnin = {settings.burnin}, between = {settings.between} and "
@@ -72,11 +75,15 @@ def new_seed() -> int:
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
            progress: bool | str = False, workers: int | None = None,
-           scheduler=None, hard_missing: dict | None = None, sample=None) -> ImputationResult:
+           scheduler=None, hard_missing: dict | None = None, sample=None,
+           model: str | None = None) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
     Returns an :class:`ImputationResult` with the M completed data sets, the stacked
-    forms and the parameter chains.  The input frame is not modified.  With
+    forms, the parameter chains, the convergence diagnostics (``result.diagnostics``)
+    and warnings in words (``result.warnings``), and the spec with every setting the run
+    chose filled in (``result.spec``: the seed, and the numbers behind ``"auto"``), which
+    repeats the run exactly.  The input frame is not modified.  With
     ``spec.mcmc.chains`` > 1 the chains run in up to `workers` processes (default: one per
     core), or on a Dask cluster given as `scheduler` (``"dask://host:port"`` or a
     ``dask.distributed.Client``; see :mod:`mlimpute.backends`); the result does not
@@ -92,6 +99,10 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     ``sample`` (a boolean mask over the rows, e.g. Stata's ``if``/``in``): only these rows
     enter the model and are imputed; the others are kept, unchanged, in every completed
     data set, as Stata's ``mi impute`` does.
+
+    ``model`` (a model-of-interest formula, ``"y ~ x + (1 | school)"``): what
+    ``m = "auto"`` sizes M for (the largest fraction of missing information of its
+    estimates); without it, the means and category shares of the imputed variables.
     """
     check_not_stacked(data)
     rows = None
@@ -108,25 +119,28 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         if cluster is None:
             raise SpecError("give a spec or the name of the cluster identifier")
         spec = propose(modelled, cluster)
-    model = compile_model(spec, modelled)
+    if model is not None:
+        from .fit import check_formula
+        check_formula(model, data)
+    compiled = compile_model(spec, modelled)
     seed = spec.mcmc.seed if spec.mcmc.seed is not None else new_seed()
-    settings = spec.mcmc
     try:   # fail on an unsupported type or an improper posterior here, before any process starts
-        probe = GibbsSampler(model.data, np.random.default_rng(seed), settings.jomo_compatible)
+        probe = GibbsSampler(compiled.data, np.random.default_rng(seed), spec.mcmc.jomo_compatible)
     except (UnsupportedResponseType, ModelError) as exc:
         raise SpecError(str(exc)) from None
-    _check_memory(probe, model, settings)
-    total = settings.burnin * settings.chains + settings.between * settings.m
-    with executor_for(scheduler) as executor, \
-            ProgressBar(total, settings.m, enabled=bool(progress),
-                        style="lines" if progress == "lines" else "bar") as bar, \
-            single_threaded_blas():
-        results = run_chains(model.data, settings.burnin, settings.between, settings.m, seed,
-                             settings.chains, workers, settings.jomo_compatible, progress=bar,
-                             worker_setup=_limit_blas_threads, executor=executor)
+    _check_memory(probe, compiled, spec.mcmc)
     masks = {}
     for name, cells in (hard_missing or {}).items():
-        if name in model.level1_names + model.level2_names:
+        if name in compiled.level1_names + compiled.level2_names:
             masks[name] = np.zeros(len(data), dtype=bool)
             masks[name][list(cells)] = True
-    return ImputationResult(data.copy(), model, results, seed, masks, rows)
+    from .pipeline import Run
+    with executor_for(scheduler) as executor, \
+            ProgressBar(0, 0, enabled=bool(progress),
+                        style="lines" if progress == "lines" else "bar") as bar, \
+            single_threaded_blas():
+        run = Run(data, compiled, seed, masks, rows, model)
+        with ChainSet(compiled.data, seed, spec.mcmc.chains, workers, spec.mcmc.jomo_compatible,
+                      bar, _limit_blas_threads, executor) as chains:
+            result = run.sample(chains, bar)
+    return result

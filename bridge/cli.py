@@ -8,6 +8,10 @@
     mlimpute show spec.toml
     mlimpute pool STACKED --model "y ~ x + (1 | cluster)" [-o table.csv]
     mlimpute diagnose CHAIN -o DIR [--between N]
+    mlimpute sensitivity INPUT --response Y --deltas D1 D2 ... --model "..." -o table.csv
+
+--m, --burnin and --between also take 'auto' (run until converged, size M for replicable
+standard errors).
 
 Input and output formats follow the file extensions (.csv, .parquet, .dta, .rds, .RData).  Errors in
 the input are reported as one line on stderr with exit status 2; nothing is written.
@@ -47,6 +51,27 @@ def _count(low: int):
     return parse
 
 
+def _count_or_auto(low: int):
+    """An argparse type: an integer >= low, or the word 'auto'."""
+    count = _count(low)
+
+    def parse(text: str):
+        return "auto" if text.strip().lower() == "auto" else count(text)
+    parse.__name__ = "count or auto"
+    return parse
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
 def _na_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--na-values", nargs="+", metavar="TEXT", default=[],
                    help="CSV input: further fields read as missing (always missing: an empty "
@@ -66,12 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "CSV and Parquet are written one imputation at a time)")
     _model_options(imp)
     imp.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
-    imp.add_argument("--m", type=_count(1), help="number of imputations (default 20)")
-    imp.add_argument("--burnin", type=_count(0), help="burn-in iterations (default 1000)")
-    imp.add_argument("--between", type=_count(1), help="iterations between imputations (default 500)")
-    imp.add_argument("--seed", type=_count(0), help="random seed (default: random, recorded in the spec)")
-    imp.add_argument("--chains", type=_count(1), help="independent chains, each with its own burn-in "
-                     "(default 1); M is split among them")
+    _mcmc_options(imp)
     imp.add_argument("--workers", type=_count(1), help="processes for the chains (default: one per core)")
     imp.add_argument("--scheduler", metavar="dask://HOST:PORT",
                      help="run the chains on a Dask cluster instead of local processes "
@@ -99,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
                      "trace and autocorrelation plots) to this folder")
     imp.add_argument("--report", metavar="FILE.html", help="write an HTML report (model, posterior "
                      "means, convergence diagnostics with plots, pooled model of interest)")
-    imp.add_argument("--model", help='model of interest for the report, e.g. "y ~ x + (1 | school)"')
+    imp.add_argument("--model", help='model of interest, e.g. "y ~ x + (1 | school)": fitted '
+                     "and pooled in --report, and what --m auto sizes M for")
+    imp.add_argument("--delta", action="append", metavar='"Y=SHIFT [if COND]"',
+                     help="MNAR sensitivity: add SHIFT to the imputed values of response Y (latent "
+                          "scale for binary/ordinal), optionally only where COND holds "
+                          '("girl == 1"); repeatable')
     imp.add_argument("--sample", metavar="VAR", help="impute within the rows where VAR is "
                      "nonzero (Stata's if/in); the other rows are kept unchanged in every "
                      "imputation")
@@ -135,9 +160,47 @@ def build_parser() -> argparse.ArgumentParser:
                       "of --model against it")
     pool.add_argument("--workers", type=_count(1), default=1, help="processes for the per-imputation fits")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
+    pool.add_argument("--se-cv", type=_fraction, default=0.05,
+                      help="report the imputations needed for standard errors replicable to "
+                           "this coefficient of variation (von Hippel 2020; default 0.05)")
     pool.add_argument("--quiet", action="store_true", help="no progress bar")
     _na_option(pool)
+
+    sens = sub.add_parser("sensitivity", help="MNAR sensitivity analysis: impute and pool over a "
+                          "grid of delta shifts of one response")
+    sens.add_argument("input", help="data file (.csv, .parquet, .dta, .rds)")
+    sens.add_argument("--response", required=True, help="the response whose imputed values are shifted")
+    sens.add_argument("--deltas", required=True, nargs="+", type=float, metavar="D",
+                      help="the shifts, e.g. --deltas -0.5 -0.25 0 0.25 0.5 (0 is the MAR run)")
+    sens.add_argument("--where", metavar="COND", help='shift only where COND holds, e.g. "girl == 1"')
+    sens.add_argument("--model", required=True, help='model of interest, e.g. "y ~ x + (1 | school)"')
+    sens.add_argument("-o", "--output", required=True, help="table of pooled estimates by delta "
+                      "(.csv, .parquet, .dta)")
+    sens.add_argument("--plot", metavar="FILE.png", help="also plot each estimate against delta")
+    _model_options(sens)
+    sens.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
+    _mcmc_options(sens)
+    sens.add_argument("--workers", type=_count(1), help="processes for the chains")
+    sens.add_argument("--quiet", action="store_true", help="no progress bar")
+    _na_option(sens)
     return parser
+
+
+def _mcmc_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--m", type=_count_or_auto(1), help="number of imputations (default 20), or "
+                   "'auto': a pilot sizes M for replicable standard errors (von Hippel 2020)")
+    p.add_argument("--burnin", type=_count_or_auto(0), help="burn-in iterations (default 1000), "
+                   "or 'auto': until R-hat < 1.01 and bulk ESS >= 400 (at most --max-burnin)")
+    p.add_argument("--between", type=_count_or_auto(1), help="iterations between imputations "
+                   "(default 500), or 'auto': from the burn-in's autocorrelation")
+    p.add_argument("--max-burnin", type=_count(4), help="cap of --burnin auto per chain "
+                   "(default 20000)")
+    p.add_argument("--pilot-m", type=_count(2), help="pilot imputations of --m auto (default 20)")
+    p.add_argument("--se-cv", type=_fraction, help="--m auto: coefficient of variation of the "
+                   "standard errors to reach (default 0.05)")
+    p.add_argument("--seed", type=_count(0), help="random seed (default: random, recorded in the spec)")
+    p.add_argument("--chains", type=_count(1), help="independent chains, each with its own burn-in "
+                   "(default 1); M is split among them")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

@@ -92,6 +92,19 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     return spec
 
 
+def _with_run_settings(spec: Spec, args) -> Spec:
+    """The spec with the command line's MCMC settings, MNAR deltas and a fresh seed
+    (recorded, so the run can be repeated) when none is given."""
+    spec = spec.with_mcmc(**{k: getattr(args, k, None) for k in (
+        "m", "burnin", "between", "seed", "chains", "max_burnin", "pilot_m", "se_cv")})
+    if getattr(args, "delta", None):
+        from .delta import parse_option
+        spec = replace(spec, delta=spec.delta + [parse_option(text) for text in args.delta])
+    if spec.mcmc.seed is None:
+        spec = spec.with_mcmc(seed=new_seed())
+    return spec
+
+
 def sample_mask(frame, name: str) -> np.ndarray:
     """The rows where column `name` is nonzero (a 0/1 marker such as Stata's touse)."""
     if name not in frame.columns:
@@ -118,8 +131,8 @@ def _cmd_impute(args) -> int:
         raise MlimputeError(f"'{output}': --impvals writes a folder; give a name without extension")
     if not impvals:
         format_for(output)                  # unknown output type: fail before any work
-    if args.model and not args.report:
-        raise MlimputeError("--model is used by --report; give --report FILE.html too")
+    if args.model and not args.report and args.m != "auto":
+        raise MlimputeError("--model is used by --report and by --m auto; give one of them too")
     plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
     if args.realcom:
         plan.read("weights file", weights_path(Path(args.input)))
@@ -154,23 +167,21 @@ def _cmd_impute(args) -> int:
             spec = _spec_from_args(args, frame if sample is None else frame[sample], metadata)
     if args.model:
         from .fit import check_formula
-        check_formula(args.model, frame)
+        with about_file(args.input):
+            check_formula(args.model, frame)
     style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     if not impvals:
         extra = list(MI_COLUMNS if style == "flong" else R_COLUMNS)
         check_output_columns(list(frame.columns) + extra, output, **options)
-    spec = spec.with_mcmc(**{k: getattr(args, k)
-                             for k in ("m", "burnin", "between", "seed", "chains")})
-    if spec.mcmc.seed is None:
-        spec = spec.with_mcmc(seed=new_seed())
-    mcmc = spec.mcmc
+    spec = _with_run_settings(spec, args)
     with about_file(args.input):
         spec.validate(frame if sample is None else frame[sample])
         result = impute(frame, spec, progress=False if args.quiet else args.progress,
                         workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
-                        sample=sample)
+                        sample=sample, model=args.model)
+    mcmc = result.spec.mcmc
     out_meta = replace(metadata, characteristics=dict(metadata.characteristics))
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
@@ -178,16 +189,18 @@ def _cmd_impute(args) -> int:
     if impvals:
         write_impvals(result, output)
     if args.save_spec:
-        spec.save(args.save_spec)
+        result.spec.save(args.save_spec)
     chains = result.chain_draws(include_burnin=True)
     if args.chain:
         write_data(chain_table(chains, mcmc.burnin), args.chain)
-    diagnostics = None
-    if min(len(c) for c in chains) - mcmc.burnin >= 4:
-        diagnostics = diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
-        if not args.quiet:
-            for note in diagnostics[1]:
-                print(f"mlimpute: warning: {note}", file=sys.stderr)
+    if args.diagnostics and result.diagnostics is not None:
+        diagnose(chains, args.diagnostics, mcmc.burnin, mcmc.between)
+    if not args.quiet:
+        for note in result.notes:
+            print(f"mlimpute: note: {note}", file=sys.stderr)
+        for warning in result.warnings:
+            print(f"mlimpute: warning: {warning}", file=sys.stderr)
+    diagnostics = None if result.diagnostics is None else (result.diagnostics, result.warnings)
     if not impvals:
         write_stacked(result.stacked_parts(style), output, out_meta, **options)
     if args.show_fitted:

@@ -308,9 +308,11 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     names1_resp, names2_resp = [r.name for r in responses1], [r.name for r in responses2]
     working1, owner1 = working_labels(names1_resp, kinds1, ncat1)
     working2, owner2 = working_labels(names2_resp, kinds2, ncat2)
+    from .delta import shift_arrays
+    shift1, shift2 = shift_arrays(spec, frame, codes, n_clusters)
     try:
-        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1),
-                         LevelData(y2, x2, mask2, kinds2, ncat2), codes, z, priors,
+        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1, shift1),
+                         LevelData(y2, x2, mask2, kinds2, ncat2, shift2), codes, z, priors,
                          weights1, weights2, spec.level1_covariance == "cluster")
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working1))

@@ -1,12 +1,15 @@
 """Chain diagnostics: did the sampler converge, and are the imputations independent?
 
-For every parameter: posterior mean and SD, effective sample size, split R-hat and the
-autocorrelation at the lag between kept imputations.  Warnings are raised in words when
+For every parameter: posterior mean and SD, bulk and tail effective sample size and the
+rank-normalised split R-hat (Vehtari et al. 2021, :mod:`mlimpute.engine.diagnostics`,
+the one implementation in mlimpute), and the autocorrelation at the lag between kept
+imputations.  Warnings are raised in words when
 
-* split R-hat > 1.05 (the burn-in is too short or the chain has not mixed),
+* R-hat >= 1.01 (the burn-in is too short or the chains have not mixed),
+* the bulk or tail effective sample size after burn-in is below 100 per chain (Vehtari
+  et al.'s threshold for R-hat and the posterior summaries to be reliable),
 * the autocorrelation at lag ``between`` exceeds 0.1 (consecutive imputations are not
-  close to independent: increase ``between``),
-* the effective sample size after burn-in is below 100.
+  close to independent: increase ``between``).
 
 Plots (PNG, matplotlib): trace (every chain) and autocorrelation, one figure per parameter
 block, in pages of at most 12 parameters.
@@ -18,38 +21,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlimpute.engine.diagnostics import _autocorrelation, effective_sample_size, split_rhat
+from mlimpute.engine.diagnostics import as_chains, autocorrelation, ess, rhat
 
-RHAT_LIMIT, ACF_LIMIT, ESS_LIMIT = 1.05, 0.1, 100
+#: R-hat and bulk ESS that ``burnin = "auto"`` requires; the acf at the gap that warns
+RHAT_LIMIT, ESS_LIMIT, ACF_LIMIT = 1.01, 400.0, 0.1
+#: bulk and tail ESS per chain below which the draws after burn-in get a warning
+ESS_WARN_PER_CHAIN = 100.0
 
 
 def summarize(draws, between: int | None = None) -> pd.DataFrame:
     """Diagnostics table of post-burn-in draws: a frame (one column per parameter) or a
-    list of frames, one per chain (R-hat then compares the chains as well as their halves;
-    ESS adds up over chains; the lag check uses the first chain)."""
+    list of frames, one per chain (compared with each other and their halves)."""
     chains = draws if isinstance(draws, list) else [draws]
     arrays = [c.to_numpy(dtype=float) for c in chains]
     pooled = np.vstack(arrays)
-    ess = sum(effective_sample_size(a) for a in arrays)
     table = pd.DataFrame({"mean": pooled.mean(axis=0), "sd": pooled.std(axis=0, ddof=1),
-                          "ess": ess, "rhat": split_rhat(arrays)}, index=chains[0].columns)
-    if between is not None and between < len(arrays[0]):
-        table[f"acf_lag{between}"] = _autocorrelation(arrays[0])[between]
+                          "ess_bulk": ess(arrays, "bulk"), "ess_tail": ess(arrays, "tail"),
+                          "rhat": rhat(arrays)}, index=chains[0].columns)
+    if between is not None and between < min(len(a) for a in arrays):
+        table[f"acf_lag{between}"] = autocorrelation(as_chains(arrays)[0])[between]
     return table
 
 
-def warnings_for(table: pd.DataFrame, between: int | None = None) -> list[str]:
-    """Plain-language warnings from a diagnostics table."""
+def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 1) -> list[str]:
+    """Plain-language warnings from a diagnostics table of `chains` chains."""
     notes = []
+    ess_limit = ESS_WARN_PER_CHAIN * chains
     free = table[table["sd"] > 0]
-    bad = free[free["rhat"] > RHAT_LIMIT]
+    bad = free[free["rhat"] >= RHAT_LIMIT]
     if len(bad):
-        notes.append(f"{len(bad)} parameters have split R-hat above {RHAT_LIMIT} (worst "
-                     f"{bad['rhat'].idxmax()}: {bad['rhat'].max():.2f}): lengthen the burn-in")
-    low = free[free["ess"] < ESS_LIMIT]
+        notes.append(f"{len(bad)} parameters have R-hat of {RHAT_LIMIT} or more (worst "
+                     f"{bad['rhat'].idxmax()}: {bad['rhat'].max():.3f}): the chains have not "
+                     "converged; lengthen the burn-in (or use --burnin auto)")
+    low = free[free[["ess_bulk", "ess_tail"]].min(axis=1) < ess_limit]
     if len(low):
-        notes.append(f"{len(low)} parameters have an effective sample size below {ESS_LIMIT} "
-                     f"(lowest {low['ess'].idxmin()}: {low['ess'].min():.0f}): run longer")
+        smallest = low[["ess_bulk", "ess_tail"]].min(axis=1)
+        notes.append(f"{len(low)} parameters have a bulk or tail effective sample size below "
+                     f"{ess_limit:.0f} (lowest {smallest.idxmin()}: {smallest.min():.0f}): "
+                     "run longer (more imputations or a longer gap between them)")
     column = f"acf_lag{between}"
     if between is not None and column in free:
         corr = free[free[column].abs() > ACF_LIMIT]
@@ -57,7 +66,7 @@ def warnings_for(table: pd.DataFrame, between: int | None = None) -> list[str]:
             notes.append(f"{len(corr)} parameters keep an autocorrelation above {ACF_LIMIT} at "
                          f"lag {between} (worst {corr[column].abs().idxmax()}: "
                          f"{corr[column].abs().max():.2f}): imputations are not independent, "
-                         "increase 'between'")
+                         "increase 'between' (or use --between auto)")
     return notes
 
 
@@ -122,12 +131,9 @@ def plot(draws, folder: str | Path, burnin: int = 0, max_lag: int = 100,
 
 def _plot_page(plt, chains, names, burnin, max_lag, path, title) -> None:
     fig, axes = plt.subplots(len(names), 2, figsize=(10, 1.6 * len(names) + 0.8), squeeze=False)
-    acfs = []
-    for chain in chains:
-        kept = chain[names].to_numpy()[burnin:]
-        if len(kept) > 2:
-            acfs.append(_autocorrelation(kept)[: max_lag + 1])
-    acf = np.nanmean(acfs, axis=0) if acfs else np.ones((1, len(names)))
+    kept = [chain[names].to_numpy(dtype=float)[burnin:] for chain in chains]
+    acf = autocorrelation(as_chains(kept)[0])[: max_lag + 1] if min(len(k) for k in kept) > 2 \
+        else np.ones((1, len(names)))
     for k, name in enumerate(names):
         trace, corr = axes[k]
         for j, chain in enumerate(chains):
@@ -140,7 +146,7 @@ def _plot_page(plt, chains, names, burnin, max_lag, path, title) -> None:
         corr.set_ylim(-0.2, 1.0)
     axes[0, 0].set_title(f"{title}: trace, {len(chains)} chain(s) (dashed: end of burn-in)",
                          fontsize=9)
-    axes[0, 1].set_title("autocorrelation after burn-in (mean over chains)", fontsize=9)
+    axes[0, 1].set_title("autocorrelation after burn-in (combined over chains)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
@@ -152,7 +158,7 @@ def diagnose(draws, folder: str | Path | None, burnin: int = 0,
     chains; with a folder, also write summary.csv and the plots (every chain) there."""
     chains = draws if isinstance(draws, list) else [draws]
     table = summarize([c.iloc[burnin:] for c in chains], between)
-    notes = warnings_for(table, between)
+    notes = warnings_for(table, between, len(chains))
     if folder is not None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

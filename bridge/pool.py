@@ -151,3 +151,31 @@ def likelihood_ratio_d3(loglik, loglik_null, loglik_pooled, loglik_null_pooled, 
     riv = (m + 1) / (k * (m - 1)) * (d_bar - d_tilde)
     statistic = d_tilde / (k * (1 + riv))
     return _f_test(float(statistic), k, float(_li_df(k, m, riv)), float(riv), "D3")
+
+
+def how_many_imputations(fmi, m_pilot: int, cv: float = 0.05, level: float = 0.95) -> int:
+    """Imputations needed for replicable standard errors (von Hippel 2020, "How many
+    imputations do you need? A two-stage calculation using a quadratic rule",
+    Sociological Methods & Research 49(3)).
+
+    The standard error of a pooled estimate varies from one set of M imputations to the
+    next with coefficient of variation about gamma / sqrt(2 (M - 1)), gamma the fraction
+    of missing information; solving for M gives the quadratic rule
+    M = 1 + (gamma / cv)^2 / 2.  Since gamma is itself estimated from a pilot of
+    `m_pilot` imputations, the rule takes the upper limit of its `level` confidence
+    interval, computed on the logit scale where its standard error is about
+    sqrt(2 / m_pilot).  `fmi` may hold several estimands: the largest decides."""
+    from scipy import stats
+    values = np.atleast_1d(np.asarray(fmi, dtype=float))
+    values = values[np.isfinite(values)]
+    if not values.size:
+        raise MlimputeError("no fraction of missing information to size M from")
+    if m_pilot < 2:
+        raise MlimputeError(f"the pilot needs at least 2 imputations, got {m_pilot}")
+    if not 0 < cv < 1:
+        raise MlimputeError(f"the coefficient of variation must be between 0 and 1, got {cv}")
+    gamma = float(np.clip(values.max(), 1e-12, 1 - 1e-12))
+    z = stats.norm.ppf(0.5 + level / 2)
+    logit = np.log(gamma / (1 - gamma)) + z * np.sqrt(2.0 / m_pilot)
+    upper = 1.0 / (1.0 + np.exp(-logit))
+    return int(np.ceil(1 + 0.5 * (upper / cv) ** 2))

@@ -33,6 +33,19 @@ class ImputationResult:
     #: positions of the rows the model used (the sample, as Stata's ``if``/``in`` give
     #: it); None: every row.  Other rows are carried through unchanged.
     rows: np.ndarray | None = None
+    #: what the automatic settings chose and how long they took, in words
+    notes: list[str] = field(default_factory=list)
+    #: convergence and independence warnings in words (empty when all is well)
+    warnings: list[str] = field(default_factory=list)
+    #: per-parameter diagnostics after burn-in: mean, sd, ess_bulk, ess_tail, rhat and
+    #: the autocorrelation at the gap between kept imputations (None: too few draws)
+    diagnostics: pd.DataFrame | None = None
+
+    @property
+    def spec(self):
+        """The spec of the run with every setting it chose filled in (seed, and the
+        numbers behind ``"auto"``): saving it repeats the run exactly."""
+        return self.model.spec
 
     @property
     def sampler(self) -> SamplerResult:
@@ -180,10 +193,13 @@ class ImputationResult:
         return names + list(m.level2_working)
 
     def posterior_summary(self) -> pd.DataFrame:
-        """Posterior mean, sd, effective sample size and Monte Carlo SE of every parameter."""
-        draws = self.parameter_draws()
-        values = draws.to_numpy()
-        ess = effective_sample_size(values) if len(values) > 3 else np.full(values.shape[1], np.nan)
+        """Posterior mean, sd, effective sample size (for the mean, over every chain) and
+        Monte Carlo SE of every parameter, after burn-in."""
+        chains = [c.to_numpy(dtype=float) for c in self.chain_draws()]
+        names = self.chain_draws()[0].columns
+        values = np.vstack(chains)
+        n = min(len(c) for c in chains)
+        ess = effective_sample_size(chains) if n > 3 else np.full(values.shape[1], np.nan)
         sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.full(values.shape[1], np.nan)
         return pd.DataFrame({"mean": values.mean(axis=0), "sd": sd, "ess": ess,
-                             "mcse": sd / np.sqrt(ess)}, index=draws.columns)
+                             "mcse": sd / np.sqrt(ess)}, index=names)

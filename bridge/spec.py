@@ -73,34 +73,92 @@ class Response:
                             "categorical responses only")
 
 
+AUTO = "auto"
+
+
 @dataclass
 class MCMC:
     """Sampler settings: burn-in, iterations between kept data sets, M, seed, and the
     number of independent chains (each with its own burn-in, M split among them).
 
-    jomo_compatible reproduces R jomo's (approximate) draw of the level-2 fixed effects,
-    for cross-checking against jomo only; the default is the exact full conditional.
+    ``burnin``, ``between`` and ``m`` may be ``"auto"``:
+
+    * ``burnin = "auto"`` extends the burn-in until every parameter has rank-normalised
+      split R-hat below 1.01 and bulk ESS of at least 400 over the second half of it,
+      up to ``max_burnin`` iterations per chain (:mod:`mlimpute.engine.convergence`);
+    * ``between = "auto"`` takes the smallest lag at which every parameter's
+      autocorrelation has fallen below 0.05;
+    * ``m = "auto"`` keeps ``pilot_m`` imputations, estimates the fraction of missing
+      information and adds imputations until the standard errors are replicable to a
+      coefficient of variation ``se_cv`` (von Hippel 2020; :func:`mlimpute.pool.how_many_imputations`).
+
+    The numbers chosen are recorded in the result's spec, so a saved spec repeats the
+    run exactly.  jomo_compatible reproduces R jomo's (approximate) draw of the level-2
+    fixed effects, for cross-checking against jomo only; the default is the exact full
+    conditional.
     """
 
-    burnin: int = 1000
-    between: int = 500
-    m: int = 20
+    burnin: int | str = 1000
+    between: int | str = 500
+    m: int | str = 20
     seed: int | None = None
     jomo_compatible: bool = False
     chains: int = 1
+    max_burnin: int = 20000
+    pilot_m: int = 20
+    se_cv: float = 0.05
 
     def __post_init__(self):
-        for name, low in (("burnin", 0), ("between", 1), ("m", 1), ("chains", 1)):
+        for name, low in (("burnin", 0), ("between", 1), ("m", 1), ("chains", 1),
+                          ("max_burnin", 4), ("pilot_m", 2)):
             value = getattr(self, name)
+            if name in ("burnin", "between", "m") and value == AUTO:
+                continue
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise SpecError(f"mcmc.{name} must be an integer >= {low}, got {value!r}")
-        if self.chains > self.m:
+                also = " or 'auto'" if name in ("burnin", "between", "m") else ""
+                raise SpecError(f"mcmc.{name} must be an integer >= {low}{also}, got {value!r}")
+        if isinstance(self.m, int) and self.chains > self.m:
             raise SpecError(f"mcmc.chains ({self.chains}) cannot exceed mcmc.m ({self.m})")
+        if self.m == AUTO and self.chains > self.pilot_m:
+            raise SpecError(f"mcmc.chains ({self.chains}) cannot exceed mcmc.pilot_m ({self.pilot_m})")
+        if isinstance(self.se_cv, bool) or not isinstance(self.se_cv, (int, float)) \
+                or not 0 < self.se_cv < 1:
+            raise SpecError(f"mcmc.se_cv must be a number between 0 and 1, got {self.se_cv!r}")
         if not isinstance(self.jomo_compatible, bool):
             raise SpecError(f"mcmc.jomo_compatible must be true or false, got {self.jomo_compatible!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or self.seed < 0):
             raise SpecError(f"mcmc.seed must be a non-negative integer, got {self.seed!r}")
+
+    @property
+    def automatic(self) -> bool:
+        """Whether any of burnin, between and m is chosen by the run."""
+        return AUTO in (self.burnin, self.between, self.m)
+
+
+@dataclass
+class Delta:
+    """A sensitivity shift for data missing not at random (Carpenter & Kenward 2013,
+    ch. 10): `shift` is added to every imputed value of response `response` (on the
+    latent probit scale for binary and ordinal responses), in the rows where `where`
+    holds (``"column"``: the column is nonzero; ``"column == value"`` and the other
+    comparisons ``!= < <= > >=``; None: every row).  Observed values never move."""
+
+    response: str
+    shift: float
+    where: str | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.response, str) or not self.response:
+            raise SpecError("every delta needs a response name")
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) \
+                or not math.isfinite(self.shift):
+            raise SpecError(f"delta for '{self.response}': the shift must be a finite number, "
+                            f"got {self.shift!r}")
+        self.shift = float(self.shift)
+        if self.where is not None and (not isinstance(self.where, str) or not self.where.strip()):
+            raise SpecError(f"delta for '{self.response}': 'where' must be a condition such as "
+                            "\"girl == 1\"")
 
 
 @dataclass
@@ -152,6 +210,7 @@ class Spec:
     level1_covariance: str = "common"
     mcmc: MCMC = field(default_factory=MCMC)
     priors: PriorSpec = field(default_factory=PriorSpec)
+    delta: list[Delta] = field(default_factory=list)
     version: int = SPEC_VERSION
 
     def __post_init__(self):
@@ -165,6 +224,10 @@ class Spec:
             self.mcmc = MCMC(**_known(MCMC, self.mcmc, "mcmc"))
         if isinstance(self.priors, dict):
             self.priors = PriorSpec(**_known(PriorSpec, self.priors, "priors"))
+        if not isinstance(self.delta, list):
+            raise SpecError("delta must be a list of {response, shift, where} settings")
+        self.delta = [d if isinstance(d, Delta) else Delta(**_known(Delta, d, "delta"))
+                      for d in self.delta]
         self.covariates = _names(self.covariates, "covariates")
         self.random_slopes = _names(self.random_slopes, "random_slopes")
         if self.level2_covariates is not None:
@@ -202,6 +265,13 @@ class Spec:
                 raise SpecError("level1_covariance = 'cluster' needs at least one level-1 response")
         if not any(r.level == 1 for r in self.responses) and self.random_slopes:
             raise SpecError("random_slopes need at least one level-1 response")
+        for d in self.delta:
+            if d.response not in names:
+                raise SpecError(f"delta: '{d.response}' is not a response of the model")
+            kind = self.responses[names.index(d.response)].type
+            if kind == "categorical":
+                raise SpecError(f"delta: '{d.response}' is categorical, which has no single "
+                                "scale to shift; shift a continuous, binary or ordinal response")
 
     # ------------------------------------------------------------------ views
     @property

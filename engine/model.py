@@ -28,6 +28,10 @@ class LevelData:
     kinds : response type of each column, a key of ``engine.responses.REGISTRY``.
     n_categories : number of categories of each column (None for continuous ones);
         categorical values are coded 0..K-1.
+    shift : optional (n, p) MNAR delta adjustment: added to the imputed values of
+        missing cells (on the latent scale for binary and ordinal responses) when a
+        completed data set is kept; never fed back into the chain, never applied to an
+        observed cell.  Categorical responses take no shift.
     """
 
     y: np.ndarray
@@ -35,6 +39,7 @@ class LevelData:
     coef_mask: np.ndarray
     kinds: list[str] = field(default_factory=list)
     n_categories: list[int | None] = field(default_factory=list)
+    shift: np.ndarray | None = None
 
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=float)
@@ -57,6 +62,10 @@ class LevelData:
             raise ValueError("every response needs at least one covariate (e.g. the intercept)")
         if not np.isfinite(self.x).all():
             raise ValueError("covariates must be fully observed and finite")
+        if self.shift is not None:
+            self.shift = np.asarray(self.shift, dtype=float)
+            if self.shift.shape != self.y.shape or not np.isfinite(self.shift).all():
+                raise ValueError(f"shift must be a finite {self.y.shape} array")
 
     @property
     def n_rows(self) -> int:

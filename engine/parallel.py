@@ -2,7 +2,9 @@
 
 Chain k gets its own generator from ``SeedSequence(seed).spawn(K)[k]``, runs its own
 burn-in and keeps M_k of the M imputations (M split as evenly as possible, the first
-chains taking the remainder).  Which process runs which chain does not matter: the
+chains taking the remainder).  :class:`ChainSet` advances the chains step by step (a
+burn-in that is extended until the chains converge, imputations added later);
+:func:`run_chains` runs them in one go.  Which process runs which chain does not matter: the
 output is identical for any number of workers.  With one chain the seed is used
 directly, as in :func:`run_sampler`.
 
@@ -43,18 +45,110 @@ def chain_seeds(seed: int, chains: int) -> list:
     return np.random.SeedSequence(seed).spawn(chains)
 
 
-def _run_one(data: ModelData, seed, burnin: int, between: int, m: int, jomo_compatible: bool,
-             progress: ProgressCallback | None = None) -> SamplerResult:
-    sampler = GibbsSampler(data, np.random.default_rng(seed), jomo_compatible)
-    return sampler.run(burnin, between, m, progress=progress)
+def _advance(sampler: GibbsSampler, warm: int, between: int, m: int, final: bool,
+             progress: ProgressCallback | None = None):
+    """One chain's share of a step of the run: `warm` burn-in iterations, then `m`
+    imputations `between` apart.  Returns the sampler to go on with, or its result when
+    the run is `final` (so that a worker does not send the whole state back)."""
+    total = warm + between * m
+
+    def offset(by):
+        if progress is None:
+            return None
+        return lambda done, _, kept: progress(by + done, total, kept)
+    if warm:
+        sampler.warm_up(warm, offset(0))
+    if m:
+        sampler.keep(between, m, offset(warm))
+    return sampler.result() if final else sampler
 
 
-def _run_one_remote(setup, data: ModelData, seed, burnin: int, between: int, m: int,
-                    jomo_compatible: bool) -> SamplerResult:
-    """A chain on an executor we do not own: its per-process setup runs in the task."""
+def _advance_remote(setup, *args):
+    """:func:`_advance` on an executor we do not own: its per-process setup runs in the task."""
     if setup is not None:
         setup()
-    return _run_one(data, seed, burnin, between, m, jomo_compatible)
+    return _advance(*args)
+
+
+class ChainSet:
+    """Independent chains advanced together, step by step, in this process, in local
+    worker processes or on an executor.
+
+    Each chain's sampler travels to a worker and back with its state (generator
+    included), so a run can stop between steps to look at the draws (``burnin =
+    "auto"``) and go on, and its output does not depend on where each step ran.  Use as
+    a context manager (it owns the worker pool)::
+
+        with ChainSet(data, seed, chains=2) as chains:
+            chains.advance(warm=1000)
+            chains.advance(between=500, per_chain=[10, 10], final=True)
+        results = chains.results
+    """
+
+    def __init__(self, data: ModelData, seed: int, chains: int = 1, workers: int | None = None,
+                 jomo_compatible: bool = False, progress: ProgressCallback | None = None,
+                 worker_setup=None, executor=None):
+        self.samplers = [GibbsSampler(data, np.random.default_rng(s), jomo_compatible)
+                         for s in chain_seeds(seed, chains)]
+        self.results: list[SamplerResult] | None = None
+        self.progress = progress
+        self.total = 0             # iterations planned over all chains (for the progress bar)
+        self.done = 0
+        self.kept = 0
+        self._workers = min(chains, workers or os.cpu_count() or 1)
+        self._executor = executor
+        self._setup = worker_setup
+        self._pool = None
+        self._stack = contextlib.ExitStack()
+
+    def __enter__(self) -> "ChainSet":
+        if self._executor is None and self._workers > 1:
+            self._pool = self._stack.enter_context(worker_pool(self._workers, self._setup))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stack.close()
+        return False
+
+    @property
+    def chains(self) -> list:
+        """Every chain's parameter draws so far (:class:`Chain`)."""
+        if self.results is not None:
+            return [r.chain for r in self.results]
+        return [s.chain for s in self.samplers]
+
+    def advance(self, warm: int = 0, between: int = 1, per_chain: list[int] | None = None,
+                final: bool = False) -> None:
+        """Every chain runs `warm` burn-in iterations, then keeps ``per_chain[k]``
+        imputations `between` apart; ``final`` ends the run (``results`` is then set)."""
+        if self.results is not None:
+            raise ValueError("the run has ended")
+        per_chain = per_chain or [0] * len(self.samplers)
+        totals = [warm + between * m for m in per_chain]
+        self.total = max(self.total, self.done + sum(totals))
+        jobs = [(sampler, warm, between, m, final) for sampler, m in zip(self.samplers, per_chain)]
+        if self._pool is None and self._executor is None:
+            out = []
+            for k, job in enumerate(jobs):
+                out.append(_advance(*job, progress=self._local_progress()))
+                self.done += totals[k]
+                self.kept += per_chain[k]
+        else:
+            if self._executor is not None:
+                futures = [self._executor.submit(_advance_remote, self._setup, *job) for job in jobs]
+            else:
+                futures = [_AsyncFuture(self._pool.apply_async(_advance, job)) for job in jobs]
+            out = _collect(futures, totals, per_chain, self)
+        if final:
+            self.results = out
+        else:
+            self.samplers = out
+
+    def _local_progress(self):
+        if self.progress is None:
+            return None
+        start, kept = self.done, self.kept
+        return lambda done, _, imputations: self.progress(start + done, self.total, kept + imputations)
 
 
 def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, chains: int = 1,
@@ -69,32 +163,10 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
     limit the BLAS thread pool).  ``executor``, if given, runs the chains instead of a
     local pool (`workers` is then ignored).
     """
-    per_chain = split_imputations(m, chains)
-    seeds = chain_seeds(seed, chains)
-    totals = [burnin + between * mk for mk in per_chain]
-    grand_total = sum(totals)
-    workers = min(chains, workers or os.cpu_count() or 1)
-    results: list[SamplerResult] = []
-    if workers <= 1 and executor is None:
-        offset, kept = 0, 0
-        for k in range(chains):
-            def local(done, total, imputations, offset=offset, kept=kept):
-                if progress is not None:
-                    progress(offset + done, grand_total, kept + imputations)
-            results.append(_run_one(data, seeds[k], burnin, between, per_chain[k],
-                                    jomo_compatible, local))
-            offset += totals[k]
-            kept += per_chain[k]
-        return results
-    if executor is not None:
-        futures = [executor.submit(_run_one_remote, worker_setup, data, seeds[k], burnin,
-                                   between, per_chain[k], jomo_compatible) for k in range(chains)]
-        return _collect(futures, totals, per_chain, grand_total, progress)
-    with worker_pool(workers, worker_setup) as pool:
-        futures = [_AsyncFuture(pool.apply_async(_run_one, (data, seeds[k], burnin, between,
-                                                            per_chain[k], jomo_compatible)))
-                   for k in range(chains)]
-        return _collect(futures, totals, per_chain, grand_total, progress)
+    with ChainSet(data, seed, chains, workers, jomo_compatible, progress, worker_setup,
+                  executor) as chain_set:
+        chain_set.advance(burnin, between, split_imputations(m, chains), final=True)
+    return chain_set.results
 
 
 @contextlib.contextmanager
@@ -158,17 +230,17 @@ def _worker_init(setup) -> None:
         setup()
 
 
-def _collect(futures, totals, per_chain, grand_total, progress) -> list[SamplerResult]:
+def _collect(futures, totals, per_chain, chain_set: ChainSet) -> list:
     """Results in chain order, reporting progress chain by chain.  If waiting stops early,
     the futures not yet finished are cancelled (where the executor allows it)."""
-    results, done, kept = [], 0, 0
+    results = []
     try:
         for k, future in enumerate(futures):
             results.append(future.result())
-            done += totals[k]
-            kept += per_chain[k]
-            if progress is not None:
-                progress(done, grand_total, kept)
+            chain_set.done += totals[k]
+            chain_set.kept += per_chain[k]
+            if chain_set.progress is not None:
+                chain_set.progress(chain_set.done, chain_set.total, chain_set.kept)
     except BaseException:
         for future in futures:
             future.cancel()

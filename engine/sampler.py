@@ -100,7 +100,8 @@ class _Level:
     """Working columns of one level: response blocks, covariates, missingness patterns."""
 
     def __init__(self, values: np.ndarray, x: np.ndarray, coef_mask: np.ndarray,
-                 kinds: list[str], n_categories: list[int | None]):
+                 kinds: list[str], n_categories: list[int | None],
+                 shift: np.ndarray | None = None):
         self.values = values                       # (n, p) responses, NaN missing
         self.x = x
         self.blocks: list[tuple[ResponseType, slice, int]] = []
@@ -125,6 +126,23 @@ class _Level:
         self.weights = None
         self.total_weight = float(n)       # the n of the covariance posteriors (sum of weights)
         self.latent_blocks = [b for b in self.blocks if b[0].has_latent]
+        self.shift_working = None if shift is None else self._working_shift(shift)
+
+    def _working_shift(self, shift: np.ndarray) -> np.ndarray | None:
+        """The MNAR shift of missing cells on the working columns (None when it moves
+        nothing); a type with several working columns (categorical) has no one scale to
+        shift on and is refused."""
+        missing = np.isnan(self.values)
+        if not np.any(shift[missing] != 0):
+            return None
+        out = np.zeros(self.working.shape)
+        for rtype, cols, r in self.blocks:
+            moved = np.where(missing[:, r], shift[:, r], 0.0)
+            if np.any(moved != 0) and cols.stop - cols.start != 1:
+                raise ValueError(f"a {rtype.name} response (column {r}) cannot be shifted: "
+                                 "it has no single latent scale")
+            out[:, cols.start] = moved
+        return out
 
     def weight(self, weights: np.ndarray | None) -> None:
         """Use sampling weights in this level's parameter updates (X'WX and X'WR)."""
@@ -163,10 +181,15 @@ class _Level:
                 raise ValueError(f"working column {c} has no observed value")
             working[miss, c] = working[~miss, c].mean()
 
-    def decode(self) -> np.ndarray:
+    def decode(self, shifted: bool = False) -> np.ndarray:
+        """Response values implied by the working columns; ``shifted`` adds the MNAR
+        shift to the missing cells first (for a completed data set, not for the chain)."""
+        working = self.working
+        if shifted and self.shift_working is not None:
+            working = working + self.shift_working
         out = np.empty(self.values.shape)
         for rtype, cols, r in self.blocks:
-            out[:, r] = rtype.decode(self.working[:, cols])
+            out[:, r] = rtype.decode(working[:, cols])
         return out
 
 
@@ -350,8 +373,8 @@ class GibbsSampler:
 
         l1, l2 = data.level1, data.level2
         self.level1 = _Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds,
-                             l1.n_categories)
-        self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, l2.n_categories)
+                             l1.n_categories, None if l1.shift is None else l1.shift[self._order])
+        self.level2 = _Level(l2.y, l2.x, l2.coef_mask, l2.kinds, l2.n_categories, l2.shift)
         self.z = data.z[self._order]
         self.q = self.z.shape[1]
         # sampling weights (None: unweighted): w_unit within clusters for u_j, the products
@@ -397,6 +420,14 @@ class GibbsSampler:
         # step that changes W1, B1 or u, so that no step recomputes them from scratch
         self._resid1 = self.level1.working - self.level1.x @ self.beta1
         self._scratch1 = np.empty_like(self._resid1)     # reused for (N, w1) temporaries
+        # what a run has done so far (warm_up / keep may be called repeatedly)
+        self._missing1 = np.isnan(data.level1.y)
+        self._missing2 = np.isnan(data.level2.y)
+        self._segments: list[Chain] = []
+        self._imputations: list[Imputation] = []
+        self._cluster_sum, self._cluster_count = None, 0
+        self.iterations_done = 0
+        self.burnin_done = 0
 
     def _init_cluster_covariance(self, data: ModelData) -> None:
         """Cluster-specific Omega_e (continuous level-1 responses only): per-cluster
@@ -609,12 +640,13 @@ class GibbsSampler:
             out["level1.cluster_df"] = np.array([self.cluster_cov.a])
         return out
 
-    def current_values(self) -> tuple[np.ndarray, np.ndarray]:
-        """Completed response matrices of both levels, in the caller's row order."""
+    def current_values(self, shifted: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Completed response matrices of both levels, in the caller's row order, with
+        the MNAR shift of :class:`~.model.LevelData` applied unless ``shifted`` is False."""
         self._fill_masked_level1()
         values1 = np.empty_like(self.level1.values)
-        values1[self._order] = self.level1.decode()
-        return values1, self.level2.decode()
+        values1[self._order] = self.level1.decode(shifted)
+        return values1, self.level2.decode(shifted)
 
     def chain_bytes(self, iterations: int) -> int:
         """Memory the :class:`Chain` of `iterations` iterations takes (parameters the
@@ -623,6 +655,80 @@ class GibbsSampler:
         per_iteration = k1 * self.w1 + k2 * self.w2 + self.w1 ** 2 + self.dim_u ** 2
         per_iteration += sum(len(v) for v in self.type_parameters().values())
         return 8 * iterations * per_iteration
+
+    # ------------------------------------------------------------------ running
+    def warm_up(self, iterations: int, progress: ProgressCallback | None = None) -> None:
+        """Run `iterations` more burn-in iterations (Metropolis-Hastings steps adapt),
+        recording the parameters.  Can be called repeatedly (how ``burnin = "auto"``
+        extends a burn-in until the chains have converged), but not once imputations
+        are kept."""
+        if self._imputations:
+            raise ValueError("the burn-in is over: imputations are already kept")
+        self._advance(iterations, adapt=True, between=0, progress=progress)
+        self.burnin_done += iterations
+
+    def keep(self, between: int, m: int, progress: ProgressCallback | None = None) -> None:
+        """Keep `m` more completed data sets, one every `between` iterations (no
+        adaptation).  Can be called again to add imputations without a new burn-in."""
+        if between < 1 or m < 0:
+            raise ValueError("need between >= 1 and m >= 0")
+        self._advance(between * m, adapt=False, between=between, progress=progress)
+
+    def _advance(self, total: int, adapt: bool, between: int,
+                 progress: ProgressCallback | None) -> None:
+        """`total` iterations, the parameters recorded; with ``between``, the completed
+        data every `between` iterations.  ``progress(done, total, imputations)``
+        counts within this call."""
+        if total < 0:
+            raise ValueError("the number of iterations cannot be negative")
+        segment = self._empty_segment(total)
+        for it in range(total):
+            self.step(adapt=adapt)
+            if not adapt and self.cluster_cov is not None:
+                if self._cluster_sum is None:
+                    self._cluster_sum = np.zeros_like(self.cluster_cov.omegas)
+                self._cluster_sum += self.cluster_cov.omegas
+                self._cluster_count += 1
+            segment.beta1[it], segment.beta2[it] = self.beta1, self.beta2
+            segment.omega_e[it], segment.omega_u[it] = self.omega_e, self.omega_u
+            for name, value in self.type_parameters().items():
+                segment.extra[name][it] = value
+            done = it + 1
+            if between and done % between == 0:
+                values1, values2 = self.current_values()
+                self._imputations.append(Imputation(values1[self._missing1],
+                                                    values2[self._missing2],
+                                                    self.iterations_done + done))
+            if progress is not None:
+                progress(done, total, len(self._imputations))
+        self.iterations_done += total
+        self._segments.append(segment)
+
+    @property
+    def chain(self) -> Chain:
+        """The parameter draws of every iteration run so far, burn-in first."""
+        parts = self._segments or [self._empty_segment()]
+        return Chain(*(np.concatenate([getattr(p, name) for p in parts])
+                       for name in ("beta1", "beta2", "omega_e", "omega_u")),
+                     self.burnin_done,
+                     {name: np.concatenate([p.extra[name] for p in parts]) for name in parts[0].extra})
+
+    def _empty_segment(self, length: int = 0) -> Chain:
+        """Room for `length` iterations' parameter draws."""
+        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
+        return Chain(np.empty((length, k1, self.w1)), np.empty((length, k2, self.w2)),
+                     np.empty((length, self.w1, self.w1)),
+                     np.empty((length, self.dim_u, self.dim_u)), 0,
+                     {name: np.empty((length, len(value)))
+                      for name, value in self.type_parameters().items()})
+
+    def result(self) -> SamplerResult:
+        """The imputations kept and the chain so far."""
+        extra = {}
+        if self._cluster_sum is not None:   # posterior means of Omega_e,j, clusters 0..J-1
+            extra["omega_e_clusters"] = self._cluster_sum / self._cluster_count
+        return SamplerResult(list(self._imputations), self.chain, self._missing1, self._missing2,
+                             self.iterations_done, extra)
 
     def run(self, burnin: int, between: int, m: int,
             progress: ProgressCallback | None = None) -> SamplerResult:
@@ -635,32 +741,14 @@ class GibbsSampler:
         if burnin < 0 or between < 1 or m < 1:
             raise ValueError("need burnin >= 0, between >= 1 and m >= 1")
         total = burnin + between * m
-        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
-        chain = Chain(np.empty((total, k1, self.w1)), np.empty((total, k2, self.w2)),
-                      np.empty((total, self.w1, self.w1)), np.empty((total, self.dim_u, self.dim_u)),
-                      burnin)
-        missing1 = np.isnan(self.data.level1.y)
-        missing2 = np.isnan(self.data.level2.y)
-        imputations: list[Imputation] = []
-        cluster_sum = None if self.cluster_cov is None else np.zeros_like(self.cluster_cov.omegas)
-        for it in range(total):
-            self.step(adapt=it < burnin)
-            if cluster_sum is not None and it >= burnin:
-                cluster_sum += self.cluster_cov.omegas
-            chain.beta1[it], chain.beta2[it] = self.beta1, self.beta2
-            chain.omega_e[it], chain.omega_u[it] = self.omega_e, self.omega_u
-            for name, value in self.type_parameters().items():
-                chain.extra.setdefault(name, np.empty((total, len(value))))[it] = value
-            done = it + 1
-            if done > burnin and (done - burnin) % between == 0:
-                values1, values2 = self.current_values()
-                imputations.append(Imputation(values1[missing1], values2[missing2], done))
-            if progress is not None:
-                progress(done, total, len(imputations))
-        extra = {}
-        if cluster_sum is not None:   # posterior means of Omega_e,j, clusters in code order 0..J-1
-            extra["omega_e_clusters"] = cluster_sum / (total - burnin)
-        return SamplerResult(imputations, chain, missing1, missing2, total, extra)
+
+        def offset(by):
+            if progress is None:
+                return None
+            return lambda done, _, kept: progress(by + done, total, kept)
+        self.warm_up(burnin, offset(0))
+        self.keep(between, m, offset(burnin))
+        return self.result()
 
 
 def run_sampler(data: ModelData, burnin: int, between: int, m: int,

@@ -1,12 +1,14 @@
-"""Chain diagnostics: split R-hat, ESS, lag checks, plots, CLI."""
+"""Chain diagnostics: rank-normalised R-hat, bulk/tail ESS (against ArviZ), lag checks,
+plots, CLI."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlimpute.cli import main
 from mlimpute.diagnose import diagnose, summarize, warnings_for
-from mlimpute.engine.diagnostics import effective_sample_size, split_rhat
+from mlimpute.engine.diagnostics import effective_sample_size, ess, first_lag_below, rhat
 from mlimpute.simulate import simulate
 
 RNG = np.random.default_rng(3)
@@ -20,16 +22,51 @@ def _ar1(n, phi):
     return x
 
 
+def _ar1_chains(chains, n, phi, k, rng):
+    x = np.zeros((chains, n, k))
+    e = rng.normal(size=(chains, n, k))
+    for t in range(1, n):
+        x[:, t] = phi * x[:, t - 1] + e[:, t]
+    return x
+
+
+@pytest.mark.parametrize("chains, n, phi", [(2, 801, 0.9), (4, 500, 0.0), (3, 300, 0.97),
+                                            (2, 1000, -0.3), (1, 999, 0.5)])
+def test_rhat_and_ess_equal_arviz(chains, n, phi):
+    """Our Vehtari et al. (2021) diagnostics against ArviZ's, on chains that mix well,
+    badly, anticorrelate, disagree in location and in scale, and have ties."""
+    az = pytest.importorskip("arviz")
+    rng = np.random.default_rng(int(100 * phi) + n)
+    x = _ar1_chains(chains, n, phi, 4, rng)
+    x[..., 1] += 0.4 * np.arange(chains)[:, None]            # chains in different places
+    x[..., 2] = np.round(x[..., 2])                          # ties
+    x[..., 3] *= (1 + np.arange(chains))[:, None]            # chains of different spread
+    for kind in ("bulk", "tail", "mean"):
+        theirs = [az.ess(x[..., k], method=kind) for k in range(4)]
+        np.testing.assert_allclose(ess((x,), kind), theirs, rtol=1e-9)
+    if chains > 1:          # ArviZ refuses R-hat of one chain; we split it in halves
+        theirs = [az.rhat(x[..., k], method="rank") for k in range(4)]
+        np.testing.assert_allclose(rhat((x,)), theirs, rtol=1e-9)
+
+
 def test_rhat_and_ess_on_known_chains():
     iid = RNG.normal(size=(4000, 2))
-    assert np.all(np.abs(split_rhat(iid) - 1) < 0.01)
+    assert np.all(np.abs(rhat(iid) - 1) < 0.01)
     drifting = np.linspace(0, 3, 4000)[:, None] + RNG.normal(size=(4000, 1))
-    assert split_rhat(drifting)[0] > 1.2
+    assert rhat(drifting)[0] > 1.2
+    # a chain whose halves differ only in spread: caught by the folded R-hat
+    spread = np.concatenate([RNG.normal(size=2000), 3 * RNG.normal(size=2000)])[:, None]
+    assert rhat(spread)[0] > 1.1
     # ESS of an AR(1) chain is about n (1 - phi) / (1 + phi)
     phi = 0.8
     ess = effective_sample_size(_ar1(20000, phi)[:, None])[0]
     assert 0.8 < ess / (20000 * (1 - phi) / (1 + phi)) < 1.25
     assert abs(effective_sample_size(iid)[0] / 4000 - 1) < 0.15
+    # the gap at which consecutive draws of an AR(1) chain correlate below 0.05:
+    # phi^L < 0.05, L = ceil(log 0.05 / log 0.8) = 14 (estimated, so within a few lags)
+    long = _ar1_chains(1, 200_000, phi, 1, np.random.default_rng(1))[0]
+    assert 12 <= first_lag_below(long, 0.05) <= 16
+    assert first_lag_below(iid, 0.05) == 1
 
 
 def test_warnings_in_words():
@@ -54,7 +91,7 @@ def test_impute_diagnostics_and_diagnose_command(tmp_path):
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["beta1.png", "beta2.png", "omega_e.png", "omega_u.png", "summary.csv"]
     summary = pd.read_csv(folder / "summary.csv", index_col="parameter")
-    assert {"mean", "sd", "ess", "rhat", "acf_lag10"} <= set(summary.columns)
+    assert {"mean", "sd", "ess_bulk", "ess_tail", "rhat", "acf_lag10"} <= set(summary.columns)
     again = tmp_path / "again"
     assert main(["diagnose", str(chain), "-o", str(again), "--between", "10"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(again / "summary.csv"), pd.read_csv(folder / "summary.csv"))
@@ -93,8 +130,9 @@ def test_html_report_is_self_contained(tmp_path):
 
 
 def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
-    """--report takes the summary the CLI computed for its warnings (one diagnose call)."""
+    """--report takes the summary the run computed for its warnings (one diagnose call)."""
     import mlimpute.commands
+    import mlimpute.pipeline
     import mlimpute.report
     calls = []
 
@@ -102,6 +140,7 @@ def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):
         calls.append(args)
         return diagnose(*args, **kwargs)
     monkeypatch.setattr(mlimpute.commands, "diagnose", counting)
+    monkeypatch.setattr(mlimpute.pipeline, "diagnose", counting)
     monkeypatch.setattr(mlimpute.report, "diagnose", counting)
     text = _report_text(tmp_path)
     assert len(calls) == 1

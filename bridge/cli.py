@@ -56,7 +56,12 @@ def _count_or_auto(low: int):
     count = _count(low)
 
     def parse(text: str):
-        return "auto" if text.strip().lower() == "auto" else count(text)
+        if text.strip().lower() == "auto":
+            return "auto"
+        try:
+            return count(text)
+        except argparse.ArgumentTypeError as exc:
+            raise argparse.ArgumentTypeError(f"{exc} or 'auto'") from None
     parse.__name__ = "count or auto"
     return parse
 

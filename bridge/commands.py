@@ -286,12 +286,49 @@ def _cmd_pool(args) -> int:
         test = compare_models_d3(completed, args.model, args.null_model)
         print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {test['F']:.4g} on "
               f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {test['p_value']:.4g}")
+    fmi = pooled["fmi"].dropna()
+    if len(fmi):
+        from .pool import how_many_imputations
+        needed = how_many_imputations(fmi, len(completed), args.se_cv)
+        print(f"\nImputations needed for standard errors replicable to a coefficient of "
+              f"variation of {args.se_cv:g}: {needed} (von Hippel 2020; largest FMI "
+              f"{fmi.max():.3f}, {fmi.idxmax()}); this analysis has {len(completed)}.")
     if args.output:
         write_data(table.reset_index(names="term"), args.output)
     return 0
 
 
+def _cmd_sensitivity(args) -> int:
+    from .sensitivity import plot, sensitivity
+
+    plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
+    plan.write("output file", args.output).write("--plot file", args.plot).check()
+    format_for(Path(args.output))
+    if args.plot and Path(args.plot).suffix.lower() != ".png":
+        raise MlimputeError(f"--plot '{args.plot}': the plot is written as PNG; name it .png")
+    frame, metadata = read_data(args.input, args.na_values)
+    with about_file(args.input):
+        check_not_stacked(frame)
+        spec = _spec_from_args(args, frame, metadata)
+        from .fit import check_formula
+        check_formula(args.model, frame)
+        spec = _with_run_settings(spec, args)
+        spec.validate(frame)
+        say = None if args.quiet else (lambda text: print(f"mlimpute: {text}", file=sys.stderr))
+        table = sensitivity(frame, spec, args.response, args.deltas, args.model,
+                            where=args.where, progress=not args.quiet, workers=args.workers,
+                            hard_missing=metadata.hard_missing, notify=say)
+    write_data(table, args.output)
+    if args.plot:
+        plot(table, args.plot, args.response)
+    wide = table.pivot(index="delta", columns="term", values="estimate")
+    print(f"Pooled estimates of {args.model} by delta (shift of the imputed {args.response}"
+          f"{' where ' + args.where if args.where else ''}; delta = 0 is MAR):")
+    print(wide[list(dict.fromkeys(table["term"]))].to_string(float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
 COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool,
-            "diagnose": _cmd_diagnose}
+            "diagnose": _cmd_diagnose, "sensitivity": _cmd_sensitivity}
 
 

@@ -198,13 +198,12 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
     model, fit = _fit_mixed(parsed, frame, reml, text)
     errors = np.sqrt(np.diag(_fixed_effects_covariance(model, fit)))
     table = pd.DataFrame({"estimate": fit.fe_params, "std_error": errors})
-    cov_re = fit.cov_re
-    for a, name in enumerate(cov_re.index):
-        label = f"var({parsed.group})" if name in ("Group", "Intercept") \
-            else f"var({parsed.group}:{name})"       # the random intercept, then slopes
-        table.loc[label] = [cov_re.iloc[a, a], np.nan]
-    table.loc["var(residual)"] = [fit.scale, np.nan]
-    return table
+    from .variance_components import ClusterCrossProducts, component_table
+    stats = ClusterCrossProducts(np.asarray(model.endog, float), np.asarray(model.exog, float),
+                                 np.asarray(model.exog_re, float), np.asarray(model.groups))
+    components = component_table(stats, np.asarray(fit.cov_re, dtype=float), float(fit.scale),
+                                 parsed.group, list(fit.cov_re.index))
+    return pd.concat([table, components])
 
 
 def completed_frames(completed) -> list[pd.DataFrame]:
@@ -231,13 +230,19 @@ def _fit_numbered(args):
 
 def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | None = None,
                family: str = "gaussian", workers: int = 1, progress=None) -> pd.DataFrame:
-    """Fit `formula` to each completed data set and pool: Rubin's rules for the fixed
-    effects, the mean over imputations for variance components (Carpenter & Kenward 2013).
+    """Fit `formula` to each completed data set and pool with Rubin's rules: the fixed
+    effects as they are; the variance components (``var(...)``, ``cor(...)``,
+    ``icc(...)``) on the scale where they are roughly normal (log-SD, Fisher z, logit;
+    :mod:`mlimpute.variance_components`), transformed back, interval end by end.  A
+    component that some imputation estimates on the boundary (a zero variance, so no
+    standard error) is averaged over imputations without an interval.
 
     completed : an ImputationResult, a stacked frame or an iterable of completed frames.
     workers : processes for the per-imputation fits (worth it for large mixed models).
     progress : ``progress(done, total)`` after each fit (e.g. a progress bar).
     """
+    from .variance_components import SCALES, kind_of
+
     frames = completed_frames(completed)
     if len(frames) < 2:
         raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
@@ -246,11 +251,21 @@ def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | 
     tables = process_map(_fit_numbered, jobs, workers, progress=progress)
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T
     errors = pd.DataFrame({m: t["std_error"] for m, t in enumerate(tables)}).T
-    fixed = [c for c in estimates.columns if not c.startswith("var(")]
+    fixed = [c for c in estimates.columns if kind_of(c) is None]
     pooled = rubin(estimates[fixed], errors[fixed] ** 2, df_complete=df_complete)
-    components = [c for c in estimates.columns if c.startswith("var(")]
-    for c in components:
-        pooled.loc[c, "estimate"] = estimates[c].mean()
+    for term in [c for c in estimates.columns if kind_of(c) is not None]:
+        forward, back, slope = SCALES[kind_of(term)]
+        q, se = estimates[term].to_numpy(float), errors[term].to_numpy(float)
+        if not np.all(np.isfinite(se)):
+            pooled.loc[term, "estimate"] = q.mean()
+            continue
+        row = rubin(forward(q)[:, None], (se * slope(q))[:, None] ** 2).iloc[0]
+        estimate = back(row["estimate"])
+        pooled.loc[term] = row
+        pooled.loc[term, ["estimate", "ci_lower", "ci_upper"]] = \
+            [estimate, back(row["ci_lower"]), back(row["ci_upper"])]
+        pooled.loc[term, "std_error"] = row["std_error"] / slope(estimate)
+        pooled.loc[term, ["t", "p_value"]] = np.nan        # no test of a variance against 0 here
     return pooled
 
 

@@ -39,11 +39,14 @@ def _guarded(function):
     return wrapper
 
 
-def _integer(value, what: str) -> int | None:
-    """R passes numbers as doubles; accept whole numbers only."""
+def _integer(value, what: str, auto: bool = False) -> int | str | None:
+    """R passes numbers as doubles; accept whole numbers only (and "auto" where the
+    setting can be chosen by the run)."""
     if value is None:
         return None
-    if float(value) != int(value):
+    if auto and isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) or float(value) != int(value):
         raise MlimputeError(f"{what} must be a whole number, got {value}")
     return int(value)
 
@@ -56,36 +59,57 @@ def impute_rds(input: str, output: str, *, cluster: str | None = None,
                spec: str | None = None, m=None, burnin=None, between=None, seed=None,
                chains=None, level1_weight: str | None = None, level2_weight: str | None = None,
                priors: dict | None = None, chain: str | None = None,
-               quiet: bool = True) -> dict:
+               quiet: bool = True, max_burnin=None, pilot_m=None, se_cv=None,
+               delta: list | None = None, model: str | None = None) -> dict:
     """Impute the data.frame in `input` (.rds) and write the stacked R-long result
     (``.imp`` 0..M, ``.id``) to `output` (.rds).  The model comes from `spec` (JSON
     text), a mitml `formula`/`type`, or REALCOM's default model for `cluster`; MCMC
     settings given (not None) override the spec's, weights and priors are added.  With
     `chain`, every iteration's draws are written there (.rds) for ``plot()``.
+    `burnin`, `between` and `m` may be "auto" (with `max_burnin`, `pilot_m`, `se_cv`);
+    `delta` holds MNAR shifts written as the command line's ``--delta`` ("y=-0.3 if
+    girl == 1"); `model` is the model of interest that ``m = "auto"`` sizes M for.
 
     Returns the spec used (JSON, seed included, so that it reproduces the run), the
-    imputed columns, the diagnostics table (posterior mean, sd, ESS, split R-hat) and the
-    warnings in words."""
+    imputed columns, the diagnostics table (posterior mean, sd, bulk and tail ESS,
+    rank-normalised R-hat), the warnings in words and the notes on what "auto" chose."""
     frame, metadata = read_data(input)
     with about_file(input):
-        return _impute_frame(frame, metadata, output, cluster=cluster, formula=formula,
-                             type=type, random_L1=random_L1, responses=responses,
-                             covariates=covariates, exclude=exclude, spec=spec, m=m,
-                             burnin=burnin, between=between, seed=seed, chains=chains,
-                             level1_weight=level1_weight, level2_weight=level2_weight,
-                             priors=priors, chain=chain, quiet=quiet)
+        model_spec = _spec_for(frame, metadata, cluster=cluster, formula=formula, type=type,
+                               random_L1=random_L1, responses=responses, covariates=covariates,
+                               exclude=exclude, spec=spec, m=m, burnin=burnin, between=between,
+                               seed=seed, chains=chains, level1_weight=level1_weight,
+                               level2_weight=level2_weight, priors=priors, max_burnin=max_burnin,
+                               pilot_m=pilot_m, se_cv=se_cv, delta=delta)
+        result = impute(frame, model_spec, progress=not quiet, model=model)
+    write_data(result.stacked("long"), output, metadata)
+    if chain:
+        from .diagnose import chain_table
+        write_data(chain_table(result.chain_draws(include_burnin=True), result.spec.mcmc.burnin),
+                   chain)
+    table = result.diagnostics
+    summary = {} if table is None else {
+        "parameter": list(table.index), **{k: [float(v) for v in table[k]] for k in
+                                           ("mean", "sd", "ess_bulk", "ess_tail", "rhat")}}
+    return {"spec": result.spec.to_json(), "imputed": result.imputed_vars,
+            "summary": summary, "warnings": result.warnings, "notes": result.notes}
 
 
-def _impute_frame(frame, metadata, output, *, cluster, formula, type, random_L1, responses,
-                  covariates, exclude, spec, m, burnin, between, seed, chains, level1_weight,
-                  level2_weight, priors, chain, quiet) -> dict:
+def _spec_for(frame, metadata, *, cluster=None, formula=None, type=None, random_L1="none",
+              responses=None, covariates=None, exclude=None, spec=None, m=None, burnin=None,
+              between=None, seed=None, chains=None, level1_weight=None, level2_weight=None,
+              priors=None, max_burnin=None, pilot_m=None, se_cv=None, delta=None) -> Spec:
+    """The imputation model of an R call: from a spec (JSON), a mitml formula/type or the
+    default model for a cluster, with the call's settings, weights, priors and deltas,
+    checked against the data, with a seed."""
     from dataclasses import replace
 
-    from .diagnose import chain_table, diagnose
-
-    settings = {"m": _integer(m, "m"), "burnin": _integer(burnin, "burnin"),
-                "between": _integer(between, "between"), "seed": _integer(seed, "seed"),
-                "chains": _integer(chains, "chains")}
+    settings = {"m": _integer(m, "m", auto=True), "burnin": _integer(burnin, "burnin", auto=True),
+                "between": _integer(between, "between", auto=True),
+                "seed": _integer(seed, "seed"), "chains": _integer(chains, "chains"),
+                "max_burnin": _integer(max_burnin, "max_burnin"),
+                "pilot_m": _integer(pilot_m, "pilot_m"),
+                "se_cv": None if se_cv is None else float(se_cv)}
     if spec is not None:
         model = Spec.from_json(spec)
     elif formula is not None or type is not None:
@@ -106,33 +130,50 @@ def _impute_frame(frame, metadata, output, *, cluster, formula, type, random_L1,
         settings_now["priors"] = {**settings_now.get("priors", {}), **dict(priors)}
         model = Spec.from_dict(settings_now)
     model = model.with_mcmc(**settings)
+    if delta:
+        from .delta import parse_option
+        model = replace(model, delta=model.delta + [parse_option(str(text)) for text in _names(delta)])
     if model.mcmc.seed is None:
         model = model.with_mcmc(seed=new_seed())
     model.validate(frame)
-    result = impute(frame, model, progress=not quiet)
-    write_data(result.stacked("long"), output, metadata)
-    chains = result.chain_draws(include_burnin=True)
-    table, notes = diagnose(chains, None, model.mcmc.burnin, model.mcmc.between) \
-        if min(len(c) for c in chains) - model.mcmc.burnin >= 4 else (None, [])
-    if chain:
-        write_data(chain_table(chains, model.mcmc.burnin), chain)
-    summary = {} if table is None else {
-        "parameter": list(table.index), **{k: [float(v) for v in table[k]] for k in
-                                           ("mean", "sd", "ess", "rhat")}}
-    return {"spec": result.model.spec.to_json(), "imputed": result.imputed_vars,
-            "summary": summary, "warnings": notes}
+    return model
+
+
+@_guarded
+def sensitivity_rds(input: str, output: str, *, response: str, deltas, model: str,
+                    where: str | None = None, quiet: bool = True, **settings) -> dict:
+    """MNAR sensitivity analysis of the data.frame in `input` (.rds): for every shift in
+    `deltas` of `response` (optionally only `where` a condition holds), impute and pool
+    `model`; the table (delta, term, estimate, std_error, ci_lower, ci_upper, p_value,
+    fmi) is written to `output` (CSV).  `settings` are :func:`impute_rds`'s model and MCMC
+    arguments."""
+    from .sensitivity import sensitivity
+    frame, metadata = read_data(input)
+    with about_file(input):
+        spec = _spec_for(frame, metadata, **settings)
+        table = sensitivity(frame, spec, str(response), [float(d) for d in _names(deltas)],
+                            str(model), where=where, progress=not quiet,
+                            hard_missing=metadata.hard_missing)
+    write_data(table, output)
+    return {}
 
 
 @_guarded
 def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
-             family: str = "gaussian") -> dict:
+             family: str = "gaussian", se_cv: float = 0.05) -> dict:
     """Fit `formula` (``y ~ x + (1 | cluster)``) to each imputation in the stacked .rds
-    file and write the pooled table (Rubin's rules, Barnard-Rubin df) as CSV."""
+    file and write the pooled table (Rubin's rules, Barnard-Rubin df; variance components
+    with intervals) as CSV.  Returns the imputations needed for standard errors
+    replicable to a coefficient of variation `se_cv` (von Hippel 2020)."""
     from .fit import fit_pooled
+    from .pool import how_many_imputations
     frame, _ = read_data(stacked)
     pooled = fit_pooled(frame, formula, reml=bool(reml), family=family)
     write_data(pooled.reset_index(names="term"), output)
-    return {}
+    fmi = pooled["fmi"].dropna()
+    m = int(frame[".imp"].max()) if ".imp" in frame.columns else None
+    needed = how_many_imputations(fmi, m, float(se_cv)) if len(fmi) and m and m > 1 else None
+    return {"m_needed": needed}
 
 
 def _names(value) -> list[str] | None:

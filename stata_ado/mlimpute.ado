@@ -4,7 +4,8 @@
 program define mlimpute
     version 14
     syntax varlist(min=1 numeric) [if] [in], CLuster(varname) ///
-        [M(integer 20) BURNin(integer 1000) BETween(integer 500) SEED(integer -1) ///
+        [M(string) BURNin(string) BETween(string) SEED(integer -1) ///
+         MAXBURNin(string) PILOTm(string) SECV(string) DELta(string asis) ///
          ORDinal(varlist numeric) CATegorical(varlist numeric) BINary(varlist numeric) ///
          CONTinuous(varlist numeric) COVariates(varlist numeric) EXclude(varlist) ///
          RANDOMslopes(varlist numeric) LEVEL1wgt(varname numeric) LEVEL2wgt(varname numeric) ///
@@ -27,7 +28,18 @@ program define mlimpute
 
     * the options exactly as the mlimpute command line takes them
     local args `"impute "`input'" -o "`output'" --cluster `cluster' --responses `varlist'"'
+    * m(), burnin() and between() take a number or "auto" (checked by mlimpute)
+    if "`m'" == "" local m 20
+    if "`burnin'" == "" local burnin 1000
+    if "`between'" == "" local between 500
     local args `"`args' --m `m' --burnin `burnin' --between `between' --chains `chains'"'
+    if "`maxburnin'" != "" local args `"`args' --max-burnin `maxburnin'"'
+    if "`pilotm'" != "" local args `"`args' --pilot-m `pilotm'"'
+    if "`secv'" != "" local args `"`args' --se-cv `secv'"'
+    * delta("y=-0.3" "z=0.2 if girl==1"): one --delta per quoted shift
+    foreach shift of local delta {
+        local args `"`args' --delta "`shift'""'
+    }
     local args `"`args' --sample `touse'"'
     if `seed' >= 0 {
         local args `"`args' --seed `seed'"'

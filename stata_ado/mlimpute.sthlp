@@ -14,9 +14,13 @@
 {synopthdr}
 {synoptline}
 {synopt:{opt cl:uster(varname)}}identifier of the level-2 units (required){p_end}
-{synopt:{opt m(#)}}number of imputations; default 20{p_end}
-{synopt:{opt burn:in(#)}}burn-in iterations; default 1000{p_end}
-{synopt:{opt bet:ween(#)}}iterations between kept imputations; default 500{p_end}
+{synopt:{opt m(#|auto)}}number of imputations; default 20; {cmd:auto}: a pilot of {opt pilotm()} imputations sizes M so that standard errors are replicable to a coefficient of variation {opt secv()} (von Hippel 2020){p_end}
+{synopt:{opt burn:in(#|auto)}}burn-in iterations; default 1000; {cmd:auto}: until every parameter has R-hat < 1.01 and bulk ESS >= 400, at most {opt maxburnin()} iterations{p_end}
+{synopt:{opt bet:ween(#|auto)}}iterations between kept imputations; default 500; {cmd:auto}: the first lag at which every parameter's autocorrelation is below 0.05{p_end}
+{synopt:{opt maxburn:in(#)}}cap of {cmd:burnin(auto)} per chain; default 20000{p_end}
+{synopt:{opt pilotm(#)}}pilot imputations of {cmd:m(auto)}; default 20{p_end}
+{synopt:{opt secv(#)}}coefficient of variation of the standard errors {cmd:m(auto)} aims for; default 0.05{p_end}
+{synopt:{opt del:ta("y=# [if cond]" ...)}}MNAR sensitivity: add # to the imputed values of {it:y} (latent scale for binary/ordinal), optionally only where {it:cond} holds; several shifts as several quoted strings{p_end}
 {synopt:{opt seed(#)}}random-number seed; default: a random seed{p_end}
 {synopt:{opt chains(#)}}independent chains, each with its own burn-in; default 1{p_end}
 {synopt:{opt ord:inal(varlist)}}responses that are ordinal{p_end}
@@ -30,7 +34,7 @@
 {synopt:{opt ex:clude(varlist)}}variables left out of the model (ids, notes){p_end}
 {synopt:{opt spec(filename)}}a model spec file (TOML/JSON) written by {cmd:mlimpute propose}{p_end}
 {synopt:{opt rep:ort(filename)}}also write an HTML report (diagnostics, posterior means){p_end}
-{synopt:{opt mod:el(string)}}model of interest for the report, e.g. {cmd:"y ~ x + (1 | school)"}{p_end}
+{synopt:{opt mod:el(string)}}model of interest for the report and for {cmd:m(auto)}, e.g. {cmd:"y ~ x + (1 | school)"}{p_end}
 {synopt:{opt sav:ing(filename[, replace])}}also save the mi data set; {opt replace} allows overwriting{p_end}
 {synopt:{opt py:thon(path)}}the Python interpreter that has the package (else {cmd:python set exec}, {cmd:$MLIMPUTE_PYTHON} or {cmd:mlimpute} on the PATH){p_end}
 {synopt:{opt quiet:ly}}no progress, summary or convergence warnings{p_end}
@@ -71,3 +75,16 @@ the {cmd:mlimpute} command on the PATH.
 
 {phang2}{cmd:. mlimpute nmatpost nlitpost nmatpre nlitpre csize4, cluster(class) categorical(csize4) covariates(fsm) m(20) seed(2011)}{p_end}
 {phang2}{cmd:. mi estimate: mixed nmatpost nmatpre i.csize4 || class:}{p_end}
+
+{pstd}Let the run choose its burn-in, gap and number of imputations (what it chose is shown and kept in {opt saving()}'s spec):{p_end}
+
+{phang2}{cmd:. mlimpute nmatpost nlitpost, cluster(class) covariates(nmatpre fsm) burnin(auto) between(auto) m(auto) model("nmatpost ~ nmatpre + (1 | class)") seed(1)}{p_end}
+
+{pstd}Sensitivity to data missing not at random: the same seed with the imputed {cmd:nmatpost} shifted by -0.4 ... 0.4 (0 is the MAR analysis); the command line's {cmd:mlimpute sensitivity} does the grid in one call:{p_end}
+
+{phang2}{cmd:. foreach d in -0.4 -0.2 0 0.2 0.4 {c -(}}{p_end}
+{phang3}{cmd:. preserve}{p_end}
+{phang3}{cmd:. mlimpute nmatpost nlitpost, cluster(class) covariates(nmatpre fsm) seed(1) delta("nmatpost=`d'")}{p_end}
+{phang3}{cmd:. mi estimate: mixed nmatpost nmatpre || class:}{p_end}
+{phang3}{cmd:. restore}{p_end}
+{phang2}{cmd:. {c )-}}{p_end}

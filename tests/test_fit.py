@@ -70,32 +70,91 @@ def test_bad_formulas_name_the_problem():
         fit_pooled([frame], "y1 ~ x")
 
 
-def _coverage(replicates: int, seed: int) -> float:
-    """Share of replicates whose pooled 95% interval for the coefficient of x (true 0.4)
-    in y1 ~ x + w + (1 | cluster) covers the truth, MAR missingness in y1 and y2."""
-    hits = 0
+def _coverage(replicates: int, seed: int) -> pd.Series:
+    """Share of replicates whose pooled 95% interval covers the truth, in
+    y1 ~ x + w + (1 | cluster) with MAR missingness in y1 and y2: the coefficient of x
+    (0.4), the cluster variance (0.3, pooled on the log-SD scale), the residual variance
+    (1.0) and the ICC (0.3 / 1.3, pooled on the logit scale)."""
+    truth = {"x": 0.4, "var(cluster)": 0.3, "var(residual)": 1.0, "icc(cluster)": 0.3 / 1.3}
+    hits = pd.Series(0.0, index=list(truth))
     for r in range(replicates):
-        frame, truth = simulate(n_clusters=30, cluster_size=12, n_level1=2, n_level2=0,
-                                missing=0.35, seed=seed + r)
+        frame, generated = simulate(n_clusters=30, cluster_size=12, n_level1=2, n_level2=0,
+                                    missing=0.35, seed=seed + r)
+        assert generated.beta1[1, 0] == truth["x"] and generated.omega_u[0, 0] == truth["var(cluster)"]
         spec = mlimpute.propose(frame, "cluster")
         spec.mcmc = mlimpute.MCMC(burnin=150, between=30, m=5, seed=r)
         pooled = fit_pooled(mlimpute.impute(frame, spec), "y1 ~ x + w + (1 | cluster)")
-        row = pooled.loc["x"]
-        hits += row["ci_lower"] <= truth.beta1[1, 0] <= row["ci_upper"]
+        for term, value in truth.items():
+            hits[term] += pooled.loc[term, "ci_lower"] <= value <= pooled.loc[term, "ci_upper"]
     return hits / replicates
 
 
 def test_mi_interval_coverage_reduced():
     """CI form: 40 replicates; a coverage of 95% gives at least 33 hits with probability
-    > 0.99, while an imputation that ignored the MAR mechanism or the clustering would
-    fall far below."""
-    assert _coverage(40, seed=1000) >= 33 / 40
+    > 0.99, while an imputation that ignored the MAR mechanism or the clustering (or a
+    variance pooled without its between-imputation part) would fall far below."""
+    coverage = _coverage(40, seed=1000)
+    assert (coverage >= 33 / 40).all(), coverage
 
 
 @pytest.mark.slow
 def test_mi_interval_coverage_full():
-    """1,000 replicates: coverage between 93% and 97% (SE about 0.7%)."""
-    assert 0.93 <= _coverage(1000, seed=5000) <= 0.97
+    """1,000 replicates: coverage between 93% and 97% (SE about 0.7%), for the fixed
+    effect and for the variance components and ICC."""
+    coverage = _coverage(1000, seed=5000)
+    assert ((coverage >= 0.93) & (coverage <= 0.97)).all(), coverage
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("formula, seed", [("y1 ~ x + w + (1 | cluster)", 2),
+                                           ("y1 ~ x + (1 + x | cluster)", 5)])
+def test_variance_component_errors_match_lme4_reml_hessian(tmp_path, formula, seed):
+    """Per-imputation standard errors of the variances, the correlation and the ICC
+    against the Hessian of lme4's own REML deviance (tests/r/lmer_components.R)."""
+    require_r("lme4")
+    frame, _ = simulate(n_clusters=60, cluster_size=15, n_level1=1, n_level2=0, missing=1e-9, seed=seed)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    run_r("lmer_components.R", tmp_path / "d.csv", tmp_path / "o.csv", formula)
+    ref = pd.read_csv(tmp_path / "o.csv").set_index("name")
+    ours = fit_one(frame, formula)
+    assert set(ref.index) <= set(ours.index)
+    np.testing.assert_allclose(ours.loc[ref.index, "estimate"], ref["estimate"], rtol=5e-4)
+    np.testing.assert_allclose(ours.loc[ref.index, "std_error"], ref["std_error"], rtol=1e-3)
+
+
+def test_components_are_pooled_on_log_sd_fisher_z_and_logit_scales():
+    """The pooled variance, correlation and ICC recomputed by hand from the
+    per-imputation fits: Rubin's rules on the transformed scale, transformed back."""
+    from scipy import stats
+    rng = np.random.default_rng(9)
+    cluster = np.repeat(np.arange(40), 12)
+    x = rng.normal(size=len(cluster))
+    u = rng.multivariate_normal([0, 0], [[0.4, 0.1], [0.1, 0.2]], size=40)[cluster]
+    y = 0.5 + 0.4 * x + u[:, 0] + u[:, 1] * x + rng.normal(size=len(cluster))
+    frame = pd.DataFrame({"cluster": cluster, "x": x, "y1": np.where(rng.random(len(x)) <
+                                                                  0.2 + 0.2 * (x > 0), np.nan, y),
+                          "y2": y + rng.normal(size=len(x))})
+    spec = mlimpute.propose(frame, "cluster")
+    spec.random_slopes = ["x"]
+    spec.mcmc = mlimpute.MCMC(burnin=100, between=20, m=4, seed=2)
+    result = mlimpute.impute(frame, spec)
+    formula = "y1 ~ x + (1 + x | cluster)"
+    fits = [fit_one(f, formula) for f in result.completed_all()]
+    pooled = fit_pooled(result, formula)
+    for term, forward, back, slope in [
+            ("var(cluster)", lambda v: np.log(v) / 2, lambda t: np.exp(2 * t), lambda v: 1 / (2 * v)),
+            ("cor(cluster:Intercept,x)", np.arctanh, np.tanh, lambda r: 1 / (1 - r * r))]:
+        q = np.array([f.loc[term, "estimate"] for f in fits])
+        u = (np.array([f.loc[term, "std_error"] for f in fits]) * slope(q)) ** 2
+        m = len(q)
+        b = forward(q).var(ddof=1)
+        total = u.mean() + (1 + 1 / m) * b
+        df = (m - 1) / ((1 + 1 / m) * b / total) ** 2
+        centre = forward(q).mean()
+        half = stats.t.ppf(0.975, df) * np.sqrt(total)
+        assert pooled.loc[term, "estimate"] == pytest.approx(back(centre), rel=1e-10)
+        assert pooled.loc[term, "ci_lower"] == pytest.approx(back(centre - half), rel=1e-10)
+        assert pooled.loc[term, "ci_upper"] == pytest.approx(back(centre + half), rel=1e-10)
 
 
 @pytest.mark.r

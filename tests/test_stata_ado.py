@@ -142,3 +142,23 @@ def test_entry_point_passes_warnings_on_and_workers_get_python(tmp_path, monkeyp
     monkeypatch.setattr(multiprocessing, "set_executable", chosen.append)
     stata_entry.use_python_for_workers()
     assert chosen and "python" in chosen[0].rsplit("/", 1)[-1] and Path(chosen[0]).is_file()
+
+
+def test_entry_point_takes_auto_settings_and_deltas_as_the_ado_passes_them(tmp_path):
+    """burnin(auto) between(auto) m(#) maxburnin() delta("y1=0.5" "y1=1 if w > 0"): the
+    flags the ado builds, the notes on what was chosen come back for Stata to show."""
+    frame, _ = simulate_mixed(level1=("continuous",), level2=(), n_clusters=12, cluster_size=6, seed=2)
+    source = tmp_path / "in.dta"
+    mlimpute.write_data(frame, source)
+    argline = (f'impute "{source}" -o "{tmp_path / "o.dta"}" --cluster cluster --responses y1 '
+               '--m 3 --burnin auto --between auto --chains 1 --max-burnin 300 --seed 4 '
+               '--delta "y1=0.5" --delta "y1=1 if w > 0"')
+    ado = ADO.read_text()
+    for flag in ("--max-burnin", "--pilot-m", "--se-cv", "--delta"):
+        assert flag in ado
+    code, message, notes = run(argline)
+    assert code == 0 and message == ""
+    assert any(n.startswith("mlimpute: note: burn-in:") for n in notes)
+    assert any(n.startswith("mlimpute: note: between:") for n in notes)
+    back, _ = mlimpute.read_data(tmp_path / "o.dta")
+    assert back["_mi_m"].max() == 3

@@ -15,7 +15,21 @@
 #' @param cluster Name of the cluster column, for the default model.
 #' @param m,burnin,between Number of imputations, burn-in iterations, iterations
 #'   between kept imputations; \code{NULL} keeps the spec's values (with \code{spec}) or
-#'   the defaults 20, 1000 and 500.
+#'   the defaults 20, 1000 and 500. Each may be \code{"auto"}: the burn-in runs until
+#'   every parameter has rank-normalised R-hat below 1.01 and bulk ESS of at least 400
+#'   (at most \code{max_burnin} iterations per chain); the gap is the first lag at which
+#'   every parameter's autocorrelation is below 0.05; M is sized by a pilot of
+#'   \code{pilot_m} imputations so that standard errors are replicable to a coefficient
+#'   of variation \code{se_cv} (von Hippel 2020). What was chosen is in
+#'   \code{mlimpute_spec()} and printed with the object.
+#' @param max_burnin,pilot_m,se_cv Settings of the \code{"auto"} choices (defaults
+#'   20000, 20, 0.05).
+#' @param delta MNAR sensitivity shifts, as the command line's \code{--delta}:
+#'   \code{"y=-0.3"} adds -0.3 to every imputed value of \code{y} (the latent probit
+#'   index of a binary or ordinal response), \code{"y=-0.3 if girl == 1"} only in a
+#'   subgroup. Observed values never move. See also \code{mlimpute_sensitivity()}.
+#' @param model The model of interest (a formula such as \code{y ~ x + (1 | school)});
+#'   \code{m = "auto"} sizes M for its estimates.
 #' @param seed Integer seed; the same seed gives identical imputations. \code{NULL}:
 #'   the spec's, or a random one (recorded in \code{mlimpute_spec()}).
 #' @param random.L1 \code{"none"} (common level-1 covariance) or \code{"mean"}/\code{"full"}
@@ -50,7 +64,8 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                      between = NULL, seed = NULL, random.L1 = c("none", "mean", "full"),
                      responses = NULL, covariates = NULL, exclude = NULL, spec = NULL,
                      chains = NULL, level1_weight = NULL, level2_weight = NULL, priors = NULL,
-                     quiet = TRUE) {
+                     quiet = TRUE, max_burnin = NULL, pilot_m = NULL, se_cv = NULL,
+                     delta = NULL, model = NULL) {
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
   random.L1 <- match.arg(random.L1)
@@ -75,6 +90,9 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                         between = between, seed = seed, chains = chains,
                         level1_weight = level1_weight, level2_weight = level2_weight,
                         priors = priors, chain = chain, quiet = quiet,
+                        max_burnin = max_burnin, pilot_m = pilot_m, se_cv = se_cv,
+                        delta = if (is.null(delta)) NULL else as.list(delta),
+                        model = if (is.null(model)) NULL else formula_text(model),
                         .files = stats::setNames(name, input))
   long <- readRDS(output)
   for (column in carried) long[[column]] <- rep(data[[column]], length.out = nrow(long))
@@ -84,7 +102,8 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
   long <- long[c(".imp", ".id", names(data))]
   new_mlimpute(long, result$spec, imputed = unlist(result$imputed),
                summary = as.data.frame(lapply(result$summary, unlist), stringsAsFactors = FALSE),
-               warnings = unlist(result$warnings), chain = readRDS(chain))
+               warnings = unlist(result$warnings), chain = readRDS(chain),
+               notes = unlist(result$notes))
 }
 
 # A column back from Python with the attributes the user's column had (haven's labels,
@@ -105,7 +124,7 @@ unreadable_column <- function(column) {
 all.vars_text <- function(text) all.vars(stats::as.formula(text))
 
 new_mlimpute <- function(long, spec, imputed = character(0), summary = NULL,
-                         warnings = character(0), chain = NULL) {
+                         warnings = character(0), chain = NULL, notes = character(0)) {
   columns <- setdiff(names(long), c(".imp", ".id"))
   part <- function(i) {
     d <- long[long$.imp == i, columns, drop = FALSE]
@@ -114,7 +133,7 @@ new_mlimpute <- function(long, spec, imputed = character(0), summary = NULL,
   }
   structure(lapply(seq_len(max(long$.imp)), part), class = c("mlimpute", "list"),
             long = long, original = part(0), spec = spec, imputed = imputed,
-            summary = summary, warnings = warnings, chain = chain)
+            summary = summary, warnings = warnings, chain = chain, notes = notes)
 }
 
 #' The spec an imputation used
@@ -130,6 +149,7 @@ print.mlimpute <- function(x, ...) {
   imputed <- attr(x, "imputed")
   cat("mlimpute: ", length(x), " imputations of ", nrow(original), " rows; imputed: ",
       paste(imputed, collapse = ", "), "\n", sep = "")
+  for (n in attr(x, "notes")) cat("note: ", n, "\n", sep = "")
   for (w in attr(x, "warnings")) cat("warning: ", w, "\n", sep = "")
   invisible(x)
 }
@@ -137,15 +157,16 @@ print.mlimpute <- function(x, ...) {
 #' Convergence of an imputation run
 #'
 #' \code{summary()} gives every parameter's posterior mean and standard deviation, its
-#' effective sample size and split R-hat (over all chains, after burn-in), and the
-#' warnings in words; \code{plot()} draws the parameters' traces, burn-in marked.
+#' bulk and tail effective sample sizes and rank-normalised split R-hat (Vehtari et al.
+#' 2021; over all chains, after burn-in), and the warnings in words; \code{plot()} draws
+#' the parameters' traces, burn-in marked.
 #'
 #' @param object,x An \code{mlimpute} object.
 #' @param parameters For \code{plot()}: names or a regular expression choosing the
 #'   parameters (default: all, a page of up to 12 at a time).
 #' @param ... Unused.
 #' @return \code{summary()}: a data.frame of class \code{summary.mlimpute}
-#'   (parameter, mean, sd, ess, rhat). \code{plot()}: \code{x}, invisibly.
+#'   (parameter, mean, sd, ess_bulk, ess_tail, rhat). \code{plot()}: \code{x}, invisibly.
 #' @export
 summary.mlimpute <- function(object, ...) {
   table <- attr(object, "summary")

@@ -2,25 +2,75 @@
 #'
 #' Fits a linear mixed model (\code{y ~ x + (1 | cluster)}, REML by default) or a
 #' linear model to each completed data set with statsmodels and pools the fixed effects
-#' with Rubin's rules (Barnard-Rubin degrees of freedom); variance components are
-#' averaged. For lme4 fits pooled by mitml use \code{mitml::as.mitml.list()} instead.
+#' with Rubin's rules (Barnard-Rubin degrees of freedom). Variance components
+#' (\code{var(...)}, \code{cor(...)}, \code{icc(...)}) get standard errors from the
+#' Hessian of the REML likelihood and are pooled on the log-SD, Fisher-z and logit
+#' scales, transformed back. For lme4 fits pooled by mitml use
+#' \code{mitml::as.mitml.list()} instead.
 #'
 #' @param x An \code{mlimpute} object.
 #' @param formula The model of interest.
 #' @param reml Restricted maximum likelihood (\code{TRUE}) or maximum likelihood.
 #' @param family \code{"gaussian"}, \code{"logit"} or \code{"probit"}.
+#' @param se_cv Coefficient of variation of the standard errors to aim for: the
+#'   attribute \code{m_needed} is the number of imputations that reaches it (von
+#'   Hippel 2020).
 #' @return A data.frame: term, estimate, std_error, df, t, p_value, ci_lower, ci_upper,
-#'   riv, lambda, fmi.
+#'   riv, lambda, fmi; attribute \code{m_needed}.
 #' @export
-mlimpute_pool <- function(x, formula, reml = TRUE, family = c("gaussian", "logit", "probit")) {
+mlimpute_pool <- function(x, formula, reml = TRUE, family = c("gaussian", "logit", "probit"),
+                          se_cv = 0.05) {
   if (!inherits(x, "mlimpute")) stop("mlimpute: 'x' must be an mlimpute object", call. = FALSE)
   family <- match.arg(family)
   stacked <- tempfile(fileext = ".rds")
   table <- tempfile(fileext = ".csv")
   on.exit(unlink(c(stacked, table)))
   saveRDS(attr(x, "long"), stacked)
-  call_python("pool_rds", stacked, formula_text(formula), table, reml = reml, family = family)
+  result <- call_python("pool_rds", stacked, formula_text(formula), table, reml = reml,
+                        family = family, se_cv = se_cv)
   pooled <- utils::read.csv(table, stringsAsFactors = FALSE)
   pooled$term[pooled$term == "Intercept"] <- "(Intercept)"
+  attr(pooled, "m_needed") <- result$m_needed
   pooled
+}
+
+#' Sensitivity to missing not at random: pooled estimates over a grid of deltas
+#'
+#' For each shift in \code{deltas}, the imputed values of \code{response} (its latent
+#' probit index for a binary or ordinal response) are shifted by delta, optionally only
+#' where \code{where} holds, the model of interest is fitted to every completed data set
+#' and pooled (Carpenter & Kenward 2013, ch. 10). Every delta uses the same seed and
+#' settings, so delta = 0 is the MAR analysis and the estimates differ only by the shift.
+#'
+#' @param data A data.frame.
+#' @param response The response whose imputed values are shifted.
+#' @param deltas Numeric vector of shifts, e.g. \code{c(-0.5, -0.25, 0, 0.25, 0.5)}.
+#' @param model The model of interest, e.g. \code{y ~ x + (1 | school)}.
+#' @param where Optional condition (text) such as \code{"girl == 1"}.
+#' @param ... The imputation model and settings, as for \code{mlimpute()}
+#'   (\code{formula}, \code{type}, \code{cluster}, \code{m}, \code{burnin}, \code{seed}, ...).
+#' @param quiet \code{FALSE} shows the sampler's progress.
+#' @return A data.frame: delta, term, estimate, std_error, ci_lower, ci_upper, p_value, fmi.
+#' @export
+mlimpute_sensitivity <- function(data, response, deltas, model, where = NULL, ..., quiet = TRUE) {
+  name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
+  if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
+  settings <- list(...)
+  if (!is.null(settings$formula)) settings$formula <- formula_text(settings$formula)
+  if (!is.null(settings$type)) settings$type <- type_codes(settings$type)
+  if (!is.null(settings$random.L1)) {
+    settings$random_L1 <- settings$random.L1
+    settings$random.L1 <- NULL
+  }
+  input <- tempfile(fileext = ".rds")
+  table <- tempfile(fileext = ".csv")
+  on.exit(unlink(c(input, table)))
+  saveRDS(as.data.frame(data), input)
+  do.call(call_python, c(list("sensitivity_rds", input, table, response = response,
+                              deltas = as.list(as.numeric(deltas)), model = formula_text(model),
+                              where = where, quiet = quiet),
+                         settings, list(.files = stats::setNames(name, input))))
+  out <- utils::read.csv(table, stringsAsFactors = FALSE)
+  out$term[out$term == "Intercept"] <- "(Intercept)"
+  out
 }

@@ -100,9 +100,9 @@ test_that("print names the imputed columns only; summary and plot show convergen
   expect_match(out[1], "imputed: ReadDis, SES$")
   s <- summary(imp)
   expect_s3_class(s, "summary.mlimpute")
-  expect_true(all(c("parameter", "mean", "sd", "ess", "rhat") %in% names(s)))
+  expect_true(all(c("parameter", "mean", "sd", "ess_bulk", "ess_tail", "rhat") %in% names(s)))
   expect_true(any(grepl("^omega_e\\[", s$parameter)))
-  expect_true(all(s$ess > 0, na.rm = TRUE))
+  expect_true(all(s$ess_bulk > 0, na.rm = TRUE))
   pdf(NULL)
   expect_invisible(plot(imp, "omega"))
   dev.off()
@@ -146,4 +146,40 @@ test_that("errors name the user's object, not a temporary file; weights and prio
   imp <- mlimpute(d, ReadDis ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 5, between = 2,
                   seed = 1, level1_weight = "w")
   expect_match(mlimpute_spec(imp), '"level1_weight": "w"')
+})
+
+test_that("automatic settings, MNAR deltas, sensitivity and M needed reach R", {
+  need_python()
+  d <- ratings()
+  imp <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = "auto", burnin = "auto",
+                  between = "auto", max_burnin = 200, pilot_m = 3, se_cv = 0.3, seed = 2)
+  spec <- jsonlite::fromJSON(mlimpute_spec(imp))
+  expect_true(is.numeric(spec$mcmc$burnin) && spec$mcmc$burnin <= 200)
+  expect_true(is.numeric(spec$mcmc$between) && spec$mcmc$m == length(imp))
+  expect_true(any(grepl("^burn-in:", attr(imp, "notes"))))
+  expect_true(any(grepl("^note: m: ", capture.output(print(imp)))))
+  again <- mlimpute(d, spec = mlimpute_spec(imp))
+  expect_identical(as.data.frame(again), as.data.frame(imp))
+
+  plain <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 20,
+                    between = 5, seed = 3)
+  shifted <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 20,
+                      between = 5, seed = 3, delta = "ReadDis=1")
+  missing <- is.na(d$ReadDis)
+  expect_equal(shifted[[1]]$ReadDis[missing], plain[[1]]$ReadDis[missing] + 1)
+  expect_identical(shifted[[1]]$ReadDis[!missing], d$ReadDis[!missing])
+  expect_error(mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), delta = "nope=1"),
+               "not a response")
+
+  pooled <- mlimpute_pool(plain, ReadAchiev ~ ReadDis + (1 | ID), se_cv = 0.1)
+  expect_true(all(c("var(ID)", "icc(ID)") %in% pooled$term))
+  expect_true(all(is.finite(pooled$ci_lower[pooled$term == "icc(ID)"])))
+  expect_true(is.numeric(attr(pooled, "m_needed")))
+
+  table <- mlimpute_sensitivity(d, "ReadDis", c(-1, 0, 1), ReadAchiev ~ ReadDis + (1 | ID),
+                                formula = ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 2,
+                                burnin = 20, between = 5, seed = 3)
+  expect_equal(sort(unique(table$delta)), c(-1, 0, 1))
+  zero <- table[table$delta == 0 & table$term == "ReadDis", "estimate"]
+  expect_equal(zero, pooled[pooled$term == "ReadDis", "estimate"], tolerance = 1e-8)
 })

@@ -270,7 +270,7 @@ def _cmd_pool(args) -> int:
                      desc="fitting") as bar:
         pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
                             workers=args.workers, progress=bar)
-    table = pooled[["estimate", "std_error", "df", "p_value", "fmi"]].copy()
+    table = pooled[["estimate", "std_error", "ci_lower", "ci_upper", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:
             cc = fit_one(original.dropna(), args.model, reml=not args.ml, family=args.family)
@@ -279,7 +279,7 @@ def _cmd_pool(args) -> int:
         except MlimputeError:
             pass      # complete cases may be too few: the MI table stands on its own
     print(f"{args.model}: {len(completed)} imputations pooled (Rubin's rules; variance "
-          "components averaged)")
+          "components on the log-SD, Fisher-z and logit scales)")
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
     if args.null_model:
         from .fit import compare_models_d3

@@ -5,11 +5,11 @@ rank-normalised split R-hat (Vehtari et al. 2021, :mod:`mlimpute.engine.diagnost
 the one implementation in mlimpute), and the autocorrelation at the lag between kept
 imputations.  Warnings are raised in words when
 
-* R-hat >= 1.01 (the burn-in is too short or the chains have not mixed),
-* the bulk or tail effective sample size after burn-in is below 100 per chain (Vehtari
-  et al.'s threshold for R-hat and the posterior summaries to be reliable),
-* the autocorrelation at lag ``between`` exceeds 0.1 (consecutive imputations are not
-  close to independent: increase ``between``).
+* R-hat >= 1.01 after burn-in (the burn-in is too short, or the chains mix so slowly
+  that the draws after it are too few to agree),
+* the M imputations carry fewer than M / 2 effectively independent draws of a parameter
+  (bulk or tail ESS), or the autocorrelation at lag ``between`` exceeds 0.1: consecutive
+  imputations are not close to independent, increase ``between``.
 
 Plots (PNG, matplotlib): trace (every chain) and autocorrelation, one figure per parameter
 block, in pages of at most 12 parameters.
@@ -25,8 +25,6 @@ from mlimpute.engine.diagnostics import as_chains, autocorrelation, ess, rhat
 
 #: R-hat and bulk ESS that ``burnin = "auto"`` requires; the acf at the gap that warns
 RHAT_LIMIT, ESS_LIMIT, ACF_LIMIT = 1.01, 400.0, 0.1
-#: bulk and tail ESS per chain below which the draws after burn-in get a warning
-ESS_WARN_PER_CHAIN = 100.0
 
 
 def summarize(draws, between: int | None = None) -> pd.DataFrame:
@@ -43,22 +41,28 @@ def summarize(draws, between: int | None = None) -> pd.DataFrame:
     return table
 
 
-def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 1) -> list[str]:
-    """Plain-language warnings from a diagnostics table of `chains` chains."""
+def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 1,
+                 m: int | None = None) -> list[str]:
+    """Plain-language warnings from a diagnostics table of the draws after burn-in of
+    `chains` chains that kept `m` imputations `between` iterations apart."""
     notes = []
-    ess_limit = ESS_WARN_PER_CHAIN * chains
     free = table[table["sd"] > 0]
     bad = free[free["rhat"] >= RHAT_LIMIT]
     if len(bad):
-        notes.append(f"{len(bad)} parameters have R-hat of {RHAT_LIMIT} or more (worst "
-                     f"{bad['rhat'].idxmax()}: {bad['rhat'].max():.3f}): the chains have not "
-                     "converged; lengthen the burn-in (or use --burnin auto)")
-    low = free[free[["ess_bulk", "ess_tail"]].min(axis=1) < ess_limit]
-    if len(low):
-        smallest = low[["ess_bulk", "ess_tail"]].min(axis=1)
-        notes.append(f"{len(low)} parameters have a bulk or tail effective sample size below "
-                     f"{ess_limit:.0f} (lowest {smallest.idxmin()}: {smallest.min():.0f}): "
-                     "run longer (more imputations or a longer gap between them)")
+        worst = bad["rhat"].idxmax()
+        notes.append(f"{len(bad)} parameters have R-hat of {RHAT_LIMIT} or more after burn-in "
+                     f"(worst {worst}: {bad.loc[worst, 'rhat']:.3f}, bulk ESS "
+                     f"{bad.loc[worst, 'ess_bulk']:.0f}): the chains, or the halves of a chain, "
+                     "disagree; lengthen the burn-in and the gap between imputations (or use "
+                     "--burnin auto --between auto)")
+    if m:
+        smallest = free[["ess_bulk", "ess_tail"]].min(axis=1)
+        few = smallest[smallest < m / 2]
+        if len(few):
+            notes.append(f"the {m} imputations carry only about {few.min():.0f} independent "
+                         f"draws of {few.idxmin()} ({len(few)} parameters below {m / 2:g}): "
+                         "imputations are not independent, increase 'between' (or use "
+                         "--between auto)")
     column = f"acf_lag{between}"
     if between is not None and column in free:
         corr = free[free[column].abs() > ACF_LIMIT]
@@ -158,7 +162,8 @@ def diagnose(draws, folder: str | Path | None, burnin: int = 0,
     chains; with a folder, also write summary.csv and the plots (every chain) there."""
     chains = draws if isinstance(draws, list) else [draws]
     table = summarize([c.iloc[burnin:] for c in chains], between)
-    notes = warnings_for(table, between, len(chains))
+    kept = sum(len(c) - burnin for c in chains)
+    notes = warnings_for(table, between, len(chains), kept // between if between else None)
     if folder is not None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

@@ -45,11 +45,24 @@ def chain_seeds(seed: int, chains: int) -> list:
     return np.random.SeedSequence(seed).spawn(chains)
 
 
-def _advance(sampler: GibbsSampler, warm: int, between: int, m: int, final: bool,
+class _NewChain:
+    """A chain not started yet: what its sampler is built from, built where it first runs
+    (in the worker, so the parent neither builds every chain's state nor sends it)."""
+
+    def __init__(self, data: ModelData, seed, jomo_compatible: bool):
+        self.data, self.seed, self.jomo_compatible = data, seed, jomo_compatible
+
+    def build(self) -> GibbsSampler:
+        return GibbsSampler(self.data, np.random.default_rng(self.seed), self.jomo_compatible)
+
+
+def _advance(sampler: GibbsSampler | _NewChain, warm: int, between: int, m: int, final: bool,
              progress: ProgressCallback | None = None):
     """One chain's share of a step of the run: `warm` burn-in iterations, then `m`
     imputations `between` apart.  Returns the sampler to go on with, or its result when
     the run is `final` (so that a worker does not send the whole state back)."""
+    if isinstance(sampler, _NewChain):
+        sampler = sampler.build()
     total = warm + between * m
 
     def offset(by):
@@ -88,8 +101,7 @@ class ChainSet:
     def __init__(self, data: ModelData, seed: int, chains: int = 1, workers: int | None = None,
                  jomo_compatible: bool = False, progress: ProgressCallback | None = None,
                  worker_setup=None, executor=None):
-        self.samplers = [GibbsSampler(data, np.random.default_rng(s), jomo_compatible)
-                         for s in chain_seeds(seed, chains)]
+        self.samplers: list = [_NewChain(data, s, jomo_compatible) for s in chain_seeds(seed, chains)]
         self.results: list[SamplerResult] | None = None
         self.progress = progress
         self.total = 0             # iterations planned over all chains (for the progress bar)
@@ -112,7 +124,7 @@ class ChainSet:
 
     @property
     def chains(self) -> list:
-        """Every chain's parameter draws so far (:class:`Chain`)."""
+        """Every chain's parameter draws so far (:class:`Chain`; after an advance)."""
         if self.results is not None:
             return [r.chain for r in self.results]
         return [s.chain for s in self.samplers]

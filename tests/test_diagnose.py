@@ -73,10 +73,15 @@ def test_warnings_in_words():
     draws = pd.DataFrame({"slow": _ar1(600, 0.99), "fine": RNG.normal(size=600),
                           "fixed": np.ones(600)})
     table = summarize(draws, between=5)
-    notes = warnings_for(table, between=5)
-    assert any("effective sample size" in n and "slow" in n for n in notes)
+    notes = warnings_for(table, between=5, m=120)       # 600 draws, one kept every 5
+    assert any("120 imputations carry only about" in n and "slow" in n for n in notes)
     assert any("lag 5" in n and "increase 'between'" in n for n in notes)
-    assert not warnings_for(summarize(draws[["fine", "fixed"]], between=5), between=5)
+    assert any("R-hat of 1.01 or more after burn-in (worst slow" in n for n in notes)
+    assert not warnings_for(summarize(draws[["fine", "fixed"]], between=5), between=5, m=120)
+    # a chain in two places with plenty of effective draws: a plain non-convergence warning
+    apart = pd.DataFrame({"apart": np.r_[RNG.normal(size=3000), 1 + RNG.normal(size=3000)]})
+    (note,) = warnings_for(summarize(apart), m=None)
+    assert note.startswith("1 parameters have R-hat of 1.01 or more after burn-in (worst apart")
 
 
 def test_impute_diagnostics_and_diagnose_command(tmp_path):

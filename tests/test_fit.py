@@ -8,6 +8,7 @@ import pytest
 import mlimpute
 from mlimpute import MlimputeError
 from mlimpute.fit import Formula, fit_one, fit_pooled
+from mlimpute.variance_components import kind_of
 from mlimpute.simulate import simulate
 
 from conftest import require_r, run_r
@@ -34,7 +35,7 @@ def test_reml_fit_matches_lme4(tmp_path, formula, seed, rtol, se_rtol):
     run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", formula)
     ref = pd.read_csv(tmp_path / "o.csv").drop_duplicates("name").set_index("name")
     ours = fit_one(frame, formula)
-    fixed = [t for t in ours.index if not t.startswith("var(")]
+    fixed = [t for t in ours.index if kind_of(t) is None]
     compared = fixed + ["var(residual)"] + (["var(cluster)"] if "var(cluster)" in ours.index else [])
     np.testing.assert_allclose(ours.loc[compared, "estimate"], ref.loc[compared, "estimate"], rtol=rtol)
     np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=se_rtol)
@@ -52,7 +53,7 @@ def test_names_that_are_not_python_identifiers_match_lme4(tmp_path):
     ref = pd.read_csv(tmp_path / "o.csv").drop_duplicates("name").set_index("name")
     ours = fit_one(frame, formula)
     fixed = ["Intercept", "Read.Dis", "w 2"]
-    assert fixed == [t for t in ours.index if not t.startswith("var(")]
+    assert fixed == [t for t in ours.index if kind_of(t) is None]
     np.testing.assert_allclose(ours.loc[fixed, "estimate"], ref.loc[fixed, "estimate"], rtol=1e-4)
     variances = ["var(residual)", "var(school.id)"]          # optimisers stop 1e-4 apart
     np.testing.assert_allclose(ours.loc[variances, "estimate"], ref.loc[variances, "estimate"],
@@ -99,10 +100,15 @@ def test_mi_interval_coverage_reduced():
 
 @pytest.mark.slow
 def test_mi_interval_coverage_full():
-    """1,000 replicates: coverage between 93% and 97% (SE about 0.7%), for the fixed
-    effect and for the variance components and ICC."""
+    """1,000 replicates (SE of a coverage about 0.7%): the fixed effect covers 93-97%.
+    The variance components and the ICC may over-cover: the imputation model uses y2,
+    which the analysis model does not, and Rubin's variance is then conservative (Meng
+    1994); 300 replicates gave 0.98 for the cluster variance, 0.94 for the residual
+    variance, 0.97 for the ICC (complete data, the same intervals: 0.96, 0.92, 0.96).
+    Under-coverage is what would be wrong."""
     coverage = _coverage(1000, seed=5000)
-    assert ((coverage >= 0.93) & (coverage <= 0.97)).all(), coverage
+    assert 0.93 <= coverage["x"] <= 0.97, coverage
+    assert ((coverage >= 0.93) & (coverage <= 0.99)).all(), coverage
 
 
 @pytest.mark.r

@@ -46,16 +46,19 @@ mlimpute_pool <- function(x, formula, reml = TRUE, family = c("gaussian", "logit
 #' @param response The response whose imputed values are shifted.
 #' @param deltas Numeric vector of shifts, e.g. \code{c(-0.5, -0.25, 0, 0.25, 0.5)}.
 #' @param model The model of interest, e.g. \code{y ~ x + (1 | school)}.
+#' @param m Number of imputations per delta (as for \code{mlimpute()}).
 #' @param where Optional condition (text) such as \code{"girl == 1"}.
 #' @param ... The imputation model and settings, as for \code{mlimpute()}
-#'   (\code{formula}, \code{type}, \code{cluster}, \code{m}, \code{burnin}, \code{seed}, ...).
+#'   (\code{formula}, \code{type}, \code{cluster}, \code{burnin}, \code{seed}, ...).
 #' @param quiet \code{FALSE} shows the sampler's progress.
 #' @return A data.frame: delta, term, estimate, std_error, ci_lower, ci_upper, p_value, fmi.
 #' @export
-mlimpute_sensitivity <- function(data, response, deltas, model, where = NULL, ..., quiet = TRUE) {
+mlimpute_sensitivity <- function(data, response, deltas, model, m = NULL, ..., where = NULL,
+                                 quiet = TRUE) {
+  # m is a formal so that it is never taken, partially matched, for `model`
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
-  settings <- list(...)
+  settings <- c(list(m = m), list(...))
   if (!is.null(settings$formula)) settings$formula <- formula_text(settings$formula)
   if (!is.null(settings$type)) settings$type <- type_codes(settings$type)
   if (!is.null(settings$random.L1)) {

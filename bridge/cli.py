@@ -198,7 +198,7 @@ def _mcmc_options(p: argparse.ArgumentParser) -> None:
                    "or 'auto': until R-hat < 1.01 and bulk ESS >= 400 (at most --max-burnin)")
     p.add_argument("--between", type=_count_or_auto(1), help="iterations between imputations "
                    "(default 500), or 'auto': from the burn-in's autocorrelation")
-    p.add_argument("--max-burnin", type=_count(4), help="cap of --burnin auto per chain "
+    p.add_argument("--max-burnin", type=_count(8), help="cap of --burnin auto per chain "
                    "(default 20000)")
     p.add_argument("--pilot-m", type=_count(2), help="pilot imputations of --m auto (default 20)")
     p.add_argument("--se-cv", type=_fraction, help="--m auto: coefficient of variation of the "

@@ -37,17 +37,28 @@ def summarize(draws, between: int | None = None) -> pd.DataFrame:
                           "ess_bulk": ess(arrays, "bulk"), "ess_tail": ess(arrays, "tail"),
                           "rhat": rhat(arrays)}, index=chains[0].columns)
     if between is not None and between < min(len(a) for a in arrays):
-        table[f"acf_lag{between}"] = autocorrelation(as_chains(arrays)[0])[between]
+        rho = autocorrelation(as_chains(arrays)[0])
+        table[f"acf_lag{between}"] = rho[between]
+        # Bartlett's standard error of an estimated autocorrelation at lag `between`
+        table["acf_se"] = np.sqrt((1 + 2 * (rho[1:between] ** 2).sum(axis=0)) / len(pooled))
     return table
 
 
 def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 1,
-                 m: int | None = None) -> list[str]:
+                 m: int | None = None, burnin_converged: bool = False) -> list[str]:
     """Plain-language warnings from a diagnostics table of the draws after burn-in of
-    `chains` chains that kept `m` imputations `between` iterations apart."""
+    `chains` chains that kept `m` imputations `between` iterations apart.
+
+    ``burnin_converged``: the burn-in was extended until it met the R-hat and ESS
+    criteria (``burnin = "auto"``).  R-hat of the shorter run after it is then trusted
+    only where it rests on at least 400 effective draws (Vehtari et al. 2021); below
+    that a high value is the noise of a short run, not evidence against convergence.
+    The autocorrelation at the gap warns when it is above 0.1 by more than two of
+    Bartlett's standard errors, so a short run's noise does not raise it either."""
     notes = []
     free = table[table["sd"] > 0]
-    bad = free[free["rhat"] >= RHAT_LIMIT]
+    judged = free[free["ess_bulk"] >= ESS_LIMIT] if burnin_converged else free
+    bad = judged[judged["rhat"] >= RHAT_LIMIT]
     if len(bad):
         worst = bad["rhat"].idxmax()
         notes.append(f"{len(bad)} parameters have R-hat of {RHAT_LIMIT} or more after burn-in "
@@ -65,7 +76,7 @@ def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 
                          "--between auto)")
     column = f"acf_lag{between}"
     if between is not None and column in free:
-        corr = free[free[column].abs() > ACF_LIMIT]
+        corr = free[free[column].abs() - 2 * free["acf_se"] > ACF_LIMIT]
         if len(corr):
             notes.append(f"{len(corr)} parameters keep an autocorrelation above {ACF_LIMIT} at "
                          f"lag {between} (worst {corr[column].abs().idxmax()}: "
@@ -157,13 +168,15 @@ def _plot_page(plt, chains, names, burnin, max_lag, path, title) -> None:
 
 
 def diagnose(draws, folder: str | Path | None, burnin: int = 0,
-             between: int | None = None, progress=None) -> tuple[pd.DataFrame, list[str]]:
+             between: int | None = None, progress=None,
+             burnin_converged: bool = False) -> tuple[pd.DataFrame, list[str]]:
     """Summary table and warnings for a chain (all iterations, burn-in first) or a list of
     chains; with a folder, also write summary.csv and the plots (every chain) there."""
     chains = draws if isinstance(draws, list) else [draws]
     table = summarize([c.iloc[burnin:] for c in chains], between)
     kept = sum(len(c) - burnin for c in chains)
-    notes = warnings_for(table, between, len(chains), kept // between if between else None)
+    notes = warnings_for(table, between, len(chains), kept // between if between else None,
+                         burnin_converged)
     if folder is not None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)

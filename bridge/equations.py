@@ -77,6 +77,11 @@ def render(spec: Spec) -> str:
     seed = "random (recorded in the output)" if m.seed is None else m.seed
     lines += ["", f"MCMC: burn-in {m.burnin}, {m.between} iterations between imputations, "
                   f"M = {m.m}, seed {seed}"]
+    if spec.delta:
+        lines += ["", "MNAR sensitivity shifts (added to imputed values, latent scale for "
+                      "binary/ordinal):"]
+        lines += [f"  {d.response} {d.shift:+g}" + (f"  where {d.where}" if d.where else "")
+                  for d in spec.delta]
     return "\n".join(lines) + "\n"
 
 

@@ -88,7 +88,8 @@ class Run:
         else:
             _expect(bar, m)
             chains.advance(0, between, split_imputations(m, n_chains), final=True)
-        result = self._result(chains, burnin, between, m)
+        result = self._result(chains, burnin, between, m,
+                              convergence is not None and convergence.converged)
         if convergence is not None and not convergence.converged:
             result.warnings.insert(0, _not_converged(result, burnin, mcmc.max_burnin))
         return result
@@ -126,7 +127,8 @@ class Run:
             "the means of the imputed variables"
 
     # ------------------------------------------------------------------ result
-    def _result(self, chains: ChainSet, burnin: int, between: int, m: int) -> ImputationResult:
+    def _result(self, chains: ChainSet, burnin: int, between: int, m: int,
+                burnin_converged: bool = False) -> ImputationResult:
         spec = self.compiled.spec
         resolved = replace(spec, mcmc=replace(spec.mcmc, burnin=burnin, between=between, m=m,
                                               seed=self.seed))
@@ -136,7 +138,8 @@ class Run:
         result.warnings = list(self.warnings)
         draws = result.chain_draws(include_burnin=True)
         if min(len(c) for c in draws) - burnin >= 4:
-            result.diagnostics, found = diagnose(draws, None, burnin, between)
+            result.diagnostics, found = diagnose(draws, None, burnin, between,
+                                                 burnin_converged=burnin_converged)
             result.warnings += found
         return result
 

@@ -165,7 +165,7 @@ def how_many_imputations(fmi, m_pilot: int, cv: float = 0.05, level: float = 0.9
     `m_pilot` imputations, the rule takes the upper limit of its `level` confidence
     interval, computed on the logit scale where its standard error is about
     sqrt(2 / m_pilot).  `fmi` may hold several estimands: the largest decides."""
-    from scipy import stats
+    from scipy.special import ndtri
     values = np.atleast_1d(np.asarray(fmi, dtype=float))
     values = values[np.isfinite(values)]
     if not values.size:
@@ -175,7 +175,7 @@ def how_many_imputations(fmi, m_pilot: int, cv: float = 0.05, level: float = 0.9
     if not 0 < cv < 1:
         raise MlimputeError(f"the coefficient of variation must be between 0 and 1, got {cv}")
     gamma = float(np.clip(values.max(), 1e-12, 1 - 1e-12))
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     logit = np.log(gamma / (1 - gamma)) + z * np.sqrt(2.0 / m_pilot)
     upper = 1.0 / (1.0 + np.exp(-logit))
     return int(np.ceil(1 + 0.5 * (upper / cv) ** 2))

@@ -13,7 +13,9 @@ Defaults follow REALCOM-IMPUTE: every response has an intercept and a random int
 every covariate enters every level-1 equation, level-2 responses get the level-2
 covariates (those constant within clusters) only.  Optional level-1 and level-2
 sampling weights (columns) enter the parameter updates as in REALCOM's extension (see
-``mlimpute.engine.model.scaled_weights``).  ``level1_covariance = "cluster"`` gives
+``mlimpute.engine.model.scaled_weights``).  ``delta`` lists MNAR sensitivity shifts of
+imputed values (:class:`Delta`, :mod:`mlimpute.delta`); the MCMC settings ``burnin``,
+``between`` and ``m`` may be ``"auto"`` (:class:`MCMC`).  ``level1_covariance = "cluster"`` gives
 every cluster its own level-1 covariance matrix (R jomo's ``meth = "random"``; continuous
 level-1 responses only), with ``priors.cluster_df_start`` / ``cluster_df_prior`` as
 jomo's ``a`` / ``a.prior`` and ``priors.level1_scale`` as its ``l1cov.prior``.
@@ -110,7 +112,7 @@ class MCMC:
 
     def __post_init__(self):
         for name, low in (("burnin", 0), ("between", 1), ("m", 1), ("chains", 1),
-                          ("max_burnin", 4), ("pilot_m", 2)):
+                          ("max_burnin", 8), ("pilot_m", 2)):
             value = getattr(self, name)
             if name in ("burnin", "between", "m") and value == AUTO:
                 continue

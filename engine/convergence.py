@@ -64,8 +64,8 @@ def warm_up_until_converged(chain_set: ChainSet, first: int = 1000, cap: int = 2
                             rhat_limit: float = 1.01, ess_limit: float = 400) -> Convergence:
     """Extend the burn-in of every chain until the criteria hold (see the module
     docstring) or `cap` iterations per chain have run."""
-    if first < 4 or cap < first:
-        raise ValueError(f"need 4 <= first <= cap, got first = {first}, cap = {cap}")
+    if first < 8 or cap < first:
+        raise ValueError(f"need 8 <= first <= cap, got first = {first}, cap = {cap}")
     total, step, steps = 0, first, 0
     while True:
         chain_set.advance(warm=step)

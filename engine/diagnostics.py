@@ -102,12 +102,24 @@ def _ess_of(chains: np.ndarray) -> np.ndarray:
     return out
 
 
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..S of a 1-d array, tied values sharing the mean of their ranks (what
+    ``scipy.stats.rankdata`` gives; written here so a run need not load scipy.stats)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]                       # tie group g is [start, end)
+    group = np.repeat(np.arange(len(starts)), ends - starts)
+    ranks = np.empty(len(values))
+    ranks[order] = 0.5 * (starts + 1 + ends)[group]
+    return ranks
+
+
 def rank_normalize(chains: np.ndarray) -> np.ndarray:
     """Normal scores of the pooled ranks (ties averaged): Phi^-1((r - 3/8) / (S + 1/4))."""
-    from scipy.stats import rankdata
     c, n, k = chains.shape
     flat = chains.transpose(2, 0, 1).reshape(k, c * n)
-    ranks = rankdata(flat, axis=1, method="average")
+    ranks = np.array([_average_ranks(row) for row in flat]).reshape(k, c * n)
     z = ndtri((ranks - 0.375) / (c * n + 0.25))
     return z.reshape(k, c, n).transpose(1, 2, 0)
 

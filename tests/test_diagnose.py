@@ -82,6 +82,17 @@ def test_warnings_in_words():
     apart = pd.DataFrame({"apart": np.r_[RNG.normal(size=3000), 1 + RNG.normal(size=3000)]})
     (note,) = warnings_for(summarize(apart), m=None)
     assert note.startswith("1 parameters have R-hat of 1.01 or more after burn-in (worst apart")
+    # after a burn-in that met the criteria, R-hat on fewer than 400 effective draws is the
+    # noise of a short run: not a warning; on more it still is
+    short = pd.DataFrame({"mean": [0.0, 0.0], "sd": [1.0, 1.0], "ess_bulk": [50.0, 900.0],
+                          "ess_tail": [60.0, 900.0], "rhat": [1.08, 1.02]}, index=["noisy", "real"])
+    (note,) = warnings_for(short, burnin_converged=True)
+    assert "worst real" in note and note.startswith("1 parameters")
+    assert "worst noisy" in warnings_for(short)[0]
+    # an autocorrelation above 0.1 only by its own noise (Bartlett's SE) does not warn
+    noisy = short.assign(acf_lag9=[0.19, 0.05], acf_se=[0.06, 0.02])
+    assert not [n for n in warnings_for(noisy, between=9) if "lag 9" in n]
+    assert [n for n in warnings_for(noisy.assign(acf_se=[0.03, 0.02]), between=9) if "lag 9" in n]
 
 
 def test_impute_diagnostics_and_diagnose_command(tmp_path):

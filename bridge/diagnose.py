@@ -61,11 +61,14 @@ def warnings_for(table: pd.DataFrame, between: int | None = None, chains: int = 
     bad = judged[judged["rhat"] >= RHAT_LIMIT]
     if len(bad):
         worst = bad["rhat"].idxmax()
+        remedy = ("the burn-in met the criteria, so the run after it is short for how slowly "
+                  "this parameter mixes: use a longer gap between imputations" if burnin_converged
+                  else "lengthen the burn-in and the gap between imputations (or use --burnin "
+                  "auto --between auto)")
         notes.append(f"{len(bad)} parameters have R-hat of {RHAT_LIMIT} or more after burn-in "
                      f"(worst {worst}: {bad.loc[worst, 'rhat']:.3f}, bulk ESS "
                      f"{bad.loc[worst, 'ess_bulk']:.0f}): the chains, or the halves of a chain, "
-                     "disagree; lengthen the burn-in and the gap between imputations (or use "
-                     "--burnin auto --between auto)")
+                     f"disagree; {remedy}")
     if m:
         smallest = free[["ess_bulk", "ess_tail"]].min(axis=1)
         few = smallest[smallest < m / 2]

@@ -462,10 +462,30 @@ def test_magnitude_is_not_reported_as_collinearity(work):
     (["--level1-weight", "nosuch"], "column 'nosuch'"),
     (["--level2-weight", "x"], "weights must be finite and non-negative"),
     (["--level2-weight", "y1"], "level-2 weight has 16 missing values"),
+    (["--burnin", "automatic"], "--burnin: expected a whole number, got 'automatic' or 'auto'"),
+    (["--between", "auto"], "between = 'auto' reads the autocorrelation of the burn-in"),
+    (["--max-burnin", "3"], "--max-burnin: must be at least 8"),
+    (["--m", "auto", "--pilot-m", "1"], "--pilot-m: must be at least 2"),
+    (["--m", "auto", "--pilot-m", "3", "--chains", "4"], "cannot exceed mcmc.pilot_m"),
+    (["--se-cv", "0"], "--se-cv: must be between 0 and 1"),
+    (["--se-cv", "1.5"], "--se-cv: must be between 0 and 1"),
+    (["--model", "y1 ~ x"], "--model is used by --report and by --m auto"),
+    (["--m", "auto", "--model", "y1 ~ nosuch"], "column 'nosuch' is not in the data"),
+    (["--delta", "y1"], "expected RESPONSE=SHIFT"),
+    (["--delta", "y1=abc"], "the shift 'abc' is not a number"),
+    (["--delta", "y1=inf"], "the shift must be a finite number"),
+    (["--delta", "x=0.5"], "delta: 'x' is not a response of the model"),
+    (["--delta", "y1=0.5 if nosuch == 1"], "column 'nosuch' is not in the data"),
+    (["--delta", "y1=0.5 if x =="], "expected COLUMN or COLUMN == VALUE"),
+    (["--delta", "y1=0.5 if x == high"], "column 'x' is numeric but 'high' is not a number"),
+    (["--delta", "g1=0.5 if x > 0"], "must be constant within each 'cluster'"),
+    (["--delta", "y1=0.5 if y2 > 0"], None),
 ])
 def test_bad_options(work, capsys, args, expect):
-    full = ["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", "--m", "2", "--burnin",
-            "4", "--between", "2", "--quiet", *args]
+    given = {a for a in args if a.startswith("--")}
+    defaults = [a for flag, value in (("--m", "2"), ("--burnin", "4"), ("--between", "2"))
+                if flag not in given for a in (flag, value)]
+    full = ["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", *defaults, "--quiet", *args]
     if expect is None:        # accepted: CSV input, extra markers
         assert main(full) == 0
         return
@@ -497,6 +517,14 @@ def _spec(work: Path, extra: str, raw: bytes | None = None) -> str:
     ("version = 7\n", None, "spec version 7 is not supported"),
     ("random_slopes = [\"y1\"]\n", None, "both a response and a covariate"),
     ("level1_covariance = \"diagonal\"\n", None, "level1_covariance must be"),
+    ("[mcmc]\nburnin = \"AUTO\"\n", None, "mcmc.burnin must be an integer >= 0 or 'auto'"),
+    ("[mcmc]\nse_cv = 0\n", None, "mcmc.se_cv must be a number between 0 and 1"),
+    ("[mcmc]\nmax_burnin = true\n", None, "mcmc.max_burnin must be an integer"),
+    ("delta = \"y1=1\"\n", None, "delta must be a list"),
+    ("[[delta]]\nresponse = \"y1\"\nshift = \"big\"\n", None, "the shift must be a finite number"),
+    ("[[delta]]\nresponse = \"y1\"\nshift = 1\ncolour = 2\n", None, "delta: unknown setting 'colour'"),
+    ("[[delta]]\nresponse = \"nosuch\"\nshift = 1\n", None, "delta: 'nosuch' is not a response"),
+    ("[[delta]]\nresponse = \"y1\"\nshift = 1\nwhere = \"\"\n", None, "'where' must be a condition"),
 ])
 def test_bad_specs(work, capsys, extra, raw, expect):
     name = _spec(work, extra, raw)
@@ -574,6 +602,25 @@ def test_nullable_integer_response_is_written_to_parquet_in_one_type(work):
 
 
 # ---------------------------------------------------------------------- the R entry point
+
+@pytest.mark.parametrize("args, expect", [
+    (["--deltas", "nan"], "every delta must be a finite number"),
+    (["--response", "x"], "column 'x' is not a response of the imputation model"),
+    (["--plot", "s.pdf"], "the plot is written as PNG"),
+    (["--plot", "in.csv"], "in.csv"),
+    (["-o", "in.csv"], "in.csv"),
+    (["--where", "nosuch"], "column 'nosuch' is not in the data"),
+    (["--model", "y1 ~ nosuch"], "column 'nosuch' is not in the data"),
+])
+def test_bad_sensitivity_runs(work, capsys, args, expect):
+    options = {"--response": "y1", "--deltas": "0.5", "--model": "y1 ~ x", "-o": "s.csv"}
+    for flag, value in zip(args[::2], args[1::2]):
+        options[flag] = value
+    full = ["sensitivity", "in.csv", "--cluster", "cluster", *FAST,
+            *[a for pair in options.items() for a in pair]]
+    refused(capsys, *full, expect=expect)
+    assert not (work / "s.csv").exists() and not (work / "s.pdf").exists()
+
 
 def test_r_entry_gives_one_line_errors_never_a_traceback(work, monkeypatch):
     """What the R package stop()s with: the user's errors as they are (an unknown prior is

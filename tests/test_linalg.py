@@ -7,7 +7,8 @@ from scipy import stats
 
 from mlimpute.engine.linalg import (conditional_normal, draw_inverse_wishart, draw_normal_from_precision,
                                     draw_normal_from_precision_batched, draw_normal_two_precisions)
-from mlimpute.engine.sampler import _PatternImputer, _draw_coefficients
+from mlimpute.engine.imputer import PatternImputer as _PatternImputer
+from mlimpute.engine.steps import draw_coefficients as _draw_coefficients
 
 RNG = np.random.default_rng(2024)
 COV = np.array([[2.0, 0.6, 0.3], [0.6, 1.0, -0.2], [0.3, -0.2, 1.5]])

@@ -44,10 +44,10 @@ def test_kept_residuals_equal_recomputed_ones(build):
     start = sampler.level1.values.copy()
     for _ in range(200):
         sampler.step(adapt=True)
-    exact = sampler._resid1_exact().copy()
+    exact = sampler.resid1_exact().copy()
     scale = np.abs(exact).max()
     assert scale > 0.1
-    np.testing.assert_allclose(sampler._resid1, exact, rtol=0, atol=1e-10 * scale)
+    np.testing.assert_allclose(sampler.resid1, exact, rtol=0, atol=1e-10 * scale)
     # observed responses are never changed by the bookkeeping
     assert np.array_equal(sampler.level1.values[observed], start[observed])
     decoded = sampler.level1.decode()
@@ -72,7 +72,7 @@ def test_cluster_sums_equal_direct_sums():
 
 @pytest.mark.parametrize("width", [0, 3, 11])
 def test_distinct_rows_equal_numpy_unique(width):
-    from mlimpute.engine.sampler import _distinct_rows
+    from mlimpute.engine.imputer import distinct_rows as _distinct_rows
     mask = np.random.default_rng(width).random((500, width)) < 0.3
     patterns, inverse = _distinct_rows(mask)
     expected, expected_inverse = np.unique(mask, axis=0, return_inverse=True)

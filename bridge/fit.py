@@ -2,59 +2,66 @@
 
 Formulas use lme4's notation for the random part: ``"y ~ x + C(g) + (1 | school)"`` or
 ``"(1 + x | school)"``; without a bar term the model is ordinary least squares.  The
-fixed part is a patsy formula (as in statsmodels).  Linear mixed models are fitted by
-REML with statsmodels' MixedLM; every fit must converge, or the imputation is named in
+fixed part is a patsy formula (as in statsmodels).  Linear mixed models, with any number
+of nested or crossed random terms (``(1 | school/class)``, ``(1 | school) + (1 | area)``),
+are fitted by REML as lme4 fits them (:mod:`mlimpute.mixed`); every fit must converge, or the imputation is named in
 the error.
 """
 from __future__ import annotations
 
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .errors import MlimputeError
+from .formula import RandomTerm, split_random
 from .pool import likelihood_ratio_d3, rubin
-
-_BAR = re.compile(r"\(\s*([^()|]*?)\s*\|\s*(`[^`]+`|[A-Za-z_.][\w.]*)\s*\)")
-
 
 @dataclass
 class Formula:
-    """A model-of-interest formula split into its fixed and random parts."""
+    """A model-of-interest formula split into its fixed part (a patsy formula) and its
+    random terms (:mod:`mlimpute.formula`)."""
 
     fixed: str
-    group: str | None = None
-    random: str | None = None        # statsmodels re_formula, e.g. "1" or "1 + x"
+    terms: list[RandomTerm] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> "Formula":
-        bars = _BAR.findall(text)
-        if len(bars) > 1:
-            raise MlimputeError(f"formula '{text}': only one random-effects term (... | group) is supported")
-        fixed = _BAR.sub("", text)
-        fixed = re.sub(r"\+\s*$", "", re.sub(r"\+\s*\+", "+", fixed.strip())).strip()
-        if "~" not in fixed:
+        if "~" not in text:
             raise MlimputeError(f"formula '{text}': expected 'response ~ terms'")
-        if fixed.endswith("~"):
-            fixed += " 1"
-        if not bars:
-            return cls(fixed)
-        random, group = bars[0]
-        random = random.strip() or "1"
-        return cls(fixed, group.strip("`"), random)
+        lhs, rhs = text.split("~", 1)
+        fixed, terms = split_random(rhs, text)
+        return cls(f"{lhs.strip()} ~ {fixed or '1'}", terms)
+
+    @property
+    def group(self) -> str | None:
+        """The grouping of a single random term (None without random terms)."""
+        return self.terms[0].group if len(self.terms) == 1 else (
+            None if not self.terms else ", ".join(t.group for t in self.terms))
+
+    @property
+    def random(self) -> str | None:
+        """The expression of a single random term ("1", "1 + x")."""
+        return self.terms[0].expression if len(self.terms) == 1 else None
+
+    @property
+    def factors(self) -> list[str]:
+        """Every column that groups a random term."""
+        return list(dict.fromkeys(f for t in self.terms for f in t.factors))
 
     def quoted(self, columns) -> "Formula":
         """The formula with column names patsy cannot read quoted (:func:`quote_names`)."""
-        return Formula(quote_names(self.fixed, columns), self.group,
-                       None if self.random is None else quote_names(self.random, columns))
+        return Formula(quote_names(self.fixed, columns),
+                       [RandomTerm(quote_names(t.expression, columns), t.factors)
+                        for t in self.terms])
 
 
 def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> list[str]:
     """Raise unless every column the formula names is in `frame`; return those columns."""
-    terms = formula.fixed + " " + (formula.random or "")
+    terms = formula.fixed + " " + " ".join(t.expression for t in formula.terms)
     quoted = re.findall(r"`([^`]+)`", terms)
     for name in quoted:
         if name not in frame.columns:
@@ -64,9 +71,10 @@ def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> list[str
     unknown = sorted(n for n in names - builtin if n not in frame.columns)
     if unknown:
         raise MlimputeError(f"formula '{text}': column '{unknown[0]}' is not in the data")
-    if formula.group and formula.group not in frame.columns:
-        raise MlimputeError(f"formula '{text}': grouping column '{formula.group}' is not in the data")
-    used = [n for n in frame.columns if n in names or n in quoted or n == formula.group]
+    for factor in formula.factors:
+        if factor not in frame.columns:
+            raise MlimputeError(f"formula '{text}': grouping column '{factor}' is not in the data")
+    used = [n for n in frame.columns if n in names or n in quoted or n in formula.factors]
     return used
 
 
@@ -95,35 +103,20 @@ def _binary_outcome(frame: pd.DataFrame, formula: Formula) -> pd.DataFrame:
 
 
 def _fit_mixed(parsed: Formula, frame: pd.DataFrame, reml: bool, text: str):
-    """statsmodels MixedLM fit (REML or ML), retried with Nelder-Mead; must converge."""
-    import statsmodels.formula.api as smf
+    """REML (or ML) fit of a linear mixed model with any number of random terms
+    (:mod:`mlimpute.mixed`); returns the fit and the fixed-effect names."""
+    import patsy
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = smf.mixedlm(parsed.fixed, data=frame, groups=frame[parsed.group],
-                            re_formula=parsed.random)
+    from .mixed import MixedModel, build_terms
+    y, x = patsy.dmatrices(parsed.fixed, frame, return_type="dataframe")
+    model = MixedModel(y.iloc[:, 0].to_numpy(dtype=float), x.to_numpy(dtype=float),
+                       build_terms(frame, parsed.terms))
+    try:
         fit = model.fit(reml=reml)
-        if not fit.converged:
-            fit = model.fit(reml=reml, method="nm", maxiter=5000)
-    if not fit.converged:
-        raise MlimputeError(f"formula '{text}': the mixed model did not converge")
-    return model, fit
-
-
-def _fixed_effects_covariance(model, fit) -> np.ndarray:
-    """(sum_j X_j' V_j^-1 X_j)^-1 with V_j = Z_j Psi Z_j' + sigma^2 I at the estimates:
-    lme4's vcov() for the fixed effects.  statsmodels' own standard errors invert the
-    full Hessian (fixed effects and covariance parameters together), which differs
-    from lme4 by up to about 1%; pooled results are compared with lme4 + mitml, so we
-    use lme4's definition."""
-    psi = np.asarray(fit.cov_re, dtype=float)
-    information = np.zeros((model.exog.shape[1],) * 2)
-    for label in model.group_labels:
-        rows = model.row_indices[label]
-        x, z = model.exog[rows], model.exog_re[rows]
-        v = z @ psi @ z.T + fit.scale * np.eye(len(rows))
-        information += x.T @ np.linalg.solve(v, x)
-    return np.linalg.inv(information)
+    except MlimputeError as exc:
+        raise MlimputeError(f"formula '{text}': {exc}") from None
+    names = [c.replace("(Intercept)", "Intercept") for c in x.columns]
+    return fit, names
 
 
 def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
@@ -195,15 +188,11 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
             table = pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
             table.loc["var(residual)"] = [fit.scale, np.nan]
             return table
-    model, fit = _fit_mixed(parsed, frame, reml, text)
-    errors = np.sqrt(np.diag(_fixed_effects_covariance(model, fit)))
-    table = pd.DataFrame({"estimate": fit.fe_params, "std_error": errors})
-    from .variance_components import ClusterCrossProducts, component_table
-    stats = ClusterCrossProducts(np.asarray(model.endog, float), np.asarray(model.exog, float),
-                                 np.asarray(model.exog_re, float), np.asarray(model.groups))
-    components = component_table(stats, np.asarray(fit.cov_re, dtype=float), float(fit.scale),
-                                 parsed.group, list(fit.cov_re.index))
-    return pd.concat([table, components])
+    fit, names = _fit_mixed(parsed, frame, reml, text)
+    from .variance_components import component_table
+    table = pd.DataFrame({"estimate": fit.beta, "std_error": np.sqrt(np.diag(fit.beta_covariance))},
+                         index=names)
+    return pd.concat([table, component_table(fit)])
 
 
 def completed_frames(completed) -> list[pd.DataFrame]:
@@ -273,58 +262,39 @@ def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | 
 
 @dataclass
 class _MLFit:
-    """A maximum-likelihood fit reduced to what D3 needs: the data, the design and the
-    parameters (beta, random-effects covariance tau, residual variance sigma2)."""
+    """A maximum-likelihood fit reduced to what D3 needs: the parameters (beta, the random
+    terms' covariances tau, residual variance sigma2), the log-likelihood at them, and
+    the log-likelihood at other parameters."""
 
-    y: np.ndarray
-    x: pd.DataFrame
-    z: np.ndarray | None
-    groups: np.ndarray | None
     beta: pd.Series
-    tau: np.ndarray | None
+    tau: list[np.ndarray]
     sigma2: float
     loglik: float
-
-    def loglik_at(self, beta: pd.Series, tau, sigma2: float) -> float:
-        """Gaussian log-likelihood of the data at other parameters (random effects
-        integrated out, cluster by cluster)."""
-        resid = self.y - self.x[beta.index].to_numpy() @ beta.to_numpy()
-        if self.groups is None:
-            n = len(resid)
-            return float(-0.5 * (n * np.log(2 * np.pi * sigma2) + resid @ resid / sigma2))
-        total = 0.0
-        for g in np.unique(self.groups):
-            rows = self.groups == g
-            zg = self.z[rows]
-            v = zg @ tau @ zg.T + sigma2 * np.eye(rows.sum())
-            sign, logdet = np.linalg.slogdet(v)
-            total += -0.5 * (rows.sum() * np.log(2 * np.pi) + logdet + resid[rows] @ np.linalg.solve(v, resid[rows]))
-        return float(total)
+    loglik_at: object            # (beta, tau, sigma2) -> log-likelihood
 
 
 def _ml_fit(frame: pd.DataFrame, formula: str) -> _MLFit:
     import patsy
-    import statsmodels.formula.api as smf
 
     parsed = Formula.parse(formula)
-    _check_columns(parsed, frame, formula)
+    frame = frame.dropna(subset=_check_columns(parsed, frame, formula))
     y, x = patsy.dmatrices(parsed.fixed, frame, return_type="dataframe")
-    y = y.iloc[:, 0].to_numpy()
+    y = y.iloc[:, 0].to_numpy(dtype=float)
     x.columns = [c.replace("(Intercept)", "Intercept") for c in x.columns]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if parsed.group is None:
-            fit = smf.ols(parsed.fixed, data=frame).fit()
-            beta = fit.params.rename(index={"(Intercept)": "Intercept"})
-            sigma2 = float(fit.ssr / fit.nobs)
-            out = _MLFit(y, x, None, None, beta, None, sigma2, 0.0)
-            out.loglik = out.loglik_at(beta, None, sigma2)
-            return out
-    model, fit = _fit_mixed(parsed, frame, False, formula)
-    beta = fit.fe_params.rename(index={"(Intercept)": "Intercept"})
-    z = np.asarray(model.exog_re)
-    return _MLFit(y, x, z, np.asarray(frame[parsed.group]), beta, np.asarray(fit.cov_re),
-                  float(fit.scale), float(fit.llf))
+    if not parsed.terms:
+        beta_values, *_ = np.linalg.lstsq(x.to_numpy(dtype=float), y, rcond=None)
+        beta = pd.Series(beta_values, index=x.columns)
+        resid_ss = float(((y - x.to_numpy(dtype=float) @ beta_values) ** 2).sum())
+        sigma2 = resid_ss / len(y)
+
+        def ols_loglik(b, _, s2):
+            resid = y - x[b.index].to_numpy(dtype=float) @ b.to_numpy()
+            return float(-0.5 * (len(y) * np.log(2 * np.pi * s2) + resid @ resid / s2))
+        return _MLFit(beta, [], sigma2, ols_loglik(beta, None, sigma2), ols_loglik)
+    fit, names = _fit_mixed(parsed, frame, False, formula)
+    beta = pd.Series(fit.beta, index=names)
+    return _MLFit(beta, fit.covariances, fit.sigma2, fit.loglik,
+                  lambda b, tau, s2: fit.model.loglik_at(b[names].to_numpy(), tau, s2))
 
 
 def compare_models_d3(completed, formula: str, null_formula: str) -> pd.Series:
@@ -341,7 +311,7 @@ def compare_models_d3(completed, formula: str, null_formula: str) -> pd.Series:
 
     def pooled(fits):
         beta = sum(f.beta for f in fits) / len(fits)
-        tau = None if fits[0].tau is None else sum(f.tau for f in fits) / len(fits)
+        tau = [sum(f.tau[k] for f in fits) / len(fits) for k in range(len(fits[0].tau))]
         sigma2 = float(np.mean([f.sigma2 for f in fits]))
         return [f.loglik_at(beta, tau, sigma2) for f in fits]
 

@@ -24,7 +24,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import SpecError
+from .errors import MlimputeError, SpecError
+from .formula import split_random
 from .spec import MCMC, PriorSpec, Response, Spec
 
 #: names that stand for jomo's column of ones when X, X2 or Z are given as names
@@ -158,9 +159,6 @@ class _Formula:
         self.cluster: str | None = None
 
 
-_RANDOM_TERM = re.compile(r"\(([^()|]*)\|([^()|]*)\)")
-
-
 def _parse_formula(text: str, data: pd.DataFrame, level: int) -> _Formula:
     """The additive subset of R's formula language that the joint model represents."""
     if not isinstance(text, str) or text.count("~") != 1:
@@ -170,16 +168,21 @@ def _parse_formula(text: str, data: pd.DataFrame, level: int) -> _Formula:
     parsed.targets = _terms(lhs, text, allow_intercept=False)
     if not parsed.targets:
         raise SpecError(f"mitml formula '{text}': no target variable")
-    randoms = _RANDOM_TERM.findall(rhs)
+    try:
+        fixed, randoms = split_random(rhs, text)
+    except MlimputeError as exc:
+        raise SpecError(f"mitml {exc}") from None      # "mitml formula '...': ..."
     if randoms and level == 2:
         raise SpecError(f"mitml formula '{text}': a level-2 formula has no random effects")
     if len(randoms) > 1:
         raise SpecError(f"mitml formula '{text}': only one (...|cluster) term is supported")
     if randoms:
-        inner, cluster = randoms[0]
-        parsed.cluster = cluster.strip()
-        parsed.random, parsed.random_intercept = _predictors(inner, text)
-    parsed.fixed, parsed.intercept = _predictors(_RANDOM_TERM.sub("", rhs), text)
+        if len(randoms[0].factors) > 1:
+            raise SpecError(f"mitml formula '{text}': the cluster must be one column, not "
+                            f"'{randoms[0].group}'")
+        parsed.cluster = randoms[0].factors[0]
+        parsed.random, parsed.random_intercept = _predictors(randoms[0].expression, text)
+    parsed.fixed, parsed.intercept = _predictors(fixed, text)
     _require(data, parsed.targets + parsed.fixed + parsed.random
              + ([parsed.cluster] if parsed.cluster else []), f"mitml formula '{text}'")
     return parsed

@@ -190,3 +190,67 @@ def test_pooled_fits_from_a_stacked_frame_in_parallel_equal_the_serial_ones():
     serial = fit_pooled(result, "y1 ~ x + (1 | cluster)")
     parallel = fit_pooled(result.stacked("flong"), "y1 ~ x + (1 | cluster)", workers=2)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def _schools_classes_areas(seed: int) -> pd.DataFrame:
+    """Pupils in 4 classes of each of 40 schools (class ids 1-4 repeat across schools),
+    crossed with 25 neighbourhoods; a random slope of x by school."""
+    rng = np.random.default_rng(seed)
+    school = np.repeat(np.arange(40), 4 * 12)
+    klass = np.repeat(np.arange(160), 12) % 4
+    area = rng.integers(0, 25, len(school))
+    x = rng.normal(size=len(school))
+    y = (1 + 0.5 * x + rng.normal(0, 0.6, 40)[school] + rng.normal(0, 0.4, 160)[school * 4 + klass]
+         + rng.normal(0, 0.5, 25)[area] + 0.3 * rng.normal(size=40)[school] * x
+         + rng.normal(size=len(school)))
+    return pd.DataFrame({"y": y, "x": x, "school": school + 1, "class": klass + 1, "area": area})
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | school/class)",
+                                     "y ~ x + (1 | school) + (1 | class:school)",
+                                     "y ~ x + (1 | school) + (1 | area)",
+                                     "y ~ x + (1 + x | school) + (1 | area)"])
+def test_nested_and_crossed_fits_match_lme4(tmp_path, formula):
+    """Several random terms, nested (class ids repeat across schools: class 1 of school 1
+    is not class 1 of school 2) or crossed: estimates, fixed-effect standard errors,
+    variance-component and ICC standard errors against lme4 (and the Hessian of its REML
+    deviance)."""
+    require_r("lme4")
+    frame = _schools_classes_areas(3)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "fit.csv", formula)
+    run_r("lmer_components.R", tmp_path / "d.csv", tmp_path / "vc.csv", formula)
+    fixed = pd.read_csv(tmp_path / "fit.csv").set_index("name").loc[["Intercept", "x"]]
+    components = pd.read_csv(tmp_path / "vc.csv").set_index("name")
+    ours = fit_one(frame, formula)
+    np.testing.assert_allclose(ours.loc[fixed.index, "estimate"], fixed["estimate"], rtol=1e-5)
+    np.testing.assert_allclose(ours.loc[fixed.index, "std_error"], fixed["std_error"], rtol=1e-4)
+    assert set(components.index) <= set(ours.index)
+    # the likelihood is flat in a small slope variance: there (0.0059) lme4's optimiser
+    # stops 4e-6 away, at a REML deviance 4e-9 worse than ours; so 1e-4 of the residual
+    # variance is the absolute tolerance
+    np.testing.assert_allclose(ours.loc[components.index, "estimate"], components["estimate"],
+                               rtol=1e-4, atol=1e-4 * ours.loc["var(residual)", "estimate"])
+    np.testing.assert_allclose(ours.loc[components.index, "std_error"], components["std_error"],
+                               rtol=1e-3)
+
+
+def test_nested_model_of_interest_pools_from_the_command_line(tmp_path, capsys):
+    frame = _schools_classes_areas(4)
+    frame.loc[np.random.default_rng(0).random(len(frame)) < 0.2, "y"] = np.nan
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    from mlimpute.cli import main
+    assert main(["impute", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv"), "--cluster",
+                 "school", "--exclude", "class", "area", "--m", "3", "--burnin", "50",
+                 "--between", "10", "--seed", "1", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["pool", str(tmp_path / "o.csv"), "--model", "y ~ x + (1 | school/class)",
+                 "--quiet", "-o", str(tmp_path / "t.csv")]) == 0
+    table = pd.read_csv(tmp_path / "t.csv").set_index("term")
+    assert {"x", "var(school)", "var(class:school)", "icc(school)", "var(residual)"} <= set(table.index)
+    assert (table.loc["var(class:school)", ["ci_lower", "ci_upper"]] > 0).all()
+    with pytest.raises(MlimputeError, match=r"uncorrelated random effects \(\|\|\)"):
+        fit_one(frame.dropna(), "y ~ x + (1 + x || school)")
+    with pytest.raises(MlimputeError, match="grouping 'school' appears in two random terms"):
+        fit_one(frame.dropna(), "y ~ x + (1 | school) + (0 + x | school)")

@@ -1,11 +1,11 @@
 # Standard errors of the variance components of a REML lmer fit, from lme4's own REML
-# criterion: the Hessian (stats::optimHess) of the deviance in theta = (log SDs of the
-# random effects, Fisher z of their correlations, log residual SD), at lme4's estimates.
-# The deviance for a given theta and sigma is rebuilt from lme4's profiled pieces:
+# criterion: the Hessian (stats::optimHess) of the deviance in theta = (per random term:
+# log SDs, Fisher z of the correlations; then log residual SD), at lme4's estimates.  The
+# deviance for a given theta and sigma is rebuilt from lme4's profiled pieces:
 #   ldL2 + ldRX2 + (n - p) log(2 pi sigma^2) + pwrss / sigma^2.
 # Usage: Rscript lmer_components.R DATA.csv OUT.csv FORMULA
 # Writes name,estimate,std_error for var(<group>[:slope]), cor(<group>:a,b),
-# var(residual) and, for a random intercept only, icc(<group>).
+# var(residual) and, when every term is a random intercept, icc(<group>).
 suppressPackageStartupMessages(library(lme4))
 a <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(a[1], check.names = FALSE)
@@ -14,49 +14,77 @@ devfun <- lmer(as.formula(a[3]), data = d, REML = TRUE, devFunOnly = TRUE)
 env <- environment(devfun)
 n <- nrow(d)
 p <- ncol(getME(fit, "X"))
-vc <- VarCorr(fit)
-group <- names(vc)[1]
-psi <- as.matrix(vc[[1]])
-q <- nrow(psi)
+vc <- VarCorr(fit)                      # the terms in the order of lme4's theta
 sigma <- sigma(fit)
-low <- which(lower.tri(psi), arr.ind = TRUE)
-low <- low[order(low[, 1], low[, 2]), , drop = FALSE]       # by row, as mlimpute orders them
-theta_of <- function(psi, sigma) {
-  sd <- sqrt(diag(psi))
-  c(log(sd), atanh(psi[low] / (sd[low[, 1]] * sd[low[, 2]])), log(sigma))
+lower <- function(q) {                  # lower triangle by row, as mlimpute orders it
+  low <- which(lower.tri(diag(q)), arr.ind = TRUE)
+  low[order(low[, 1], low[, 2]), , drop = FALSE]
 }
+theta <- c()
+for (g in names(vc)) {
+  psi <- as.matrix(vc[[g]])
+  sd <- sqrt(diag(psi))
+  low <- lower(nrow(psi))
+  theta <- c(theta, log(sd), atanh(psi[low] / (sd[low[, 1]] * sd[low[, 2]])))
+}
+theta <- c(theta, log(sigma))
 deviance_at <- function(par) {
-  sd <- exp(par[1:q])
-  corr <- diag(q)
-  if (nrow(low)) {
-    corr[low] <- tanh(par[q + seq_len(nrow(low))])
-    corr[low[, c(2, 1), drop = FALSE]] <- corr[low]
-  }
   sigma <- exp(par[length(par)])
-  lambda <- t(chol(corr * outer(sd, sd))) / sigma            # lme4's relative factor
-  devfun(lambda[lower.tri(lambda, diag = TRUE)])
+  lme4_theta <- c()
+  start <- 0
+  for (g in names(vc)) {
+    q <- nrow(as.matrix(vc[[g]]))
+    low <- lower(q)
+    sd <- exp(par[start + 1:q])
+    corr <- diag(q)
+    if (nrow(low)) {
+      corr[low] <- tanh(par[start + q + seq_len(nrow(low))])
+      corr[low[, c(2, 1), drop = FALSE]] <- corr[low]
+    }
+    start <- start + q + nrow(low)
+    lambda <- t(chol(corr * outer(sd, sd))) / sigma        # lme4's relative factor
+    lme4_theta <- c(lme4_theta, lambda[lower.tri(lambda, diag = TRUE)])
+  }
+  devfun(lme4_theta)
   pwrss <- env$resp$wrss() + env$pp$sqrL(1)
   env$pp$ldL2() + env$pp$ldRX2() + (n - p) * log(2 * pi * sigma^2) + pwrss / sigma^2
 }
-theta <- theta_of(psi, sigma)
 cov <- 2 * solve(optimHess(theta, deviance_at, control = list(ndeps = rep(1e-4, length(theta)))))
 se <- sqrt(diag(cov))
-name_of <- function(k) if (rownames(psi)[k] == "(Intercept)") "Intercept" else rownames(psi)[k]
-var_names <- sapply(seq_len(q), function(k)
-  if (name_of(k) == "Intercept") paste0("var(", group, ")") else paste0("var(", group, ":", name_of(k), ")"))
-out <- data.frame(name = var_names, estimate = diag(psi), std_error = 2 * diag(psi) * se[1:q])
-if (nrow(low)) {
-  r <- psi[low] / sqrt(diag(psi)[low[, 1]] * diag(psi)[low[, 2]])
-  out <- rbind(out, data.frame(
-    name = paste0("cor(", group, ":", sapply(low[, 2], name_of), ",", sapply(low[, 1], name_of), ")"),
-    estimate = r, std_error = (1 - r^2) * se[q + seq_len(nrow(low))]))
+out <- data.frame()
+start <- 0
+name_of <- function(x) if (x == "(Intercept)") "Intercept" else x
+intercepts <- c()
+for (g in names(vc)) {
+  psi <- as.matrix(vc[[g]])
+  q <- nrow(psi)
+  names <- sapply(rownames(psi), name_of)
+  label <- ifelse(names == "Intercept", paste0("var(", g, ")"), paste0("var(", g, ":", names, ")"))
+  out <- rbind(out, data.frame(name = label, estimate = diag(psi),
+                               std_error = 2 * diag(psi) * se[start + 1:q]))
+  low <- lower(q)
+  if (nrow(low)) {
+    r <- psi[low] / sqrt(diag(psi)[low[, 1]] * diag(psi)[low[, 2]])
+    out <- rbind(out, data.frame(name = paste0("cor(", g, ":", names[low[, 2]], ",", names[low[, 1]], ")"),
+                                 estimate = r, std_error = (1 - r^2) * se[start + q + seq_len(nrow(low))]))
+  }
+  if (q == 1 && names[1] == "Intercept") intercepts <- c(intercepts, start + 1)
+  start <- start + q + nrow(low)
 }
 out <- rbind(out, data.frame(name = "var(residual)", estimate = sigma^2,
                              std_error = 2 * sigma^2 * se[length(se)]))
-if (q == 1) {
-  icc <- psi[1, 1] / (psi[1, 1] + sigma^2)
-  g <- c(2, -2)
-  out <- rbind(out, data.frame(name = paste0("icc(", group, ")"), estimate = icc,
-                               std_error = icc * (1 - icc) * sqrt(drop(t(g) %*% cov %*% g))))
+if (length(intercepts) == length(vc)) {            # ICC of every term, logit scale
+  v <- sapply(names(vc), function(g) as.matrix(vc[[g]])[1, 1])
+  total <- sum(v) + sigma^2
+  for (k in seq_along(v)) {
+    rest <- total - v[k]
+    gradient <- rep(0, length(se))
+    gradient[intercepts] <- -2 * v / rest
+    gradient[intercepts[k]] <- 2
+    gradient[length(se)] <- -2 * sigma^2 / rest
+    icc <- v[k] / total
+    out <- rbind(out, data.frame(name = paste0("icc(", names(vc)[k], ")"), estimate = icc,
+                                 std_error = icc * (1 - icc) * sqrt(drop(t(gradient) %*% cov %*% gradient))))
+  }
 }
 write.csv(out, a[2], row.names = FALSE)

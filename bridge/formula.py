@@ -14,9 +14,33 @@ from dataclasses import dataclass
 
 from .errors import MlimputeError
 
-_NAME = r"`[^`]+`|[A-Za-z_.][\w.]*"
-_BAR = re.compile(rf"\(\s*([^()|]*?)\s*(\|\|?)\s*((?:{_NAME})(?:\s*[/:]\s*(?:{_NAME}))*)\s*\)")
-_ANY_BAR = re.compile(r"\([^()]*\|[^()]*\)")
+_GROUPING = re.compile(r"^\s*(`[^`]+`|[A-Za-z_.][\w.]*)(\s*[/:]\s*(`[^`]+`|[A-Za-z_.][\w.]*))*\s*$")
+
+
+def _parenthesised(text: str):
+    """(start, end) of every top-level parenthesised group of `text` (end exclusive)."""
+    depth, start = 0, None
+    for k, char in enumerate(text):
+        if char == "(":
+            if depth == 0:
+                start = k
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                yield start, k + 1
+            if depth < 0:
+                return
+
+
+def _top_level_bar(inner: str) -> int:
+    """Position of the first '|' of `inner` outside nested parentheses, or -1."""
+    depth = 0
+    for k, char in enumerate(inner):
+        depth += (char == "(") - (char == ")")
+        if char == "|" and depth == 0:
+            return k
+    return -1
 
 
 @dataclass(frozen=True)
@@ -35,24 +59,35 @@ class RandomTerm:
 
 def split_random(rhs: str, text: str | None = None) -> tuple[str, list[RandomTerm]]:
     """The right-hand side without its random terms, and those terms (``a/b`` expanded
-    as lme4 does).  `text` (the whole formula) names the formula in errors."""
+    as lme4 does).  `text` (the whole formula) names the formula in errors.  A random
+    term is a top-level parenthesised group with a '|' outside any inner parentheses,
+    so ``(1 + C(g) | school)`` is one and ``I(x^2)`` is not."""
     text = text or rhs
     terms: list[RandomTerm] = []
-    for expression, bars, grouping in _BAR.findall(rhs):
-        if bars == "||":
+    pieces, last = [], 0
+    for start, end in _parenthesised(rhs):
+        inner = rhs[start + 1: end - 1]
+        bar = _top_level_bar(inner)
+        if bar < 0:
+            continue
+        pieces.append(rhs[last:start])
+        last = end
+        expression, grouping = inner[:bar].strip() or "1", inner[bar + 1:]
+        if grouping.startswith("|"):
             raise MlimputeError(f"formula '{text}': uncorrelated random effects (||) are not "
                                 "supported; write the terms separately, (1 | g) + (0 + x | g)")
-        expression = expression.strip() or "1"
+        if not _GROUPING.match(grouping):
+            raise MlimputeError(f"formula '{text}': cannot read the grouping '{grouping.strip()}' "
+                                "of a random term (expected a column, a/b or a:b)")
         nested = [part.strip() for part in grouping.split("/")]
         for depth in range(1, len(nested) + 1):
             # lme4: a/b/c -> a, b:a, c:b:a (innermost first in the name)
             factors = tuple(name.strip().strip("`") for part in reversed(nested[:depth])
                             for name in part.split(":"))
             terms.append(RandomTerm(expression, factors))
-    fixed = _BAR.sub("", rhs)
-    if _ANY_BAR.search(fixed):
-        bad = _ANY_BAR.search(fixed).group(0)
-        raise MlimputeError(f"formula '{text}': cannot read the random term '{bad}'")
+    fixed = "".join(pieces) + rhs[last:]
+    if "|" in fixed:
+        raise MlimputeError(f"formula '{text}': a '|' outside a random term (expr | group)")
     fixed = re.sub(r"\+\s*\+", "+", fixed)
     fixed = re.sub(r"^\s*\+|\+\s*$", "", fixed.strip()).strip()
     groups = [t.group for t in terms]

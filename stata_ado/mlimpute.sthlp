@@ -88,3 +88,9 @@ the {cmd:mlimpute} command on the PATH.
 {phang3}{cmd:. mi estimate: mixed nmatpost nmatpre || class:}{p_end}
 {phang3}{cmd:. restore}{p_end}
 {phang2}{cmd:. {c )-}}{p_end}
+
+{pstd}Variance components, correlations and ICCs of a (nested or crossed) model of interest with standard errors and intervals, and the number of imputations the standard errors need, come from mlimpute's {cmd:pool} on the data set {opt saving()} wrote ({cmd:mi estimate} does not pool variance components); {cmd:sensitivity} runs the whole MNAR grid:{p_end}
+
+{phang2}{cmd:. mlimpute nmatpost nlitpost, cluster(class) covariates(nmatpre fsm) seed(1) saving(cs_mi, replace)}{p_end}
+{phang2}{cmd:. shell mlimpute pool cs_mi.dta --model "nmatpost ~ nmatpre + (1 | school/class)"}{p_end}
+{phang2}{cmd:. shell mlimpute sensitivity pupils.dta --cluster class --response nmatpost --deltas -0.4 0 0.4 --model "nmatpost ~ nmatpre + (1 | class)" -o sens.dta --plot sens.png}{p_end}

@@ -20,6 +20,16 @@ def test_formula_parsing():
     f = Formula.parse("y ~ x + (1 + x | school)")
     assert (f.fixed, f.group, f.random) == ("y ~ x", "school", "1 + x")
     assert Formula.parse("y ~ x").group is None
+    # one parser for lme4's notation: nested groupings expanded as lme4 does, inner
+    # parentheses in a random expression, I() in the fixed part
+    f = Formula.parse("y ~ x + I(x**2) + (1 + C(g) | school/class) + (0 + x | area)")
+    assert f.fixed == "y ~ x + I(x**2)"
+    assert [(t.expression, t.group) for t in f.terms] == [
+        ("1 + C(g)", "school"), ("1 + C(g)", "class:school"), ("0 + x", "area")]
+    for bad, why in [("y ~ x + (1 || g)", "uncorrelated"), ("y ~ x + (1 | g + h)", "grouping"),
+                     ("y ~ x | g", "outside a random term"), ("y ~ (1 | g) + (x | g)", "two random terms")]:
+        with pytest.raises(MlimputeError, match=why):
+            Formula.parse(bad)
 
 
 @pytest.mark.r

@@ -124,9 +124,9 @@ def working_labels(names: list[str], kinds: list[str],
     reference) of a categorical response."""
     labels, owner = [], []
     for r, (name, kind, k) in enumerate(zip(names, kinds, n_categories)):
-        width = make_response_type(kind, k).n_working()
-        labels += [name] if kind != "categorical" else [f"{name}.{c}" for c in range(1, width + 1)]
-        owner += [r] * width
+        names_here = make_response_type(kind, k).working_labels(name)
+        labels += names_here
+        owner += [r] * len(names_here)
     return labels, owner
 
 

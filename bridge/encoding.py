@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlimpute.engine.responses import REGISTRY
+
 from .errors import DataError
 
 MAX_CATEGORIES = 50
@@ -60,7 +62,7 @@ def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
     the k-th category as in R's jomo.
     """
     name = column.name
-    if kind == "continuous":
+    if not REGISTRY[kind].has_latent:          # continuous: the values are the working column
         if not is_numeric(column):
             raise DataError(f"column '{name}': a continuous response must be numeric "
                             f"(dtype is {column.dtype}); declare it binary, ordinal or categorical")
@@ -94,8 +96,9 @@ def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
                         "is it really categorical?")
     if k < 2:
         raise DataError(f"column '{name}': a {kind} response needs at least 2 observed categories")
-    if kind == "binary" and k != 2:
-        raise DataError(f"column '{name}': a binary response has 2 categories, found {k}")
+    needed = REGISTRY[kind].fixed_categories
+    if needed is not None and k != needed:
+        raise DataError(f"column '{name}': a {kind} response has {needed} categories, found {k}")
     if reference == "last":
         categories = [categories[-1]] + categories[:-1]
         codes = np.where(np.isnan(codes), np.nan, (codes + 1) % k)

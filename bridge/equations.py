@@ -2,12 +2,10 @@
 :func:`render` for a spec, :func:`render_fitted` with the posterior means of a run."""
 from __future__ import annotations
 
+from mlimpute.engine.responses import REGISTRY
+
 from .compile import INTERCEPT
 from .spec import Spec
-
-_SYMBOL = {"continuous": "~ N", "binary": "probit", "ordinal": "ordered probit",
-           "categorical": "max-indicant probit"}
-
 
 def _equation(spec: Spec, index: int, response, covariates: list[str], level: int) -> str:
     sub = "ij" if level == 1 else "j"
@@ -24,8 +22,9 @@ def _equation(spec: Spec, index: int, response, covariates: list[str], level: in
         terms.append(f"e{index}_ij")
     else:
         terms.append(f"v{index}_j")
-    lhs = response.name if response.type == "continuous" else f"z({response.name})"
-    if response.type == "categorical":       # one latent per non-reference category k
+    rtype = REGISTRY[response.type]
+    lhs = rtype.symbol(response.name)
+    if not rtype.single_scale:               # one latent per non-reference category k
         terms = [t.replace(f"{index}.", f"{index}.k,", 1) if t.startswith("b") else
                  t.replace(f"{index}", f"{index}.k", 1) for t in terms]
         return f"  {lhs}.k_{sub} = " + " + ".join(terms) + "   (k = 1..K-1)"
@@ -51,9 +50,9 @@ def render(spec: Spec) -> str:
                 covs = level2_default if level2_default is not None else \
                     [f"{c}*" for c in spec.covariates]
             lines.append(_equation(spec, index, r, covs, level))
-            if r.type != "continuous":
+            if REGISTRY[r.type].has_latent:
                 lines.append(f"      {r.name}: {r.type} response through a latent normal z "
-                             f"({_SYMBOL[r.type]})")
+                             f"({REGISTRY[r.type].link})")
         lines.append("")
     n1, n2 = len(spec.level1_responses), len(spec.level2_responses)
     q = int(spec.random_intercept) + len(spec.random_slopes)
@@ -61,7 +60,7 @@ def render(spec: Spec) -> str:
         lines.append("  * only if constant within clusters (a level-2 covariate)")
         lines.append("")
     kinds = [r.type for r in spec.level1_responses] + [r.type for r in spec.level2_responses]
-    mark = lambda i: f"{i}.k" if kinds[i - 1] == "categorical" else f"{i}"
+    mark = lambda i: f"{i}" if REGISTRY[kinds[i - 1]].single_scale else f"{i}.k"
     if n1 * q + n2:
         slopes = ([0] if spec.random_intercept else []) + list(range(1, len(spec.random_slopes) + 1))
         names = [f"u{mark(i)}.{k}_j" for i in range(1, n1 + 1) for k in slopes]
@@ -70,7 +69,7 @@ def render(spec: Spec) -> str:
     if n1:
         names = [f"e{mark(i)}_ij" for i in range(1, n1 + 1)]
         lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured")
-    if any(k != "continuous" for k in kinds):
+    if any(REGISTRY[k].has_latent for k in kinds):
         lines.append("  latent variances fixed at 1 (0.5 between the latents of one categorical "
                      "response); thresholds for ordinal responses, the first at 0")
     m = spec.mcmc

@@ -33,7 +33,10 @@ import tomli_w
 
 from .errors import SpecError
 
-RESPONSE_TYPES = ("continuous", "binary", "ordinal", "categorical")
+from mlimpute.engine.responses import REGISTRY
+
+#: response types a spec may name: the engine's registry, the one list
+RESPONSE_TYPES = tuple(REGISTRY)
 SPEC_VERSION = 1
 
 
@@ -271,9 +274,10 @@ class Spec:
             if d.response not in names:
                 raise SpecError(f"delta: '{d.response}' is not a response of the model")
             kind = self.responses[names.index(d.response)].type
-            if kind == "categorical":
-                raise SpecError(f"delta: '{d.response}' is categorical, which has no single "
-                                "scale to shift; shift a continuous, binary or ordinal response")
+            if not REGISTRY[kind].single_scale:
+                shiftable = ", ".join(k for k, c in REGISTRY.items() if c.single_scale)
+                raise SpecError(f"delta: '{d.response}' is {kind}, which has no single "
+                                f"scale to shift; shift a response of type {shiftable}")
 
     # ------------------------------------------------------------------ views
     @property

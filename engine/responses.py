@@ -25,9 +25,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy import special
 
-from .truncated import log_normal_interval, truncated_normal, truncated_normal_one_sided
+from .truncated import log_normal_interval, special, truncated_normal, truncated_normal_one_sided
 
 
 class ColumnConditional:
@@ -63,10 +62,21 @@ class ColumnConditional:
 
 
 class ResponseType:
-    """Base class: the protocol every response type implements."""
+    """Base class: the protocol every response type implements.
+
+    The class is the one description of its type for all of mlimpute: the spec takes the
+    type names from :data:`REGISTRY`, the bridge asks the class how to label its working
+    columns, what to print in an equation and whether its values can be shifted on one
+    scale (:class:`~mlimpute.spec.Delta`)."""
 
     name = "abstract"
     has_latent = False
+    #: how the equations describe the type (``mlimpute show``)
+    link = ""
+    #: categories the type needs (None: any number; continuous types have none)
+    fixed_categories: int | None = None
+    #: a single working column on which an MNAR shift is meaningful
+    single_scale = True
 
     def __init__(self, n_categories: int | None = None):
         self.n_categories = n_categories
@@ -97,11 +107,21 @@ class ResponseType:
         """Parameters this type owns besides the regression and covariance (for the chain)."""
         return {}
 
+    def working_labels(self, response: str) -> list[str]:
+        """Names of the working columns of a response called `response`."""
+        return [response]
+
+    @classmethod
+    def symbol(cls, response: str) -> str:
+        """The left-hand side of the response's equation: the value or its latent z."""
+        return f"z({response})" if cls.has_latent else response
+
 
 class Continuous(ResponseType):
     """A normally distributed response: the working column is the value itself."""
 
     name = "continuous"
+    link = "~ N"
 
     def n_working(self):
         return 1
@@ -131,6 +151,7 @@ class Ordinal(ResponseType):
     """
 
     name = "ordinal"
+    link = "ordered probit"
     has_latent = True
 
     def __init__(self, n_categories: int | None = None):
@@ -208,6 +229,8 @@ class Binary(Ordinal):
     """Two categories 0/1 through one probit latent: y = 1 iff z > 0, var(z) = 1."""
 
     name = "binary"
+    link = "probit"
+    fixed_categories = 2
 
     def __init__(self, n_categories: int | None = 2):
         if n_categories != 2:
@@ -228,12 +251,18 @@ class Categorical(ResponseType):
     """
 
     name = "categorical"
+    link = "max-indicant probit"
+    single_scale = False
     has_latent = True
 
     def __init__(self, n_categories: int | None = None):
         if n_categories is None or n_categories < 2:
             raise ValueError("a categorical response needs at least 2 categories")
         super().__init__(n_categories)
+
+    def working_labels(self, response: str) -> list[str]:
+        """``name.k``: the latent of category k (1..K-1; category 0 the reference)."""
+        return [f"{response}.{k}" for k in range(1, self.n_working() + 1)]
 
     def n_working(self):
         return self.n_categories - 1
@@ -284,8 +313,8 @@ REGISTRY: dict[str, type[ResponseType]] = {
     cls.name: cls for cls in (Continuous, Binary, Ordinal, Categorical)
 }
 
-#: Types the spec knows about; those not in REGISTRY are refused by the engine with a clear message.
-KNOWN_KINDS = ("continuous", "binary", "ordinal", "categorical")
+#: Types the spec knows about: those registered (one list, kept by the registry).
+KNOWN_KINDS = tuple(REGISTRY)
 
 
 class UnsupportedResponseType(ValueError):

@@ -142,9 +142,10 @@ def build_report(result, pooled: pd.DataFrame | None = None, model: str | None =
         title = f"{labels[name]} ({name})" if name in labels else name
         parts.append(f"<h3>{html.escape(title)}</h3>{image}")
     parts.append("<h2>Convergence</h2>")
+    parts += [f"<p>{html.escape(n)}</p>" for n in getattr(result, "notes", [])]
     parts += [f"<p class='warning'>{html.escape(n)}</p>" for n in notes] or \
-             ["<p>No warnings: split R-hat, effective sample sizes and the autocorrelation at "
-              "the lag between imputations are within limits.</p>"]
+             ["<p>No warnings: rank-normalised R-hat, bulk and tail effective sample sizes and "
+              "the autocorrelation at the lag between imputations are within limits.</p>"]
     parts.append(_table(table))
     for name, image in images.items():
         parts.append(f"<h3>{html.escape(name)}</h3>{image}")
@@ -152,8 +153,8 @@ def build_report(result, pooled: pd.DataFrame | None = None, model: str | None =
         shown = pooled.copy()
         shown.index = labelled_terms(pooled.index, metadata)
         parts += [f"<h2>Model of interest</h2><p><code>{html.escape(model or '')}</code>, pooled "
-                  "with Rubin's rules (variance components: mean over imputations)</p>",
-                  _table(shown)]
+                  "with Rubin's rules (variance components on the log-SD, Fisher-z and logit "
+                  "scales, with intervals)</p>", _table(shown)]
     parts.append("<h2>Spec</h2>")
     parts.append(f"<pre>{html.escape(spec.to_toml())}</pre></body></html>")
     return "\n".join(parts)

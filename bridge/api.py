@@ -13,6 +13,7 @@ from mlimpute.engine.parallel import ChainSet, split_imputations
 from .backends import executor_for
 from .compile import compile_model
 from .errors import DataError, SpecError
+from .pipeline import Run
 from .progress import ProgressBar
 from .propose import propose
 from .result import ImputationResult
@@ -134,7 +135,6 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         if name in compiled.level1_names + compiled.level2_names:
             masks[name] = np.zeros(len(data), dtype=bool)
             masks[name][list(cells)] = True
-    from .pipeline import Run
     with executor_for(scheduler) as executor, \
             ProgressBar(0, 0, enabled=bool(progress),
                         style="lines" if progress == "lines" else "bar") as bar, \

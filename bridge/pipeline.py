@@ -48,6 +48,8 @@ class Run:
         self.warnings: list[str] = []
 
     def sample(self, chains: ChainSet, bar=None) -> ImputationResult:
+        """Run the chains through the steps of the module docstring; `bar` (a
+        :class:`~mlimpute.progress.ProgressBar`) is told how many imputations to expect."""
         mcmc = self.compiled.spec.mcmc
         n_chains = len(chains.samplers)
         burnin, between, m = mcmc.burnin, mcmc.between, mcmc.m

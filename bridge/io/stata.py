@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyreadstat
 
 from ..errors import FormatError
 from .metadata import Metadata
@@ -51,8 +50,14 @@ def output_time(metadata: Metadata) -> datetime:
     return metadata.timestamp or STATA_ORIGIN
 
 
+def _pyreadstat():
+    """pyreadstat, imported when a .dta file is read or written (not for CSV users)."""
+    import pyreadstat
+    return pyreadstat
+
+
 def read(path) -> tuple[pd.DataFrame, Metadata]:
-    frame, meta = pyreadstat.read_dta(str(path), user_missing=True)
+    frame, meta = _pyreadstat().read_dta(str(path), user_missing=True)
     labels = {k: v for k, v in (meta.column_names_to_labels or {}).items() if v}
     metadata = Metadata(variable_labels=labels,
                         value_labels=dict(meta.variable_value_labels or {}),
@@ -114,12 +119,13 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
     frame = _integers_as_long(frame)
     formats = _formats(frame, metadata.formats)
     frame, missing_letters = _with_extended_missing(frame, metadata.hard_missing)
-    pyreadstat.write_dta(frame, str(path), version=_RELEASE_FOR_FORMAT[dta_format],
-                         column_labels={c: l for c, l in metadata.variable_labels.items()
-                                        if c in frame.columns} or None,
-                         variable_value_labels={c: value_labels[c] for c in carriers.values()} or None,
-                         missing_user_values=missing_letters or None,
-                         variable_format=formats or None)
+    _pyreadstat().write_dta(frame, str(path), version=_RELEASE_FOR_FORMAT[dta_format],
+                            column_labels={c: l for c, l in metadata.variable_labels.items()
+                                           if c in frame.columns} or None,
+                            variable_value_labels={c: value_labels[c]
+                                                   for c in carriers.values()} or None,
+                            missing_user_values=missing_letters or None,
+                            variable_format=formats or None)
     if carriers:
         name_label_sets(path, set_of_column)
     _stamp(Path(path), output_time(metadata))

@@ -63,16 +63,7 @@ def _advance(sampler: GibbsSampler | _NewChain, warm: int, between: int, m: int,
     the run is `final` (so that a worker does not send the whole state back)."""
     if isinstance(sampler, _NewChain):
         sampler = sampler.build()
-    total = warm + between * m
-
-    def offset(by):
-        if progress is None:
-            return None
-        return lambda done, _, kept: progress(by + done, total, kept)
-    if warm:
-        sampler.warm_up(warm, offset(0))
-    if m:
-        sampler.keep(between, m, offset(warm))
+    sampler.advance(warm, between, m, progress)
     return sampler.result() if final else sampler
 
 

@@ -352,6 +352,22 @@ class GibbsSampler:
         return SamplerResult(list(self._imputations), self.chain, self._missing1, self._missing2,
                              self.iterations_done, extra)
 
+    def advance(self, warm: int, between: int, m: int,
+                progress: ProgressCallback | None = None) -> None:
+        """`warm` more burn-in iterations, then `m` more imputations `between` apart:
+        one step of a run (:class:`~.parallel.ChainSet` runs chains in such steps).
+        ``progress(done, total, imputations)`` counts within this step."""
+        total = warm + between * m
+
+        def offset(by):
+            if progress is None:
+                return None
+            return lambda done, _, kept: progress(by + done, total, kept)
+        if warm:
+            self.warm_up(warm, offset(0))
+        if m:
+            self.keep(between, m, offset(warm))
+
     def run(self, burnin: int, between: int, m: int,
             progress: ProgressCallback | None = None) -> SamplerResult:
         """Run `burnin` iterations, then keep one completed data set every `between`
@@ -362,14 +378,7 @@ class GibbsSampler:
         """
         if burnin < 0 or between < 1 or m < 1:
             raise ValueError("need burnin >= 0, between >= 1 and m >= 1")
-        total = burnin + between * m
-
-        def offset(by):
-            if progress is None:
-                return None
-            return lambda done, _, kept: progress(by + done, total, kept)
-        self.warm_up(burnin, offset(0))
-        self.keep(between, m, offset(burnin))
+        self.advance(burnin, between, m, progress)
         return self.result()
 
 

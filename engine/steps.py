@@ -31,6 +31,7 @@ from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
                      draw_normal_two_precisions, inv_pd, symmetrize)
+from .responses import ColumnConditional
 
 
 class Step:
@@ -119,7 +120,6 @@ def update_latents(s, level, values: np.ndarray, resid: np.ndarray, cov: np.ndar
     residuals from their means, updated along)."""
     if not level.latent_blocks:
         return
-    from .responses import ColumnConditional
     cond = ColumnConditional(values, resid, cov)
     for rtype, cols, r in level.latent_blocks:
         columns = list(range(offset + cols.start, offset + cols.stop))

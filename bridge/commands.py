@@ -286,10 +286,10 @@ def _cmd_pool(args) -> int:
         test = compare_models_d3(completed, args.model, args.null_model)
         print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {test['F']:.4g} on "
               f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {test['p_value']:.4g}")
-    fmi = pooled["fmi"].dropna()
-    if len(fmi):
-        from .pool import how_many_imputations
-        needed = how_many_imputations(fmi, len(completed), args.se_cv)
+    from .pool import imputations_needed
+    needed = imputations_needed(pooled, len(completed), args.se_cv)
+    if needed is not None:
+        fmi = pooled["fmi"].dropna()
         print(f"\nImputations needed for standard errors replicable to a coefficient of "
               f"variation of {args.se_cv:g}: {needed} (von Hippel 2020; largest FMI "
               f"{fmi.max():.3f}, {fmi.idxmax()}); this analysis has {len(completed)}.")

@@ -83,12 +83,16 @@ class MixedModel:
             blocks.append(sparse.kron(sparse.identity(t.n_levels), sparse.csc_matrix(factor)))
         return sparse.block_diag(blocks).tocsc()
 
+    def _factor(self, theta: np.ndarray):
+        """Lambda, the sparse LU of A = Lambda'Z'Z Lambda + I and log|A| at theta (A is
+        positive definite: log|A| is the sum of the logs of U's diagonal)."""
+        lam = self._lambda(theta)
+        lu = sparse.linalg.splu((lam.T @ self.ztz @ lam + sparse.identity(self.q)).tocsc())
+        return lam, lu, float(np.log(np.abs(lu.U.diagonal())).sum())
+
     def pieces(self, theta: np.ndarray):
         """(log|A|, log|M|, r^2, beta, M) at theta."""
-        lam = self._lambda(theta)
-        a = (lam.T @ self.ztz @ lam + sparse.identity(self.q)).tocsc()
-        lu = sparse.linalg.splu(a)
-        log_det_a = float(np.log(np.abs(lu.U.diagonal())).sum())
+        lam, lu, log_det_a = self._factor(theta)
         b = np.asarray(lam.T @ self.ztx)                       # Lambda'Z'X   (q, p)
         c = np.asarray(lam.T @ self.zty).reshape(-1)           # Lambda'Z'y   (q,)
         a_b, a_c = lu.solve(b), lu.solve(c)
@@ -121,9 +125,7 @@ class MixedModel:
         """Gaussian log-likelihood of y at any parameters (random effects integrated out):
         log|V| = n log sigma^2 + log|A| and e'V^-1 e = (e'e - g'A^-1 g) / sigma^2 with
         e = y - X beta, g = Lambda'Z'e."""
-        lam = self._lambda(self.theta_of(covariances, sigma2))
-        lu = sparse.linalg.splu((lam.T @ self.ztz @ lam + sparse.identity(self.q)).tocsc())
-        log_det_a = float(np.log(np.abs(lu.U.diagonal())).sum())
+        lam, lu, log_det_a = self._factor(self.theta_of(covariances, sigma2))
         e_e = self.yty - 2 * beta @ self.xty + beta @ self.xtx @ beta
         g = np.asarray(lam.T @ (self.zty - self.ztx @ beta)).reshape(-1)
         quadratic = (e_e - g @ lu.solve(g)) / sigma2

@@ -179,3 +179,10 @@ def how_many_imputations(fmi, m_pilot: int, cv: float = 0.05, level: float = 0.9
     logit = np.log(gamma / (1 - gamma)) + z * np.sqrt(2.0 / m_pilot)
     upper = 1.0 / (1.0 + np.exp(-logit))
     return int(np.ceil(1 + 0.5 * (upper / cv) ** 2))
+
+
+def imputations_needed(pooled: pd.DataFrame, m: int, cv: float = 0.05) -> int | None:
+    """:func:`how_many_imputations` for a pooled table of `m` imputations (its ``fmi``
+    column; components pooled without interval have none); None when no row has one."""
+    fmi = pooled["fmi"].dropna()
+    return how_many_imputations(fmi, m, cv) if len(fmi) else None

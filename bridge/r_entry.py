@@ -165,15 +165,13 @@ def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
     file and write the pooled table (Rubin's rules, Barnard-Rubin df; variance components
     with intervals) as CSV.  Returns the imputations needed for standard errors
     replicable to a coefficient of variation `se_cv` (von Hippel 2020)."""
-    from .fit import fit_pooled
-    from .pool import how_many_imputations
+    from .fit import completed_frames, fit_pooled
+    from .pool import imputations_needed
     frame, _ = read_data(stacked)
-    pooled = fit_pooled(frame, formula, reml=bool(reml), family=family)
+    frames = completed_frames(frame)
+    pooled = fit_pooled(frames, formula, reml=bool(reml), family=family)
     write_data(pooled.reset_index(names="term"), output)
-    fmi = pooled["fmi"].dropna()
-    m = int(frame[".imp"].max()) if ".imp" in frame.columns else None
-    needed = how_many_imputations(fmi, m, float(se_cv)) if len(fmi) and m and m > 1 else None
-    return {"m_needed": needed}
+    return {"m_needed": imputations_needed(pooled, len(frames), float(se_cv))}
 
 
 def _names(value) -> list[str] | None:

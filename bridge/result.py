@@ -195,8 +195,9 @@ class ImputationResult:
     def posterior_summary(self) -> pd.DataFrame:
         """Posterior mean, sd, effective sample size (for the mean, over every chain) and
         Monte Carlo SE of every parameter, after burn-in."""
-        chains = [c.to_numpy(dtype=float) for c in self.chain_draws()]
-        names = self.chain_draws()[0].columns
+        draws = self.chain_draws()
+        chains = [c.to_numpy(dtype=float) for c in draws]
+        names = draws[0].columns
         values = np.vstack(chains)
         n = min(len(c) for c in chains)
         ess = effective_sample_size(chains) if n > 3 else np.full(values.shape[1], np.nan)

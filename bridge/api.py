@@ -48,8 +48,7 @@ def _check_memory(probe: GibbsSampler, model, settings) -> None:
     between = 1 if settings.between == AUTO else settings.between
     per_chain = split_imputations(m, settings.chains)
     needed = sum(probe.chain_bytes(burnin + between * k) for k in per_chain)
-    missing = int(np.isnan(model.data.level1.y).sum() + np.isnan(model.data.level2.y).sum())
-    needed += 8 * m * missing
+    needed += 8 * m * model.data.n_missing
     available = physical_memory()
     if available is not None and needed > 0.8 * available:
         raise SpecError(f"mcmc: burnin = {settings.burnin}, between = {settings.between} and "

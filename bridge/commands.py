@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .api import check_not_stacked, impute, new_seed
+from .api import check_not_stacked, impute
 from .diagnose import chain_table, diagnose
 from .encoding import is_numeric
 from .equations import render, render_fitted
@@ -93,16 +93,12 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
 
 
 def _with_run_settings(spec: Spec, args) -> Spec:
-    """The spec with the command line's MCMC settings, MNAR deltas and a fresh seed
-    (recorded, so the run can be repeated) when none is given."""
+    """The spec with the command line's MCMC settings and MNAR deltas (without a seed,
+    the run draws one and records it in ``result.spec``)."""
+    from .delta import with_shifts
     spec = spec.with_mcmc(**{k: getattr(args, k, None) for k in (
         "m", "burnin", "between", "seed", "chains", "max_burnin", "pilot_m", "se_cv")})
-    if getattr(args, "delta", None):
-        from .delta import parse_option
-        spec = replace(spec, delta=spec.delta + [parse_option(text) for text in args.delta])
-    if spec.mcmc.seed is None:
-        spec = spec.with_mcmc(seed=new_seed())
-    return spec
+    return with_shifts(spec, getattr(args, "delta", None))
 
 
 def sample_mask(frame, name: str) -> np.ndarray:
@@ -165,10 +161,6 @@ def _cmd_impute(args) -> int:
             sample = sample_mask(frame, args.sample)
         if not args.realcom:
             spec = _spec_from_args(args, frame if sample is None else frame[sample], metadata)
-    if args.model:
-        from .fit import check_formula
-        with about_file(args.input):
-            check_formula(args.model, frame)
     style = args.style or ("long" if output.suffix.lower() in R_SUFFIXES else "flong")
     options = {"dta_format": args.dta_format} if output.suffix.lower() == ".dta" else {}
     if not impvals:
@@ -310,8 +302,6 @@ def _cmd_sensitivity(args) -> int:
     with about_file(args.input):
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
-        from .fit import check_formula
-        check_formula(args.model, frame)
         spec = _with_run_settings(spec, args)
         spec.validate(frame)
         say = None if args.quiet else (lambda text: print(f"mlimpute: {text}", file=sys.stderr))

@@ -42,6 +42,15 @@ def parse_option(text: str) -> Delta:
     return Delta(name.strip("`"), value, where)
 
 
+def with_shifts(spec: Spec, options) -> Spec:
+    """`spec` with the shifts given as ``--delta`` texts (the command line's, the R
+    package's ``delta =``) added to its own."""
+    from dataclasses import replace
+    if not options:
+        return spec
+    return replace(spec, delta=spec.delta + [parse_option(str(text)) for text in options])
+
+
 def rows_where(condition: str | None, frame: pd.DataFrame) -> np.ndarray:
     """Boolean mask of the rows where `condition` holds (None: every row).  The value of
     ``column == value`` is compared as a number when the column is numeric, else as the

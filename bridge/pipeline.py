@@ -119,10 +119,8 @@ class Run:
         """Refuse an M whose imputed cells would not fit in memory (a high FMI with a
         tight coefficient of variation can ask for thousands), before sampling them."""
         from .api import physical_memory
-        data = self.compiled.data
-        cells = int(np.isnan(data.level1.y).sum() + np.isnan(data.level2.y).sum())
         available = physical_memory()
-        if available is not None and 8 * m * cells > 0.5 * available:
+        if available is not None and 8 * m * self.compiled.data.n_missing > 0.5 * available:
             raise SpecError(f"mcmc: m = 'auto' asks for {m:,} imputations (fraction of missing "
                             f"information up to {fmi:.2f}, se_cv = "
                             f"{self.compiled.spec.mcmc.se_cv:g}), more than this machine's "

@@ -14,7 +14,7 @@ import functools
 import warnings
 from typing import Any
 
-from .api import impute, new_seed
+from .api import impute
 from .errors import MlimputeError, about_file
 from .io import read_data, write_data
 from .propose import propose
@@ -101,7 +101,7 @@ def _spec_for(frame, metadata, *, cluster=None, formula=None, type=None, random_
               priors=None, max_burnin=None, pilot_m=None, se_cv=None, delta=None) -> Spec:
     """The imputation model of an R call: from a spec (JSON), a mitml formula/type or the
     default model for a cluster, with the call's settings, weights, priors and deltas,
-    checked against the data, with a seed."""
+    checked against the data (without a seed, the run draws one and records it)."""
     from dataclasses import replace
 
     settings = {"m": _integer(m, "m", auto=True), "burnin": _integer(burnin, "burnin", auto=True),
@@ -129,12 +129,8 @@ def _spec_for(frame, metadata, *, cluster=None, formula=None, type=None, random_
         settings_now = model.to_dict()
         settings_now["priors"] = {**settings_now.get("priors", {}), **dict(priors)}
         model = Spec.from_dict(settings_now)
-    model = model.with_mcmc(**settings)
-    if delta:
-        from .delta import parse_option
-        model = replace(model, delta=model.delta + [parse_option(str(text)) for text in _names(delta)])
-    if model.mcmc.seed is None:
-        model = model.with_mcmc(seed=new_seed())
+    from .delta import with_shifts
+    model = with_shifts(model.with_mcmc(**settings), _names(delta))
     model.validate(frame)
     return model
 

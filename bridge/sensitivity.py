@@ -16,7 +16,7 @@ import pandas as pd
 
 from .api import impute, new_seed
 from .errors import MlimputeError
-from .fit import fit_pooled
+from .fit import check_formula, fit_pooled
 from .spec import Delta, Spec
 
 COLUMNS = ["delta", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "fmi"]
@@ -33,6 +33,7 @@ def sensitivity(data: pd.DataFrame, spec: Spec, response: str, deltas, model: st
         raise MlimputeError("give at least one delta")
     if not all(np.isfinite(deltas)):
         raise MlimputeError("every delta must be a finite number")
+    check_formula(model, data)
     if response not in spec.response_names:
         raise MlimputeError(f"column '{response}' is not a response of the imputation model; "
                             "only imputed values can be shifted")

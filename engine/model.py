@@ -183,6 +183,11 @@ class ModelData:
     def n_clusters(self) -> int:
         return self.level2.n_rows
 
+    @property
+    def n_missing(self) -> int:
+        """Missing response cells of both levels: what every imputation stores."""
+        return int(np.isnan(self.level1.y).sum() + np.isnan(self.level2.y).sum())
+
 
 def scaled_weights(data: ModelData) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Level-1 and level-2 weights as the sampler uses them (Pfeffermann et al. 1998).

@@ -601,8 +601,6 @@ def test_nullable_integer_response_is_written_to_parquet_in_one_type(work):
     assert np.isfinite(imputed).all() and (imputed != np.round(imputed)).any()
 
 
-# ---------------------------------------------------------------------- the R entry point
-
 @pytest.mark.parametrize("args, expect", [
     (["--deltas", "nan"], "every delta must be a finite number"),
     (["--response", "x"], "column 'x' is not a response of the imputation model"),
@@ -621,6 +619,8 @@ def test_bad_sensitivity_runs(work, capsys, args, expect):
     refused(capsys, *full, expect=expect)
     assert not (work / "s.csv").exists() and not (work / "s.pdf").exists()
 
+
+# ---------------------------------------------------------------------- the R entry point
 
 def test_r_entry_gives_one_line_errors_never_a_traceback(work, monkeypatch):
     """What the R package stop()s with: the user's errors as they are (an unknown prior is

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mlimpute.engine import REGISTRY, LevelData, ModelData, Priors
+from mlimpute.engine import REGISTRY, Classification, LevelData, ModelData, Priors
 from mlimpute.engine.responses import make_response_type
 
 from .encoding import Encoded, check_magnitude, encode, is_numeric
@@ -311,9 +311,9 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     from .delta import shift_arrays
     shift1, shift2 = shift_arrays(spec, frame, codes, n_clusters)
     try:
-        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1, shift1),
-                         LevelData(y2, x2, mask2, kinds2, ncat2, shift2), codes, z, priors,
-                         weights1, weights2, spec.level1_covariance == "cluster")
+        cluster = Classification(codes, LevelData(y2, x2, mask2, kinds2, ncat2, shift2), z, weights2)
+        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1, shift1), [cluster], priors,
+                         weights1, spec.level1_covariance == "cluster")
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working1))
         priors.level2(len(working1) * z.shape[1] + len(working2))

@@ -10,7 +10,7 @@ import importlib
 #: types (``mlimpute.engine.responses``) does not load the sampler and scipy
 _LAZY = {
     "effective_sample_size": ".diagnostics", "monte_carlo_se": ".diagnostics",
-    "LevelData": ".model", "ModelData": ".model", "ModelError": ".model", "Priors": ".model",
+    "Classification": ".model", "LevelData": ".model", "ModelData": ".model", "ModelError": ".model", "Priors": ".model",
     "KNOWN_KINDS": ".responses", "REGISTRY": ".responses",
     "UnsupportedResponseType": ".responses",
     "Chain": ".sampler", "GibbsSampler": ".sampler", "Imputation": ".sampler",

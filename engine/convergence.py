@@ -22,15 +22,14 @@ from .sampler import Chain
 
 def chain_matrix(chain: Chain, start: int = 0) -> np.ndarray:
     """(T, P) every parameter of a chain from iteration `start` on: fixed effects, the
-    lower triangles of both covariance matrices and the parameters response types own.
+    lower triangles of the covariance matrices and the parameters response types own.
     Entries fixed by the model (a zero coefficient, a unit latent variance) are
     constant columns, which the diagnostics ignore."""
-    t = chain.beta1.shape[0] - start
-    low_e = np.tril_indices(chain.omega_e.shape[1])
-    low_u = np.tril_indices(chain.omega_u.shape[1])
-    parts = [chain.beta1[start:].reshape(t, -1), chain.beta2[start:].reshape(t, -1),
-             chain.omega_e[start:][:, low_e[0], low_e[1]],
-             chain.omega_u[start:][:, low_u[0], low_u[1]]]
+    t = chain.length - start
+    parts = [beta[start:].reshape(t, -1) for beta in chain.beta]
+    for omega in chain.omega:
+        low = np.tril_indices(omega.shape[1])
+        parts.append(omega[start:][:, low[0], low[1]])
     parts += [chain.extra[name][start:].reshape(t, -1) for name in sorted(chain.extra)]
     return np.hstack(parts)
 

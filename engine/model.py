@@ -130,78 +130,176 @@ def _checked_scale(scale: np.ndarray, dim: int, what: str) -> np.ndarray:
 
 
 @dataclass
-class ModelData:
-    """Everything the sampler needs: both levels, the cluster index and the random part.
+class Classification:
+    """One classification of the units (classes, schools, neighbourhoods ...).
 
-    cluster : (N,) int cluster code of each level-1 row, 0..J-1, every code used.
-    z : (N, q) covariates with cluster-level random coefficients for every level-1
-        response (a column of ones = random intercepts).
-    weights1, weights2 : optional level-1 (N,) and level-2 (J,) sampling weights, see
-        :func:`scaled_weights`.
-    cluster_covariance : give every cluster its own level-1 covariance matrix (jomo's
-        ``meth = "random"``); continuous level-1 responses only.
+    codes : (N,) int code of the unit each level-1 row belongs to, 0..J-1, every code used.
+    level : the responses that live at this classification (J rows, one value per unit:
+        constant within it) and their covariates.
+    z : (N, q) covariates with random coefficients of this classification for every
+        level-1 response (a column of ones = random intercepts).
+    weights : optional (J,) sampling weights of its units, see :func:`scaled_weights`.
+    parent : index (in ``ModelData.classifications``) of the classification this one is
+        nested in (each of its units inside exactly one unit of the parent), or None.
+        Parents come later in the list (innermost first).  Responses of this
+        classification get random intercepts from every classification above it.
+    """
+
+    codes: np.ndarray
+    level: LevelData
+    z: np.ndarray
+    weights: np.ndarray | None = None
+    parent: int | None = None
+
+    @property
+    def n_units(self) -> int:
+        return self.level.n_rows
+
+
+@dataclass
+class ModelData:
+    """Everything the sampler needs: the level-1 (unit) responses, the classifications
+    with their own responses, and the priors.
+
+    weights1 : optional (N,) level-1 sampling weights, see :func:`scaled_weights`.
+    cluster_covariance : give every unit of the (one) classification its own level-1
+        covariance matrix (jomo's ``meth = "random"``); continuous level-1 responses only.
+
+    The two-level model is one classification; ``level2``, ``cluster``, ``z``,
+    ``weights2`` and ``n_clusters`` name the first one.
     """
 
     level1: LevelData
-    level2: LevelData
-    cluster: np.ndarray
-    z: np.ndarray
+    classifications: list[Classification]
     priors: Priors = field(default_factory=Priors)
     weights1: np.ndarray | None = None
-    weights2: np.ndarray | None = None
     cluster_covariance: bool = False
 
     def __post_init__(self):
-        self.cluster = np.asarray(self.cluster)
-        if not np.issubdtype(self.cluster.dtype, np.integer):
-            raise ValueError("cluster codes must be integers 0..J-1")
-        self.z = np.asarray(self.z, dtype=float)
-        if self.z.ndim != 2 or self.z.shape[0] != self.level1.n_rows:
-            raise ValueError("z must have one row per level-1 row")
-        if self.cluster.shape != (self.level1.n_rows,):
-            raise ValueError("one cluster code per level-1 row is needed")
-        n_clusters = self.level2.n_rows
-        counts = np.bincount(self.cluster, minlength=n_clusters)
-        if len(counts) != n_clusters or (counts == 0).any():
-            raise ValueError("cluster codes must be exactly 0..J-1 with J = rows of level 2")
-        if not np.isfinite(self.z).all():
-            raise ValueError("random-coefficient covariates must be fully observed")
-        for name, size in (("weights1", self.level1.n_rows), ("weights2", n_clusters)):
-            w = getattr(self, name)
-            if w is None:
-                continue
-            w = np.asarray(w, dtype=float)
-            if w.shape != (size,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
-                raise ValueError(f"{name} must be {size} finite non-negative numbers, not all zero")
-            setattr(self, name, w)
+        n = self.level1.n_rows
+        if not self.classifications:
+            raise ValueError("the model needs at least one classification")
+        for c, cls in enumerate(self.classifications):
+            cls.codes = np.asarray(cls.codes)
+            if not np.issubdtype(cls.codes.dtype, np.integer):
+                raise ValueError("cluster codes must be integers 0..J-1")
+            if cls.codes.shape != (n,):
+                raise ValueError("one cluster code per level-1 row is needed")
+            cls.z = np.asarray(cls.z, dtype=float)
+            if cls.z.ndim != 2 or cls.z.shape[0] != n:
+                raise ValueError("z must have one row per level-1 row")
+            if not np.isfinite(cls.z).all():
+                raise ValueError("random-coefficient covariates must be fully observed")
+            counts = np.bincount(cls.codes, minlength=cls.n_units)
+            if len(counts) != cls.n_units or (counts == 0).any():
+                raise ValueError("cluster codes must be exactly 0..J-1 with J = rows of its level")
+            cls.weights = _checked_weights(cls.weights, cls.n_units, f"weights of classification {c}")
+            if cls.parent is not None:
+                if not isinstance(cls.parent, int) or not c < cls.parent < len(self.classifications):
+                    raise ValueError(f"classification {c}: parent must be a later classification")
+                parent_codes(cls.codes, self.classifications[cls.parent].codes, cls.n_units)
+        self.weights1 = _checked_weights(self.weights1, n, "weights1")
         if self.weights1 is not None:
-            sums = np.bincount(self.cluster, weights=self.weights1, minlength=n_clusters)
+            sums = np.bincount(self.cluster, weights=self.weights1, minlength=self.n_clusters)
             if (sums <= 0).any():
                 raise ValueError("every cluster needs a positive level-1 weight")
+        if self.cluster_covariance and len(self.classifications) > 1:
+            raise ValueError("a cluster-specific level-1 covariance needs a single classification")
+
+    # the first classification, by its two-level names
+    @property
+    def level2(self) -> LevelData:
+        return self.classifications[0].level
+
+    @property
+    def cluster(self) -> np.ndarray:
+        return self.classifications[0].codes
+
+    @property
+    def z(self) -> np.ndarray:
+        return self.classifications[0].z
+
+    @property
+    def weights2(self) -> np.ndarray | None:
+        return self.classifications[0].weights
 
     @property
     def n_clusters(self) -> int:
-        return self.level2.n_rows
+        return self.classifications[0].n_units
 
     @property
     def n_missing(self) -> int:
-        """Missing response cells of both levels: what every imputation stores."""
-        return int(np.isnan(self.level1.y).sum() + np.isnan(self.level2.y).sum())
+        """Missing response cells of every level: what every imputation stores."""
+        return int(np.isnan(self.level1.y).sum()
+                   + sum(np.isnan(c.level.y).sum() for c in self.classifications))
+
+    def above(self, c: int) -> list[int]:
+        """The classifications classification `c` is nested in, innermost first."""
+        out, parent = [], self.classifications[c].parent
+        while parent is not None:
+            out.append(parent)
+            parent = self.classifications[parent].parent
+        return out
 
 
-def scaled_weights(data: ModelData) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Level-1 and level-2 weights as the sampler uses them (Pfeffermann et al. 1998).
+class NestingError(ValueError):
+    """A unit of a classification lies in two units of the one it is declared nested in."""
 
-    Level-1 weights are scaled within each cluster to sum to the cluster's size n_j,
-    level-2 weights to sum to the number of clusters J.  The parameter full conditionals
-    then use each unit's contribution times w_i|j * w_j (pseudo-likelihood); missing
+    def __init__(self, unit: int, parents: tuple[int, int]):
+        self.unit, self.parents = unit, parents
+        super().__init__(f"unit {unit} lies in units {parents[0]} and {parents[1]} of the "
+                         "classification it is nested in")
+
+
+def parent_codes(codes: np.ndarray, parent: np.ndarray, n_units: int) -> np.ndarray:
+    """(J,) the parent unit of each unit, from the rows' codes of both classifications;
+    raises :class:`NestingError` when a unit lies in two parent units."""
+    out = np.full(n_units, -1)
+    out[codes] = parent
+    clash = np.flatnonzero(out[codes] != parent)
+    if clash.size:
+        row = clash[0]
+        raise NestingError(int(codes[row]), (int(out[codes[row]]), int(parent[row])))
+    return out
+
+
+def _checked_weights(w, size: int, name: str):
+    if w is None:
+        return None
+    w = np.asarray(w, dtype=float)
+    if w.shape != (size,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"{name} must be {size} finite non-negative numbers, not all zero")
+    return w
+
+
+def scaled_weights(data: ModelData) -> tuple[np.ndarray | None, list[np.ndarray | None]]:
+    """Level-1 weights and each classification's weights as the sampler uses them
+    (Pfeffermann et al. 1998; Rabe-Hesketh & Skrondal 2006 for more levels).
+
+    Level-1 weights are scaled within each unit of the first classification to sum to
+    its size; a classification's weights within each unit of its parent to sum to the
+    number of its units there, or (no parent) to sum to its number of units J.  The
+    parameter full conditionals then use each row's contribution times the product of
+    its own weight and those of the units it is nested in (pseudo-likelihood); missing
     values are still drawn from their own, unweighted conditional distributions.
     """
-    w1 = w2 = None
+    w1 = None
+    first = data.classifications[0]
     if data.weights1 is not None:
-        sizes = np.bincount(data.cluster, minlength=data.n_clusters)
-        sums = np.bincount(data.cluster, weights=data.weights1, minlength=data.n_clusters)
-        w1 = data.weights1 * (sizes / sums)[data.cluster]
-    if data.weights2 is not None:
-        w2 = data.weights2 * (data.n_clusters / data.weights2.sum())
-    return w1, w2
+        sizes = np.bincount(first.codes, minlength=first.n_units)
+        sums = np.bincount(first.codes, weights=data.weights1, minlength=first.n_units)
+        w1 = data.weights1 * (sizes / sums)[first.codes]
+    out = []
+    for cls in data.classifications:
+        w = cls.weights
+        if w is not None:
+            if cls.parent is None:
+                w = w * (cls.n_units / w.sum())
+            else:
+                up = parent_codes(cls.codes, data.classifications[cls.parent].codes, cls.n_units)
+                n_up = data.classifications[cls.parent].n_units
+                sizes = np.bincount(up, minlength=n_up)
+                sums = np.bincount(up, weights=w, minlength=n_up)
+                w = w * (sizes / sums)[up]
+        out.append(w)
+    return w1, out

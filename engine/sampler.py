@@ -1,6 +1,7 @@
-"""The Gibbs sampler of the two-level joint imputation model (REALCOM-IMPUTE / jomo).
+"""The Gibbs sampler of the multilevel joint imputation model (REALCOM-IMPUTE / jomo).
 
-Model, with W the working (latent-normal) columns of the responses::
+Model, with W the working (latent-normal) columns of the responses, for the two-level
+case (one classification, units i in clusters j)::
 
     level 1 (unit i in cluster j):  W1_ij = X1_ij B1 + (I ⊗ z_ij') u_j + e_ij,  e_ij ~ N(0, Omega_e)
     level 2 (cluster j):            W2_j  = X2_j B2 + v_j
@@ -18,6 +19,14 @@ the layout jomo uses).  One iteration (:meth:`GibbsSampler.step`) draws
 6. u_j | W1, v_j, B1, Omega_e, Omega_u             (all clusters at once, batched Cholesky),
 7. Omega_u | u, v and Omega_e | residuals          (inverse-Wishart).
 
+With several classifications (nested: pupils in classes in schools; crossed: pupils in
+schools and neighbourhoods) every level-1 response gets random effects from each of
+them, each classification has its own responses, fixed effects and Omega
+(:mod:`.classification`), and steps 3, 5, 6 and the Omega_u part of 7 run once per
+classification, in the order the classifications are listed.  A response of a nested
+classification (a class-level variable) also gets a random intercept from every
+classification above it (the school), part of that classification's u.
+
 Each step is a block of :mod:`.steps` over this sampler's shared state (PyMC's compound
 step); :attr:`GibbsSampler.steps` lists them in this order.  With
 ``ModelData.cluster_covariance`` every cluster j has its own Omega_e,j (R jomo's
@@ -25,11 +34,11 @@ step); :attr:`GibbsSampler.steps` lists them in this order.  With
 then :class:`.steps.ClusterCovariance1`, which steps 2, 4 and 6 ask for each row's own
 cluster matrix.
 
-Level-1 rows are kept sorted by (missingness pattern, cluster) internally, so that each
-pattern's rows are one block for step 2.  The residuals W1 - X1 B1 - Z u are kept up to
-date by steps 1, 2, 4 and 6 rather than recomputed, so no step forms the means, and the
-imputed level-1 cells live in them until output.  Results are returned in the caller's
-row order.
+Level-1 rows are kept sorted by (missingness pattern, first classification) internally,
+so that each pattern's rows are one block for step 2.  The residuals W1 - X1 B1 - Z u
+are kept up to date by steps 1, 2, 4 and 6 rather than recomputed, so no step forms the
+means, and the imputed level-1 cells live in them until output.  Results are returned in
+the caller's row order.
 """
 from __future__ import annotations
 
@@ -37,14 +46,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy import sparse
 
+from .classification import ClassificationState
 from .covariance import CovarianceSampler
 from .imputer import PatternImputer, distinct_rows
 from .level import Level
-from .model import ModelData, scaled_weights
-from .steps import (ClusterCovariance1, Covariance1, Covariance2, FixedEffects1, FixedEffects2,
-                    ImputeLevel1, ImputeLevel2, RandomEffects, Step)
+from .model import ModelData, parent_codes, scaled_weights
+from .steps import (ClusterCovariance1, Covariance, Covariance1, FixedEffects, FixedEffects1,
+                    ImputeLevel, ImputeLevel1, RandomEffects, Step)
 
 
 # --------------------------------------------------------------------------- results
@@ -53,69 +62,64 @@ from .steps import (ClusterCovariance1, Covariance1, Covariance2, FixedEffects1,
 class Chain:
     """Every iteration's parameter draws, burn-in included (``burnin`` tells where it ends).
 
-    beta1 (T, k1, w1), beta2 (T, k2, w2), omega_e (T, w1, w1), omega_u (T, D, D), with w
-    the number of working columns of each level and D = w1 * q + w2.  ``extra`` holds the
-    parameters response types own, e.g. ``"level1.thresholds[2]"`` (T, K - 2) for the
-    free thresholds of ordinal response 2 of level 1.
+    beta[0] (T, k1, w1) are the level-1 fixed effects and beta[c + 1] (T, k, w) those of the
+    responses of classification c; omega[0] (T, w1, w1) is Omega_e and omega[c + 1]
+    (T, D, D) the Omega of classification c (D = its random effects + its working
+    columns).  ``beta1``, ``beta2``, ``omega_e``, ``omega_u`` name the two-level parts.
+    ``extra`` holds the parameters response types own, e.g. ``"level1.thresholds[2]"``
+    (T, K - 2) for the free thresholds of ordinal response 2 of level 1.
     """
 
-    beta1: np.ndarray
-    beta2: np.ndarray
-    omega_e: np.ndarray
-    omega_u: np.ndarray
+    beta: list[np.ndarray]
+    omega: list[np.ndarray]
     burnin: int
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def kept(self, name: str) -> np.ndarray:
-        """Draws of parameter block `name` after burn-in."""
-        return getattr(self, name)[self.burnin:]
+    beta1 = property(lambda self: self.beta[0])
+    beta2 = property(lambda self: self.beta[1])
+    omega_e = property(lambda self: self.omega[0])
+    omega_u = property(lambda self: self.omega[1])
+
+    @property
+    def length(self) -> int:
+        return self.beta[0].shape[0]
 
 
 @dataclass
 class Imputation:
-    """Imputed values of one completed data set, at the missing cells only.
+    """Imputed values of one completed data set, at the missing cells only: levels[0] the
+    level-1 cells (following ``SamplerResult.missing[0]``, row-major over (row,
+    response)), levels[c + 1] those of classification c."""
 
-    level1 follows ``SamplerResult.missing1`` (row-major order over (row, response)),
-    level2 follows ``SamplerResult.missing2``.
-    """
-
-    level1: np.ndarray
-    level2: np.ndarray
+    levels: list[np.ndarray]
     iteration: int
+
+    level1 = property(lambda self: self.levels[0])
+    level2 = property(lambda self: self.levels[1])
 
 
 @dataclass
 class SamplerResult:
     imputations: list[Imputation]
     chain: Chain
-    missing1: np.ndarray
-    missing2: np.ndarray
+    missing: list[np.ndarray]
     iterations: int = 0
     extra: dict = field(default_factory=dict)
+
+    missing1 = property(lambda self: self.missing[0])
+    missing2 = property(lambda self: self.missing[1])
 
 
 ProgressCallback = Callable[[int, int, int], None]
 
 
+def level_key(level: int) -> str:
+    """Prefix of the type-owned parameters of a level in the chain: ``level1`` for the
+    units, ``level{c + 2}`` for the responses of classification c."""
+    return f"level{level + 1}"
+
+
 # --------------------------------------------------------------------------- sampler state
-
-class _ClusterSums:
-    """Sums of rows by cluster: the product with a sparse (J, N) 0/1 indicator matrix.
-
-    One pass over the rows in any order; several times faster than ``np.add.reduceat``
-    over rows sorted by cluster, which loops over short runs of narrow rows.
-    """
-
-    def __init__(self, cluster: np.ndarray, n_clusters: int):
-        n = len(cluster)
-        self.indicator = sparse.csr_matrix((np.ones(n), (cluster, np.arange(n))),
-                                           shape=(n_clusters, n))
-
-    def __call__(self, a: np.ndarray) -> np.ndarray:
-        """(J, ...) sums of the rows of `a` (N, ...) by cluster."""
-        sums = self.indicator @ a.reshape(len(a), -1)
-        return np.asarray(sums).reshape((self.indicator.shape[0],) + a.shape[1:])
-
 
 class GibbsSampler:
     """Draws parameters and missing values of the joint model; see the module docstring.
@@ -140,41 +144,21 @@ class GibbsSampler:
         # block for the imputer
         pattern = distinct_rows(np.isnan(data.level1.y))[1]
         self._order = np.lexsort((data.cluster, pattern))
-        cluster = data.cluster[self._order]
-        self.n_clusters = data.n_clusters
-        self.row_cluster = cluster
-        self.cluster_sums = _ClusterSums(cluster, data.n_clusters)
 
-        l1, l2 = data.level1, data.level2
+        l1 = data.level1
         self.level1 = Level(l1.y[self._order], l1.x[self._order], l1.coef_mask, l1.kinds,
                              l1.n_categories, None if l1.shift is None else l1.shift[self._order])
-        self.level2 = Level(l2.y, l2.x, l2.coef_mask, l2.kinds, l2.n_categories, l2.shift)
-        self.z = data.z[self._order]
-        self.q = self.z.shape[1]
-        # sampling weights (None: unweighted): w_unit within clusters for u_j, the products
-        # w_i|j * w_j for level-1 parameters, w_j for level-2 parameters
-        w_unit, w_cluster = scaled_weights(data)
-        self.w_unit = None if w_unit is None else w_unit[self._order]
-        self._w_cluster = w_cluster
-        self._w_param1 = self.w_unit if w_cluster is None else (
-            w_cluster[cluster] if self.w_unit is None else self.w_unit * w_cluster[cluster])
-        zz = self.z[:, :, None] * self.z[:, None, :]
-        if self.w_unit is not None:
-            zz = zz * self.w_unit[:, None, None]
-        self.zz_by_cluster = self.cluster_sums(zz)               # (J, q, q) per-cluster Z'WZ
-        self.level1.weight(self._w_param1)
-        self.level2.weight(self._w_cluster)
-
-        self.w1, self.w2 = self.level1.width, self.level2.width
-        self.d1 = self.w1 * self.q                                 # level-1 random effects
-        self.dim_u = self.d1 + self.w2
+        self.w1 = self.level1.width
+        self.classes = self._classifications(data)
         self.cov_e = CovarianceSampler(self.level1.fixed_covariance(0, self.w1),
                                        *data.priors.level1(self.w1), flat=jomo_compatible)
-        self.cov_u = CovarianceSampler(self.level2.fixed_covariance(self.d1, self.dim_u),
-                                       *data.priors.level2(self.dim_u), flat=jomo_compatible)
-
         self.cov_e.check_posterior_df(self.level1.total_weight, "level-1")
-        self.cov_u.check_posterior_df(self.level2.total_weight, "level-2")
+        for c, cls in enumerate(self.classes):
+            what = "level-2" if len(self.classes) == 1 else f"classification {c + 1}"
+            cov = CovarianceSampler(cls.level.fixed_covariance(cls.d, cls.dim),
+                                    *data.priors.level2(cls.dim), flat=jomo_compatible)
+            cov.check_posterior_df(cls.level.total_weight, what)
+            cls.start(cov)
 
         if data.cluster_covariance:
             _, gamma_scale = data.priors.level1(self.w1)
@@ -182,33 +166,81 @@ class GibbsSampler:
                                                                *data.priors.cluster_df(self.w1))
         else:
             self.covariance1 = Covariance1(self.cov_e)
+        classes = range(len(self.classes))
         #: the Gibbs iteration: these blocks, in this order, over this object's state
-        self.steps: list[Step] = [ImputeLevel1(self.covariance1), ImputeLevel2(),
-                                  FixedEffects1(self.covariance1), FixedEffects2(),
-                                  RandomEffects(self.covariance1), Covariance2(self.cov_u),
+        self.steps: list[Step] = [ImputeLevel1(self.covariance1),
+                                  *(ImputeLevel(c) for c in classes),
+                                  FixedEffects1(self.covariance1),
+                                  *(FixedEffects(c) for c in classes),
+                                  *(RandomEffects(c, self.covariance1) for c in classes),
+                                  *(Covariance(c) for c in classes),
                                   self.covariance1]
         self.imputer1 = PatternImputer(self.level1.impute_mask)
-        mask2 = np.hstack([np.zeros((self.n_clusters, self.d1), bool), self.level2.impute_mask])
-        self.imputer2 = PatternImputer(mask2)
-        self.z_is_ones = self.q == 1 and bool((self.z == 1.0).all())
 
         # starting values: least squares on the mean-filled data, no random effects
         self.beta1 = self._least_squares(self.level1)
-        self.beta2 = self._least_squares(self.level2)
-        self.u = np.zeros((self.n_clusters, self.d1))
+        for cls in self.classes:
+            cls.beta = self._least_squares(cls.level)
         self.omega_e = self.cov_e.initial()
-        self.omega_u = self.cov_u.initial()
         # residuals W1 - X1 B1 - Z u of the level-1 working values, kept up to date by every
         # step that changes W1, B1 or u, so that no step recomputes them from scratch
         self.resid1 = self.level1.working - self.level1.x @ self.beta1
         self.scratch1 = np.empty_like(self.resid1)     # reused for (N, w1) temporaries
         # what a run has done so far (warm_up / keep may be called repeatedly)
-        self._missing1 = np.isnan(data.level1.y)
-        self._missing2 = np.isnan(data.level2.y)
+        self._missing = [np.isnan(data.level1.y)] + [np.isnan(c.level.y) for c in data.classifications]
         self._segments: list[Chain] = []
         self._imputations: list[Imputation] = []
         self.iterations_done = 0
         self.burnin_done = 0
+
+    def _classifications(self, data: ModelData) -> list[ClassificationState]:
+        """One :class:`ClassificationState` per classification, with the sampling weights
+        each update uses and the nested classifications' random intercepts wired in."""
+        w_unit, own = scaled_weights(data)
+        w_unit = None if w_unit is None else w_unit[self._order]
+        specs = data.classifications
+        up = [None if c.parent is None else parent_codes(c.codes, specs[c.parent].codes, c.n_units)
+              for c in specs]
+
+        def times(a, b):
+            return b if a is None else a if b is None else a * b
+
+        # a row's weight for the parameters: its own times those of the units above it
+        full: list = [None] * len(specs)
+        for c in reversed(range(len(specs))):
+            parent = specs[c].parent
+            full[c] = own[c] if parent is None else times(own[c], None if full[parent] is None
+                                                          else full[parent][up[c]])
+        # level-1 rows within a classification's units: their own weight times the weights
+        # of the classifications on the first one's chain below it
+        chain = [0] + data.above(0)
+        states = []
+        for c, spec in enumerate(specs):
+            within = w_unit
+            if c in chain:
+                for below in chain[:chain.index(c)]:
+                    if own[below] is not None:
+                        within = times(within, own[below][specs[below].codes[self._order]])
+            y = spec.level
+            level = Level(y.y, y.x, y.coef_mask, y.kinds, y.n_categories, y.shift)
+            level.weight(full[c])
+            states.append(ClassificationState(c, spec.codes[self._order], spec.n_units,
+                                              spec.z[self._order], level, self.w1, within))
+        # every classification's responses get random intercepts from those above it;
+        # inner units weigh in with their own weight times those between
+        for c, spec in enumerate(specs):
+            codes, weight, inner = np.arange(spec.n_units), own[c], c
+            for outer in data.above(c):
+                codes = up[inner][codes]
+                if states[c].width:
+                    states[outer].add_nested(states[c], codes, weight)
+                if own[outer] is not None:
+                    weight = times(weight, own[outer][codes])
+                inner = outer
+        w_cluster = full[0]
+        self._w_param1 = times(w_unit, None if w_cluster is None else w_cluster[states[0].codes])
+        self.level1.weight(self._w_param1)
+        return states
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -219,37 +251,28 @@ class GibbsSampler:
             beta[cols, c] = np.linalg.lstsq(level.x[:, cols], level.working[:, c], rcond=None)[0]
         return beta
 
-    def random_part(self, u: np.ndarray) -> np.ndarray:
-        """(N, w1) contribution (I ⊗ z_ij') u_j of random coefficients u (J, d1), sorted
-        rows, in the scratch buffer (valid until the next use of the buffer)."""
-        out = self.scratch1
-        if self.q == 1:
-            np.take(u, self.row_cluster, axis=0, out=out)
-            if not self.z_is_ones:
-                out *= self.z
-            return out
-        u = u.reshape(self.n_clusters, self.w1, self.q)[self.row_cluster]
-        return np.einsum("na,nra->nr", self.z, u, out=out)
+    def level1_mean(self) -> np.ndarray:
+        """X1 B1 + the random parts of every classification, (N, w1), sorted rows."""
+        mean = self.level1.x @ self.beta1
+        for cls in self.classes:
+            mean += cls.random_part(cls.u, self.scratch1)
+        return mean
 
     def fill_masked_level1(self) -> None:
         """Write the imputed level-1 cells into the working values.  Between iterations
         they live only in the kept residuals: no step reads them as values (latent
         updates read observed categories' cells), so this runs only for output."""
-        mean = self.level1.x @ self.beta1 + self.random_part(self.u)
-        self.imputer1.fill(self.level1.working, mean, self.resid1)
+        self.imputer1.fill(self.level1.working, self.level1_mean(), self.resid1)
 
     def resid1_exact(self) -> np.ndarray:
         """W1 - X1 B1 - Z u computed afresh (the sampler keeps it updated instead)."""
         self.fill_masked_level1()
-        return self.level1.working - self.level1.x @ self.beta1 - self.random_part(self.u)
+        return self.level1.working - self.level1_mean()
 
-    def level2_residuals(self) -> np.ndarray:
-        return self.level2.working - self.level2.x @ self.beta2
-
-    def split_omega_u(self):
-        d1 = self.d1
-        o = self.omega_u
-        return o[:d1, :d1], o[:d1, d1:], o[d1:, d1:]
+    @property
+    def levels(self) -> list[Level]:
+        """Level 1, then the responses of each classification."""
+        return [self.level1] + [cls.level for cls in self.classes]
 
     def step(self, adapt: bool = False) -> None:
         """One Gibbs iteration: every block of :attr:`steps` in turn (see the module
@@ -261,25 +284,32 @@ class GibbsSampler:
     # ------------------------------------------------------------------ output
     def type_parameters(self) -> dict[str, np.ndarray]:
         """Current values of the parameters owned by response types (thresholds ...)."""
-        out = {f"level1.{k}": v for k, v in self.level1.parameters().items()}
-        out.update({f"level2.{k}": v for k, v in self.level2.parameters().items()})
+        out = {}
+        for index, level in enumerate(self.levels):
+            out.update({f"{level_key(index)}.{k}": v for k, v in level.parameters().items()})
         for block in self.steps:
             out.update(block.parameters())
         return out
 
-    def current_values(self, shifted: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Completed response matrices of both levels, in the caller's row order, with
-        the MNAR shift of :class:`~.model.LevelData` applied unless ``shifted`` is False."""
+    def current_values(self, shifted: bool = True) -> list[np.ndarray]:
+        """Completed response matrices of every level (level 1 in the caller's row
+        order), with the MNAR shift of :class:`~.model.LevelData` applied unless
+        ``shifted`` is False."""
         self.fill_masked_level1()
         values1 = np.empty_like(self.level1.values)
         values1[self._order] = self.level1.decode(shifted)
-        return values1, self.level2.decode(shifted)
+        return [values1] + [cls.level.decode(shifted) for cls in self.classes]
+
+    def parameters(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Current fixed effects and covariance matrices, in :class:`Chain`'s order."""
+        return ([self.beta1] + [cls.beta for cls in self.classes],
+                [self.omega_e] + [cls.omega for cls in self.classes])
 
     def chain_bytes(self, iterations: int) -> int:
         """Memory the :class:`Chain` of `iterations` iterations takes (parameters the
         response types own included), for checking a run's size before it starts."""
-        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
-        per_iteration = k1 * self.w1 + k2 * self.w2 + self.w1 ** 2 + self.dim_u ** 2
+        beta, omega = self.parameters()
+        per_iteration = sum(b.size for b in beta) + sum(o.size for o in omega)
         per_iteration += sum(len(v) for v in self.type_parameters().values())
         return 8 * iterations * per_iteration
 
@@ -313,15 +343,15 @@ class GibbsSampler:
             self.step(adapt=adapt)
             if not adapt:
                 self.covariance1.keep()
-            segment.beta1[it], segment.beta2[it] = self.beta1, self.beta2
-            segment.omega_e[it], segment.omega_u[it] = self.omega_e, self.omega_u
+            beta, omega = self.parameters()
+            for store, value in zip(segment.beta + segment.omega, beta + omega):
+                store[it] = value
             for name, value in self.type_parameters().items():
                 segment.extra[name][it] = value
             done = it + 1
             if between and done % between == 0:
-                values1, values2 = self.current_values()
-                self._imputations.append(Imputation(values1[self._missing1],
-                                                    values2[self._missing2],
+                values = self.current_values()
+                self._imputations.append(Imputation([v[miss] for v, miss in zip(values, self._missing)],
                                                     self.iterations_done + done))
             if progress is not None:
                 progress(done, total, len(self._imputations))
@@ -332,24 +362,23 @@ class GibbsSampler:
     def chain(self) -> Chain:
         """The parameter draws of every iteration run so far, burn-in first."""
         parts = self._segments or [self._empty_segment()]
-        return Chain(*(np.concatenate([getattr(p, name) for p in parts])
-                       for name in ("beta1", "beta2", "omega_e", "omega_u")),
+        return Chain([np.concatenate([p.beta[k] for p in parts]) for k in range(len(parts[0].beta))],
+                     [np.concatenate([p.omega[k] for p in parts]) for k in range(len(parts[0].omega))],
                      self.burnin_done,
                      {name: np.concatenate([p.extra[name] for p in parts]) for name in parts[0].extra})
 
     def _empty_segment(self, length: int = 0) -> Chain:
         """Room for `length` iterations' parameter draws."""
-        k1, k2 = self.level1.coef_mask.shape[0], self.level2.coef_mask.shape[0]
-        return Chain(np.empty((length, k1, self.w1)), np.empty((length, k2, self.w2)),
-                     np.empty((length, self.w1, self.w1)),
-                     np.empty((length, self.dim_u, self.dim_u)), 0,
+        beta, omega = self.parameters()
+        return Chain([np.empty((length,) + b.shape) for b in beta],
+                     [np.empty((length,) + o.shape) for o in omega], 0,
                      {name: np.empty((length, len(value)))
                       for name, value in self.type_parameters().items()})
 
     def result(self) -> SamplerResult:
         """The imputations kept and the chain so far."""
         extra = self.covariance1.summaries()
-        return SamplerResult(list(self._imputations), self.chain, self._missing1, self._missing2,
+        return SamplerResult(list(self._imputations), self.chain, self._missing,
                              self.iterations_done, extra)
 
     def advance(self, warm: int, between: int, m: int,

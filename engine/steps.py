@@ -7,15 +7,18 @@ it needs from the state and writes back what it draws:
 
 =====================  ==========================================================
 :class:`ImputeLevel1`  latents behind observed categories, missing level-1 cells
-:class:`ImputeLevel2`  the same for the level-2 responses (given the random effects)
+:class:`ImputeLevel`   the same for the responses of one classification (given its
+                       random effects)
 :class:`FixedEffects1` B1 | W1, u, Omega_e
-:class:`FixedEffects2` B2 | W2, u, Omega_u
-:class:`RandomEffects` u_j | W1, v_j, B1, Omega_e, Omega_u (all clusters at once)
-:class:`Covariance2`   Omega_u | u, v
+:class:`FixedEffects`  B_c of one classification's responses | W_c, u_c, Omega_c
+:class:`RandomEffects` u_j of one classification | rest (all its units at once)
+:class:`Covariance`    Omega_c | u_c, e_c of one classification
 :class:`Covariance1`   Omega_e | residuals (one matrix), or
 :class:`ClusterCovariance1`  one Omega_e,j per cluster (R jomo's ``meth = "random"``)
 =====================  ==========================================================
 
+The per-classification blocks take the classification's index; the sampler lists them
+once per classification (one for the two-level model).
 The level-1 covariance block is also what the other blocks ask for the level-1
 covariance: its precision (one matrix, or one per cluster), the draw of the missing cells
 and the fixed effects' normal equations.  So the cluster-specific model is a variant of
@@ -92,23 +95,30 @@ class FixedEffects1(Step):
         s.beta1 = beta1
 
 
-class FixedEffects2(Step):
-    """B2 | W2, u: v_j | u_j ~ N(H u_j, S) with H = O_vu O_uu^-1, S = O_vv - H O_uv.
-    With ``jomo_compatible`` the u part is ignored, as R jomo does."""
+class FixedEffects(Step):
+    """B_c of the responses of classification c | W_c, u_c: e_j | u_j ~ N(H u_j, S) with
+    H = O_eu O_uu^-1, S = O_ee - H O_ue.  With ``jomo_compatible`` the u part is
+    ignored, as R jomo does."""
+
+    def __init__(self, index: int):
+        self.index = index
 
     def step(self, s, adapt: bool) -> None:
-        if s.w2 == 0:
+        c = s.classes[self.index]
+        if c.width == 0:
             return
-        o_uu, o_uv, o_vv = s.split_omega_u()
-        target = s.level2.working
+        o_uu, o_uv, o_vv = c.split_omega()
+        target = c.level.working
+        offsets = c.offsets()
+        if offsets is not None:
+            target = target - offsets
         cond_cov = o_vv
-        if s.d1 and not s.jomo_compatible:
-            h = np.linalg.solve(o_uu, o_uv).T        # (w2, d1)
-            target = target - s.u @ h.T
+        if c.d and not s.jomo_compatible:
+            h = np.linalg.solve(o_uu, o_uv).T        # (w, d)
+            target = target - c.u @ h.T
             cond_cov = symmetrize(o_vv - h @ o_uv)
-        cross = s.level2.x.T @ s.level2.weighted(target)
-        s.beta2 = draw_coefficients(s.level2.gram, cross, inv_pd(cond_cov),
-                                    s.level2.coef_mask, s.rng)
+        cross = c.level.x.T @ c.level.weighted(target)
+        c.beta = draw_coefficients(c.level.gram, cross, inv_pd(cond_cov), c.level.coef_mask, s.rng)
 
 
 # --------------------------------------------------------------------------- imputation
@@ -139,85 +149,125 @@ class ImputeLevel1(Step):
         self.covariance.impute(s, adapt)
 
 
-class ImputeLevel2(Step):
-    """Latents and missing cells of the level-2 responses, jointly normal with the
-    random effects u (treated as observed)."""
+class ImputeLevel(Step):
+    """Latents and missing cells of the responses of classification c, jointly normal
+    with its random effects u_c (treated as observed)."""
+
+    def __init__(self, index: int):
+        self.index = index
 
     def step(self, s, adapt: bool) -> None:
-        if s.w2 == 0:
+        c = s.classes[self.index]
+        if c.width == 0:
             return
-        mean = np.hstack([np.zeros((s.n_clusters, s.d1)), s.level2.x @ s.beta2])
-        joint = np.hstack([s.u, s.level2.working])
+        mean = np.hstack([np.zeros((c.n_units, c.d)), c.fixed_part()])
+        joint = np.hstack([c.u, c.level.working])
         resid = joint - mean
-        update_latents(s, s.level2, joint, resid, s.omega_u, s.d1, adapt)
-        s.imputer2.draw(resid, s.omega_u, s.rng)
-        s.imputer2.fill(joint, mean, resid)
-        s.level2.working[:] = joint[:, s.d1:]
+        update_latents(s, c.level, joint, resid, c.omega, c.d, adapt)
+        c.imputer.draw(resid, c.omega, s.rng)
+        c.imputer.fill(joint, mean, resid)
+        c.level.working[:] = joint[:, c.d:]
 
 
 # --------------------------------------------------------------------------- random effects
 
 class RandomEffects(Step):
-    """u_j | rest for all clusters at once: prior u_j | v_j ~ N(K v_j, T) times the
-    level-1 likelihood, precision T^-1 + Omega_e^-1 ⊗ Z_j'Z_j."""
+    """u_j of classification c | rest, for all its units at once: prior
+    u_j | e_j ~ N(K e_j, T) times the likelihood of the level-1 rows in unit j
+    (precision Omega_e^-1 ⊗ Z_j'Z_j) and of the units of classifications nested in c
+    (precision n_j S^-1 on their random intercepts, S their residual covariance
+    given their own random effects)."""
 
-    def __init__(self, covariance: "Covariance1"):
+    def __init__(self, index: int, covariance: "Covariance1"):
+        self.index = index
         self.covariance = covariance
 
     def step(self, s, adapt: bool) -> None:
-        if s.d1 == 0:
+        c = s.classes[self.index]
+        if c.d == 0:
             return
-        o_uu, o_uv, o_vv = s.split_omega_u()
-        if s.w2:
-            v = s.level2_residuals()
-            k = np.linalg.solve(o_vv, o_uv.T).T      # (d1, w2)
+        o_uu, o_uv, o_vv = c.split_omega()
+        if c.width:
+            v = c.residuals()
+            k = np.linalg.solve(o_vv, o_uv.T).T      # (d, w)
             prior_cov = symmetrize(o_uu - k @ o_uv.T)
             prior_prec = inv_pd(prior_cov)
             linear = (v @ k.T) @ prior_prec
         else:
             prior_prec = inv_pd(o_uu)
-            linear = np.zeros((s.n_clusters, s.d1))
-        # the level-1 data enter through S_j = sum_i w_i (W1_i - X_i B1) z_i' (w1, q), as
-        # Omega_e^-1 S_j; with W1 - X B1 = r + Z u that is the cluster sum over the
-        # residuals r plus U_j Z_j'WZ_j (U_j the (w1, q) layout of u_j).  Omega_e (or the
-        # cluster's Omega_e,j) is constant within a cluster, so it multiplies the sums.
-        weighted = s.resid1 if s.w_unit is None else s.resid1 * s.w_unit[:, None]
-        if s.z_is_ones:
-            sums = s.cluster_sums(weighted)[:, :, None]
-        elif s.q == 1:
-            sums = s.cluster_sums(weighted * s.z)[:, :, None]
-        else:
-            sums = s.cluster_sums(weighted[:, :, None] * s.z[:, None, :])
-        u_layout = s.u.reshape(s.n_clusters, s.w1, s.q)
-        sums += np.einsum("jrb,jba->jra", u_layout, s.zz_by_cluster)
+            linear = np.zeros((c.n_units, c.d))
         prec_e = self.covariance.precision(s)
         per_cluster = "jrs" if prec_e.ndim == 3 else "rs"             # Omega_e,j^-1 or Omega_e^-1
-        linear = linear + np.einsum(f"{per_cluster},jra->jsa", prec_e, sums).reshape(
-            s.n_clusters, s.d1)
-        if s.q == 1 and prec_e.ndim == 2:
-            u = draw_normal_two_precisions(prior_prec, prec_e, s.zz_by_cluster[:, 0, 0], linear, s.rng)
-        else:   # precision T^-1 + Omega_e^-1 ⊗ Z_j'WZ_j, cluster by cluster
-            data_prec = np.einsum(f"{per_cluster},jab->jrasb", prec_e, s.zz_by_cluster).reshape(
-                s.n_clusters, s.d1, s.d1)
-            u = draw_normal_from_precision_batched(prior_prec + data_prec, linear, s.rng)
-        s.resid1 -= s.random_part(u - s.u)
-        s.u = u
+        du = c.d_units
+        if du:
+            # the level-1 data enter through S_j = sum_i w_i (W1_i - X_i B1 - other u) z_i'
+            # (w1, q), as Omega_e^-1 S_j; that is the unit's sum over the residuals r plus
+            # U_j Z_j'WZ_j (U_j the (w1, q) layout of u_j).  Omega_e (or the cluster's
+            # Omega_e,j) is constant within a unit, so it multiplies the sums.
+            weighted = s.resid1 if c.unit_weights is None else s.resid1 * c.unit_weights[:, None]
+            if c.z_is_ones:
+                sums = c.sums(weighted)[:, :, None]
+            elif c.q == 1:
+                sums = c.sums(weighted * c.z)[:, :, None]
+            else:
+                sums = c.sums(weighted[:, :, None] * c.z[:, None, :])
+            u_layout = c.u[:, :du].reshape(c.n_units, s.w1, c.q)
+            sums += np.einsum("jrb,jba->jra", u_layout, c.zz)
+            data_linear = np.einsum(f"{per_cluster},jra->jsa", prec_e, sums).reshape(c.n_units, du)
+            if c.nested:
+                linear[:, :du] += data_linear
+            else:
+                linear = linear + data_linear
+        if c.q == 1 and prec_e.ndim == 2 and not c.nested:
+            u = draw_normal_two_precisions(prior_prec, prec_e, c.zz[:, 0, 0], linear, s.rng)
+        else:   # precision T^-1 + Omega_e^-1 ⊗ Z_j'WZ_j (+ nested blocks), unit by unit
+            precision = np.broadcast_to(prior_prec, (c.n_units, c.d, c.d)).copy()
+            if du:
+                precision[:, :du, :du] += np.einsum(f"{per_cluster},jab->jrasb", prec_e,
+                                                    c.zz).reshape(c.n_units, du, du)
+            for part in c.nested:
+                self._add_nested(s, c, part, precision, linear)
+            u = draw_normal_from_precision_batched(precision, linear, s.rng)
+        if du:
+            s.resid1 -= c.random_part(u - c.u, s.scratch1)
+        c.u = u
+
+    @staticmethod
+    def _add_nested(s, c, part, precision: np.ndarray, linear: np.ndarray) -> None:
+        """The likelihood of the units of classification `part.inner` (nested in c) for
+        their random intercepts in c: their residuals without this intercept,
+        g = e + u_c, are N(H u_inner + u_c, S) given their own random effects."""
+        inner = part.inner
+        g = inner.residuals() + c.u[part.codes, part.span]
+        o_uu, o_ue, o_ee = inner.split_omega()
+        cond_cov = o_ee
+        if inner.d:
+            h = np.linalg.solve(o_uu, o_ue).T
+            g -= inner.u @ h.T
+            cond_cov = symmetrize(o_ee - h @ o_ue)
+        s_inv = inv_pd(cond_cov)
+        if part.weights is not None:
+            g *= part.weights[:, None]
+        linear[:, part.span] += part.sums(g) @ s_inv
+        precision[:, part.span, part.span] += part.counts(c.n_units)[:, None, None] * s_inv
 
 
 # --------------------------------------------------------------------------- covariances
 
-class Covariance2(Step):
-    """Omega_u | u, v: inverse-Wishart (Metropolis-Hastings where latents fix entries)."""
+class Covariance(Step):
+    """Omega_c | u_c, e_c of classification c: inverse-Wishart (Metropolis-Hastings where
+    latents fix entries)."""
 
-    def __init__(self, sampler: CovarianceSampler):
-        self.sampler = sampler
+    def __init__(self, index: int):
+        self.index = index
 
     def step(self, s, adapt: bool) -> None:
-        if s.dim_u == 0:
+        c = s.classes[self.index]
+        if c.dim == 0:
             return
-        joint = np.hstack([s.u, s.level2_residuals()])
-        ss = joint.T @ s.level2.weighted(joint)
-        s.omega_u = self.sampler.draw(s.omega_u, ss, s.level2.total_weight, s.rng, adapt)
+        joint = np.hstack([c.u, c.residuals()])
+        ss = joint.T @ c.level.weighted(joint)
+        c.omega = c.cov.draw(c.omega, ss, c.level.total_weight, s.rng, adapt)
 
 
 class Covariance1(Step):
@@ -263,19 +313,20 @@ class ClusterCovariance1(Covariance1):
     def __init__(self, s, gamma_scale: np.ndarray, a_start: float, a_prior: float):
         if any(rtype.has_latent for rtype, _, _ in s.level1.blocks):
             raise ValueError("cluster-specific level-1 covariance needs continuous level-1 responses")
-        self.sampler = ClusterCovarianceSampler(s.n_clusters, gamma_scale, a_start, a_prior)
         # Omega_j is a cluster-level parameter, like u_j: its data are weighted within the cluster
-        w = np.ones(len(s.row_cluster)) if s.w_unit is None else s.w_unit
-        self._sizes = s.cluster_sums(w)
+        cluster = s.classes[0]
+        self.sampler = ClusterCovarianceSampler(cluster.n_units, gamma_scale, a_start, a_prior)
+        w = np.ones(len(cluster.codes)) if cluster.unit_weights is None else cluster.unit_weights
+        self._sizes = cluster.sums(w)
         x = s.level1.x
-        self._gram_by_cluster = s.cluster_sums(x[:, :, None] * s.level1.weighted(x)[:, None, :])
+        self._gram_by_cluster = cluster.sums(x[:, :, None] * s.level1.weighted(x)[:, None, :])
         self._sum, self._count = None, 0
 
     def precision(self, s) -> np.ndarray:
         return self.sampler.precisions
 
     def impute(self, s, adapt: bool) -> None:
-        s.imputer1.draw(s.resid1, self.sampler.omegas, s.rng, groups=s.row_cluster)
+        s.imputer1.draw(s.resid1, self.sampler.omegas, s.rng, groups=s.classes[0].codes)
 
     def draw_fixed_effects(self, s) -> np.ndarray:
         """Sum over clusters of Omega_j^-1 ⊗ X_j'WX_j and X_j'W R_j Omega_j^-1."""
@@ -284,16 +335,16 @@ class ClusterCovariance1(Covariance1):
         prec = self.sampler.precisions
         k = x.shape[1]
         full = np.einsum("jrs,jab->rasb", prec, self._gram_by_cluster).reshape(s.w1 * k, s.w1 * k)
-        rq = np.einsum("nr,nrs->ns", resid, prec[s.row_cluster])
+        rq = np.einsum("nr,nrs->ns", resid, prec[s.classes[0].codes])
         linear = x.T @ s.level1.weighted(rq)
         return draw_coefficients_from_system(full, linear, s.level1.coef_mask, s.rng)
 
     def step(self, s, adapt: bool) -> None:
         if s.w1 == 0:
             return
-        resid = s.resid1
-        weighted = resid if s.w_unit is None else resid * s.w_unit[:, None]
-        ss = s.cluster_sums(resid[:, :, None] * weighted[:, None, :])
+        resid, cluster = s.resid1, s.classes[0]
+        weighted = resid if cluster.unit_weights is None else resid * cluster.unit_weights[:, None]
+        ss = cluster.sums(resid[:, :, None] * weighted[:, None, :])
         self.sampler.draw(ss, self._sizes, s.rng, adapt)
         s.omega_e = self.sampler.omegas.mean(axis=0)
 

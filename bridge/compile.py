@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlimpute.engine import REGISTRY, Classification, LevelData, ModelData, Priors
+from mlimpute.engine.model import NestingError, parent_codes
 from mlimpute.engine.responses import make_response_type
 
 from .encoding import Encoded, check_magnitude, encode, is_numeric
@@ -27,22 +28,47 @@ MAX_CONDITION = 1e8
 
 @dataclass
 class CompiledModel:
-    """Engine input plus the names needed to read the engine's output back."""
+    """Engine input plus the names needed to read the engine's output back.
+
+    Per level (index 0 the units, c + 1 classification ``spec.clusters[c]``): response
+    columns in engine order (``names``), design columns (``covariates``: INTERCEPT,
+    covariates, dummies), working columns (``working``, latents named name.k) and the
+    response each belongs to (``owner``).  Per classification: unit labels, each row's
+    unit code and the columns with random coefficients (``random_columns``).  The
+    ``level1_*``/``level2_*`` and ``cluster_*`` names are the two-level views.
+    """
 
     data: ModelData
     spec: Spec
-    cluster_labels: pd.Index          # label of cluster code j
-    cluster_codes: np.ndarray         # code of each row
-    level1_names: list[str]           # response columns, engine column order
-    level2_names: list[str]
-    level1_covariates: list[str]      # design columns (INTERCEPT, covariates, dummies)
-    level2_covariates: list[str]
-    random_names: list[str]           # columns of z
-    level1_working: list[str]         # engine working columns (latents named name.k)
-    level2_working: list[str]
-    level1_owner: list[int]           # response index of each working column
-    level2_owner: list[int]
+    labels: list[pd.Index]
+    codes: list[np.ndarray]
+    names: list[list[str]]
+    covariates: list[list[str]]
+    random_columns: list[list[str]]
+    working: list[list[str]]
+    owner: list[list[int]]
     categories: dict[str, list]       # categories of binary/ordinal/categorical responses
+
+    cluster_labels = property(lambda self: self.labels[0])
+    cluster_codes = property(lambda self: self.codes[0])
+    level1_names = property(lambda self: self.names[0])
+    level2_names = property(lambda self: self.names[1])
+    level1_covariates = property(lambda self: self.covariates[0])
+    level2_covariates = property(lambda self: self.covariates[1])
+    level1_working = property(lambda self: self.working[0])
+    level2_working = property(lambda self: self.working[1])
+    level1_owner = property(lambda self: self.owner[0])
+    level2_owner = property(lambda self: self.owner[1])
+    random_names = property(lambda self: self.random_columns[0])
+
+    @property
+    def levels(self) -> list:
+        """The engine's LevelData of every level, in the same order."""
+        return [self.data.level1] + [c.level for c in self.data.classifications]
+
+    def rows_of(self, level: int) -> np.ndarray | slice:
+        """For each data row, the row of `level` holding its value (level 0: itself)."""
+        return slice(None) if level == 0 else self.codes[level - 1]
 
 
 def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) -> bool:
@@ -53,14 +79,35 @@ def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) ->
     return bool((frame.groupby("c")["v"].nunique() <= 1).all())
 
 
-def cluster_codes(spec: Spec, frame: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
-    _require_columns(frame, [spec.cluster], "cluster identifier")
-    column = frame[spec.cluster]
+def cluster_codes(spec: Spec, frame: pd.DataFrame, name: str | None = None
+                  ) -> tuple[np.ndarray, pd.Index]:
+    """Codes 0..J-1 of the units of classification `name` (the first by default), in the
+    sorted order of their ids, and the ids.  Ids are compared by value."""
+    name = name or spec.cluster
+    _require_columns(frame, [name], "cluster identifier")
+    column = frame[name]
     if column.isna().any():
-        raise DataError(f"column '{spec.cluster}': the cluster identifier has "
+        raise DataError(f"column '{name}': the cluster identifier has "
                         f"{int(column.isna().sum())} missing values")
     codes, labels = pd.factorize(column, sort=True)
     return codes.astype(np.int64), pd.Index(labels)
+
+
+def _check_nesting(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) -> None:
+    """Nested classifications (innermost first): every unit of one lies in one unit of
+    the next.  The first that does not is named, with two of its parents."""
+    if spec.crossed:
+        return
+    for c in range(len(codes) - 1):
+        try:
+            parent_codes(codes[c], codes[c + 1], len(labels[c]))
+        except NestingError as exc:
+            inner, outer = spec.clusters[c], spec.clusters[c + 1]
+            a, b = (_shown(labels[c + 1][p]) for p in exc.parents)
+            raise DataError(f"column '{inner}': {inner} {_shown(labels[c][exc.unit])} lies in two "
+                            f"'{outer}' units ({a} and {b}), so '{inner}' is not nested in "
+                            f"'{outer}'; give the {inner} ids unique across {outer}s, or declare "
+                            "the classifications crossed") from None
 
 
 def _shown(label) -> str:
@@ -155,19 +202,21 @@ def check_against_data(spec: Spec, frame: pd.DataFrame) -> None:
 
 
 def _level_design(spec: Spec, frame: pd.DataFrame, responses: list[Response],
-                  default: list[str], codes: np.ndarray, n_clusters: int, level: int):
-    """Design matrix (union of all equations' covariates) and coefficient mask."""
+                  default: list[str], codes: np.ndarray | None, n_clusters: int, level: int):
+    """Design matrix (union of all equations' covariates) and coefficient mask of the
+    responses of `level` (1 the units, k the classification ``clusters[k - 2]`` with row
+    codes `codes`, whose covariates must be constant within its units)."""
     wanted: list[str] = []
     for r in responses:
         for c in (r.covariates if r.covariates is not None else default):
             if c not in wanted:
                 wanted.append(c)
     _require_columns(frame, wanted, f"covariate of a level-{level} response")
-    if level == 2:
+    if level > 1:
         for c in wanted:
             if not is_constant_within(frame[c], codes, n_clusters):
-                raise DataError(f"column '{c}': a covariate of a level-2 response must be "
-                                f"constant within each '{spec.cluster}'")
+                raise DataError(f"column '{c}': a covariate of a level-{level} response must be "
+                                f"constant within each '{spec.clusters[level - 2]}'")
     design = _design(frame, wanted)
     columns = list(design.columns)
     mask = np.zeros((len(columns), len(responses)), dtype=bool)
@@ -219,108 +268,139 @@ def _check_not_constant(name: str, values: np.ndarray) -> None:
                         "that never varies cannot be modelled (fill it in by hand or leave it out)")
 
 
+def _unit_values(spec: Spec, frame: pd.DataFrame, response: Response, values: np.ndarray,
+                 codes: np.ndarray, labels: pd.Index, cluster: str) -> np.ndarray:
+    """One value per unit of a classification for a response that lives there; it must be
+    constant within each unit."""
+    per_unit = pd.Series(values).groupby(codes)
+    varies = (per_unit.nunique() > 1).to_numpy()
+    if varies.any():
+        bad = labels[int(np.flatnonzero(varies)[0])]
+        level = spec.level_of(response) + 1
+        raise DataError(f"column '{response.name}': a level-{level} response must be constant "
+                        f"within each '{cluster}', but it varies in {cluster} {_shown(bad)}")
+    return per_unit.first().reindex(range(len(labels))).to_numpy()
+
+
+def _observed_and_varying(name: str, column: np.ndarray) -> None:
+    if np.isnan(column).all():
+        raise DataError(f"column '{name}': no observed value, cannot be imputed")
+    _check_not_constant(name, column)
+
+
+def _unit_weights(spec: Spec, frame: pd.DataFrame, cluster: str, codes: np.ndarray,
+                  n_units: int) -> np.ndarray | None:
+    """The weight of each unit of a classification (None without one); constant within."""
+    column = spec.weight_of(cluster)
+    what = "level-2 weight" if cluster == spec.cluster else f"weight of '{cluster}'"
+    weights = _weights(frame, column, what)
+    if weights is None:
+        return None
+    if not is_constant_within(frame[column], codes, n_units):
+        raise DataError(f"column '{column}': a {what} must be constant within each '{cluster}'")
+    return pd.Series(weights).groupby(codes).first().to_numpy()
+
+
 def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     """Build the engine's :class:`ModelData` from a spec and a data frame."""
     if not isinstance(frame, pd.DataFrame):
         raise DataError("the data must be a pandas DataFrame")
     if len(frame) == 0:
         raise DataError("the data set has no rows")
-    codes, labels = cluster_codes(spec, frame)
-    n_clusters = len(labels)
-    has_level2_part = bool(spec.level2_responses) or (
-        bool(spec.level1_responses) and (spec.random_intercept or bool(spec.random_slopes)))
-    if n_clusters < 2 and has_level2_part:
-        raise DataError(f"column '{spec.cluster}': every row is in one cluster ({_shown(labels[0])}); "
-                        "the level-2 covariance needs at least 2 clusters")
+    per_cluster = [cluster_codes(spec, frame, name) for name in spec.clusters]
+    codes = [c for c, _ in per_cluster]
+    labels = [lab for _, lab in per_cluster]
+    _check_nesting(spec, codes, labels)
+    slopes = spec.slopes_by_classification
+    for name, unit_labels in zip(spec.clusters, labels):
+        has_part = bool(spec.responses_at(spec.clusters.index(name) + 1)) or (
+            bool(spec.level1_responses) and (spec.random_intercept or bool(slopes[name])))
+        if len(unit_labels) < 2 and has_part:
+            raise DataError(f"column '{name}': every row is in one cluster ({_shown(unit_labels[0])}); "
+                            "the level-2 covariance needs at least 2 clusters")
     _require_columns(frame, spec.response_names, "response")
-    _require_columns(frame, spec.random_slopes, "random slope")
+    for columns in slopes.values():
+        _require_columns(frame, columns, "random slope")
 
-    responses1, responses2 = spec.level1_responses, spec.level2_responses
     encoded = {r.name: _encoded(frame, r) for r in spec.responses}
+    responses1 = spec.level1_responses
     y1 = np.column_stack([encoded[r.name].values for r in responses1]) if responses1 \
         else np.zeros((len(frame), 0))
     for r, column in zip(responses1, y1.T):
-        if np.isnan(column).all():
-            raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
-        _check_not_constant(r.name, column)
-
-    # level-2 responses: one value per cluster, constant within cluster
-    y2 = np.full((n_clusters, len(responses2)), np.nan)
-    for k, r in enumerate(responses2):
-        series = pd.Series(encoded[r.name].values)
-        per_cluster = series.groupby(codes)
-        if (per_cluster.nunique() > 1).any():
-            bad = labels[int(np.flatnonzero((per_cluster.nunique() > 1).to_numpy())[0])]
-            raise DataError(f"column '{r.name}': a level-2 response must be constant within each "
-                            f"'{spec.cluster}', but it varies in cluster {_shown(bad)}")
-        y2[:, k] = per_cluster.first().reindex(range(n_clusters)).to_numpy()
-        if np.isnan(y2[:, k]).all():
-            raise DataError(f"column '{r.name}': no observed value, cannot be imputed")
-        _check_not_constant(r.name, y2[:, k])
-
-    level2_default = spec.level2_covariates
-    if level2_default is None:
-        _require_columns(frame, spec.covariates, "covariate")
-        level2_default = [c for c in spec.covariates
-                          if is_constant_within(frame[c], codes, n_clusters)]
-    design1, names1, mask1 = _level_design(spec, frame, responses1, spec.covariates, codes, n_clusters, 1)
-    design2_rows, names2, mask2 = _level_design(spec, frame, responses2, level2_default, codes,
-                                                n_clusters, 2)
-    first_row = pd.Series(np.arange(len(frame))).groupby(codes).first().to_numpy()
+        _observed_and_varying(r.name, column)
+    design1, names1, mask1 = _level_design(spec, frame, responses1, spec.covariates, None, 0, 1)
     x1 = design1.to_numpy(dtype=float)
-    x2 = design2_rows.to_numpy(dtype=float)[first_row]
     if responses1:
         _rank_check(x1, names1, 1)
-    if responses2:
-        _rank_check(x2, names2, 2)
-
-    z_columns, z_names = [], []
-    if spec.random_intercept:
-        z_columns.append(np.ones(len(frame)))
-        z_names.append(INTERCEPT)
-    for name in spec.random_slopes:
-        z_columns.append(_numeric_covariate(frame, name).to_numpy(dtype=float)[:, 0])
-        z_names.append(name)
-    z = np.column_stack(z_columns) if z_columns else np.zeros((len(frame), 0))
-
     weights1 = _weights(frame, spec.level1_weight, "level-1 weight")
-    weights2 = _weights(frame, spec.level2_weight, "level-2 weight")
-    if weights2 is not None:
-        if not is_constant_within(frame[spec.level2_weight], codes, n_clusters):
-            raise DataError(f"column '{spec.level2_weight}': a level-2 weight must be constant "
-                            f"within each '{spec.cluster}'")
-        weights2 = pd.Series(weights2).groupby(codes).first().to_numpy()
     if weights1 is not None:
-        per_cluster = np.bincount(codes, weights=weights1, minlength=n_clusters)
-        if (per_cluster <= 0).any():
-            bad = labels[int(np.flatnonzero(per_cluster <= 0)[0])]
+        sums = np.bincount(codes[0], weights=weights1, minlength=len(labels[0]))
+        if (sums <= 0).any():
+            bad = labels[0][int(np.flatnonzero(sums <= 0)[0])]
             raise DataError(f"column '{spec.level1_weight}': every level-1 weight in cluster "
                             f"{_shown(bad)} is zero")
+
+    from .delta import shift_arrays
+    shifts = shift_arrays(spec, frame, codes)
+    names, covariates, working, owner = [[r.name for r in responses1]], [names1], [], []
+    kinds = [[r.type for r in responses1]]
+    ncats = [[encoded[r.name].n_categories for r in responses1]]
+    classifications, random_columns = [], []
+    for c, name in enumerate(spec.clusters):
+        unit, n_units = codes[c], len(labels[c])
+        responses = spec.responses_at(c + 1)
+        y = np.full((n_units, len(responses)), np.nan)
+        for k, r in enumerate(responses):
+            y[:, k] = _unit_values(spec, frame, r, encoded[r.name].values, unit, labels[c], name)
+            _observed_and_varying(r.name, y[:, k])
+        default = spec.level2_covariates
+        if default is None:
+            _require_columns(frame, spec.covariates, "covariate")
+            default = [v for v in spec.covariates if is_constant_within(frame[v], unit, n_units)]
+        design, design_names, mask = _level_design(spec, frame, responses, default, unit,
+                                                   n_units, c + 2)
+        first_row = pd.Series(np.arange(len(frame))).groupby(unit).first().to_numpy()
+        x = design.to_numpy(dtype=float)[first_row]
+        if responses:
+            _rank_check(x, design_names, c + 2)
+        z_columns, z_names = [], []
+        if spec.random_intercept:
+            z_columns.append(np.ones(len(frame)))
+            z_names.append(INTERCEPT)
+        for column in slopes[name]:
+            z_columns.append(_numeric_covariate(frame, column).to_numpy(dtype=float)[:, 0])
+            z_names.append(column)
+        z = np.column_stack(z_columns) if z_columns else np.zeros((len(frame), 0))
+        parent = c + 1 if not spec.crossed and c + 1 < len(spec.clusters) else None
+        kinds.append([r.type for r in responses])
+        ncats.append([encoded[r.name].n_categories for r in responses])
+        level = LevelData(y, x, mask, kinds[-1], ncats[-1], shifts[c + 1])
+        classifications.append(Classification(unit, level, z,
+                                              _unit_weights(spec, frame, name, unit, n_units), parent))
+        names.append([r.name for r in responses])
+        covariates.append(design_names)
+        random_columns.append(z_names)
+    for level_names, level_kinds, level_ncat in zip(names, kinds, ncats):
+        labels_here, owner_here = working_labels(level_names, level_kinds, level_ncat)
+        working.append(labels_here)
+        owner.append(owner_here)
 
     p = spec.priors
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale),
                     p.cluster_df_start, p.cluster_df_prior)
-    kinds1 = [r.type for r in responses1]
-    kinds2 = [r.type for r in responses2]
-    ncat1 = [encoded[r.name].n_categories for r in responses1]
-    ncat2 = [encoded[r.name].n_categories for r in responses2]
-    names1_resp, names2_resp = [r.name for r in responses1], [r.name for r in responses2]
-    working1, owner1 = working_labels(names1_resp, kinds1, ncat1)
-    working2, owner2 = working_labels(names2_resp, kinds2, ncat2)
-    from .delta import shift_arrays
-    shift1, shift2 = shift_arrays(spec, frame, codes, n_clusters)
     try:
-        cluster = Classification(codes, LevelData(y2, x2, mask2, kinds2, ncat2, shift2), z, weights2)
-        data = ModelData(LevelData(y1, x1, mask1, kinds1, ncat1, shift1), [cluster], priors,
-                         weights1, spec.level1_covariance == "cluster")
+        data = ModelData(LevelData(y1, x1, mask1, kinds[0], ncats[0], shifts[0]), classifications,
+                         priors, weights1, spec.level1_covariance == "cluster")
         # check prior dimensions now rather than inside the sampler
-        priors.level1(len(working1))
-        priors.level2(len(working1) * z.shape[1] + len(working2))
+        priors.level1(len(working[0]))
+        for c, cls in enumerate(classifications):
+            nested = sum(len(working[k + 1]) for k in range(c) if c in data.above(k))
+            priors.level2(len(working[0]) * cls.z.shape[1] + nested + len(working[c + 1]))
         if data.cluster_covariance:
-            priors.cluster_df(len(working1))
+            priors.cluster_df(len(working[0]))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
     categories = {name: enc.categories for name, enc in encoded.items() if enc.categories is not None}
-    return CompiledModel(data, spec, labels, codes, names1_resp, names2_resp, names1, names2,
-                         z_names, working1, working2, owner1, owner2, categories)
+    return CompiledModel(data, spec, labels, codes, names, covariates, random_columns, working,
+                         owner, categories)

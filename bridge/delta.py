@@ -89,26 +89,26 @@ def rows_where(condition: str | None, frame: pd.DataFrame) -> np.ndarray:
     return hit if op == "==" else ~hit & column.notna().to_numpy()
 
 
-def shift_arrays(spec: Spec, frame: pd.DataFrame, codes: np.ndarray, n_clusters: int
-                 ) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The engine's (n, p1) and (J, p2) shifts of the level-1 and level-2 responses
-    (None when the spec has no delta).  A level-2 response is shifted in the clusters
-    where the condition holds, which must then be constant within each cluster."""
-    if not spec.delta:
-        return None, None
-    level1 = [r.name for r in spec.level1_responses]
-    level2 = [r.name for r in spec.level2_responses]
-    shift1 = np.zeros((len(frame), len(level1)))
-    shift2 = np.zeros((n_clusters, len(level2)))
+def shift_arrays(spec: Spec, frame: pd.DataFrame, codes: list[np.ndarray]
+                 ) -> list[np.ndarray | None]:
+    """The engine's shifts of every level's responses: (n, p) for level 1, (J_c, p_c) for
+    the responses of classification c with unit codes ``codes[c]`` (None where nothing
+    moves).  A response of a classification is shifted in the units where the condition
+    holds, which must then be constant within each of them."""
+    levels = [[r.name for r in spec.responses_at(k)] for k in range(len(codes) + 1)]
+    sizes = [len(frame)] + [int(c.max()) + 1 for c in codes]
+    shifts = [np.zeros((n, len(names))) for n, names in zip(sizes, levels)]
     for delta in spec.delta:
         rows = rows_where(delta.where, frame)
-        if delta.response in level1:
-            shift1[rows, level1.index(delta.response)] += delta.shift
+        level = next(k for k, names in enumerate(levels) if delta.response in names)
+        column = levels[level].index(delta.response)
+        if level == 0:
+            shifts[0][rows, column] += delta.shift
             continue
-        hits = np.bincount(codes, weights=rows.astype(float), minlength=n_clusters)
-        sizes = np.bincount(codes, minlength=n_clusters)
-        if np.any((hits > 0) & (hits < sizes)):
-            raise DataError(f"delta for level-2 response '{delta.response}': the condition "
-                            f"'{delta.where}' must be constant within each '{spec.cluster}'")
-        shift2[hits > 0, level2.index(delta.response)] += delta.shift
-    return (shift1 if shift1.any() else None), (shift2 if shift2.any() else None)
+        unit, n = codes[level - 1], sizes[level]
+        hits = np.bincount(unit, weights=rows.astype(float), minlength=n)
+        if np.any((hits > 0) & (hits < np.bincount(unit, minlength=n))):
+            raise DataError(f"delta for '{delta.response}': the condition '{delta.where}' must "
+                            f"be constant within each '{spec.clusters[level - 1]}'")
+        shifts[level][hits > 0, column] += delta.shift
+    return [shift if shift.any() else None for shift in shifts]

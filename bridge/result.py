@@ -62,7 +62,7 @@ class ImputationResult:
 
     @property
     def imputed_vars(self) -> list[str]:
-        return self.model.level1_names + self.model.level2_names
+        return [name for names in self.model.names for name in names]
 
     def completed(self, m: int) -> pd.DataFrame:
         """Completed data set m (1..M), same rows, columns and dtypes as the input (an
@@ -72,13 +72,13 @@ class ImputationResult:
             raise IndexError(f"imputation {m} out of range 1..{self.m}")
         imputation = self.imputations[m - 1]
         frame = self.original_as_output().copy()
-        level1 = self.model.data.level1.y.copy()
-        level1[self.sampler.missing1] = imputation.level1
-        level2 = self.model.data.level2.y.copy()
-        level2[self.sampler.missing2] = imputation.level2
-        columns = [(name, level1[:, k]) for k, name in enumerate(self.model.level1_names)]
-        columns += [(name, level2[self.model.cluster_codes, k])
-                    for k, name in enumerate(self.model.level2_names)]
+        columns = []
+        for level, (data, missing, imputed) in enumerate(zip(
+                self.model.levels, self.sampler.missing, imputation.levels)):
+            values = data.y.copy()
+            values[missing] = imputed
+            rows = values[self.model.rows_of(level)]
+            columns += [(name, rows[:, k]) for k, name in enumerate(self.model.names[level])]
         rows = slice(None) if self.rows is None else self.rows
         for name, codes in columns:
             filled = decode(codes, self.original[name].iloc[rows], self.model.categories.get(name))
@@ -147,16 +147,16 @@ class ImputationResult:
         start = 0 if include_burnin else chain.burnin
         m = self.model
         columns: dict[str, np.ndarray] = {}
-        for name, draws, rows, cols, owner, level in (
-                ("beta1", chain.beta1, m.level1_covariates, m.level1_working, m.level1_owner, m.data.level1),
-                ("beta2", chain.beta2, m.level2_covariates, m.level2_working, m.level2_owner, m.data.level2)):
-            free = level.coef_mask[:, owner]
-            for a, cov in enumerate(rows):
-                for r, resp in enumerate(cols):
+        for level, (draws, data) in enumerate(zip(chain.beta, m.levels)):
+            free = data.coef_mask[:, m.owner[level]]
+            name = f"beta{level + 1}"
+            for a, cov in enumerate(m.covariates[level]):
+                for r, resp in enumerate(m.working[level]):
                     if free[a, r]:
                         columns[f"{name}[{cov},{resp}]"] = draws[start:, a, r]
-        for name, draws, labels in (("omega_e", chain.omega_e, m.level1_working),
-                                    ("omega_u", chain.omega_u, self.random_effect_names)):
+        for level, draws in enumerate(chain.omega):
+            labels = m.working[0] if level == 0 else self.random_effect_labels(level - 1)
+            name = self.covariance_name(level)
             for a in range(len(labels)):
                 for b in range(a + 1):
                     columns[f"{name}[{labels[a]},{labels[b]}]"] = draws[start:, a, b]
@@ -166,10 +166,18 @@ class ImputationResult:
                 columns[rest] = draws[start:, 0]
                 continue
             what, index = rest.rstrip("]").split("[")
-            names = m.level1_names if level == "level1" else m.level2_names
+            names = m.names[int(level.removeprefix("level")) - 1]
             for k in range(draws.shape[1]):
                 columns[f"{what}[{names[int(index)]},{k + 2}]"] = draws[start:, k]
         return pd.DataFrame(columns)
+
+    def covariance_name(self, level: int) -> str:
+        """Name of the covariance matrix of `level` in the draws: ``omega_e`` (level 1),
+        ``omega_u`` (the one classification of a two-level model), or ``omega_u2``,
+        ``omega_u3``, ... (classification ``clusters[level - 1]`` of several)."""
+        if level == 0:
+            return "omega_e"
+        return "omega_u" if len(self.model.spec.clusters) == 1 else f"omega_u{level + 1}"
 
     def cluster_covariances(self) -> pd.DataFrame:
         """Posterior means of the cluster-specific level-1 covariance matrices
@@ -188,9 +196,19 @@ class ImputationResult:
 
     @property
     def random_effect_names(self) -> list[str]:
+        """Rows of Omega_u of the first classification (:meth:`random_effect_labels`)."""
+        return self.random_effect_labels(0)
+
+    def random_effect_labels(self, c: int) -> list[str]:
+        """Rows of the Omega of classification c: ``resp:cov`` for the random coefficients
+        of level-1 responses, the response name for the random intercepts of responses of
+        classifications nested in c, then its own responses' residuals."""
         m = self.model
-        names = [f"{resp}:{cov}" for resp in m.level1_working for cov in m.random_names]
-        return names + list(m.level2_working)
+        names = [f"{resp}:{cov}" for resp in m.working[0] for cov in m.random_columns[c]]
+        for k in range(len(m.spec.clusters)):
+            if c in m.data.above(k):
+                names += m.working[k + 1]
+        return names + list(m.working[c + 1])
 
     def posterior_summary(self) -> pd.DataFrame:
         """Posterior mean, sd, effective sample size (for the mean, over every chain) and

@@ -188,3 +188,86 @@ def simulate_heteroscedastic(n_clusters: int, cluster_size: int, a: float, seed:
     y[rng.random(y.shape) < 0.2] = np.nan
     frame = pd.DataFrame({"cluster": cluster, "x": x, "y1": y[:, 0], "y2": y[:, 1]})
     return frame, omegas
+
+
+def simulate_multilevel(n_schools: int = 40, classes: int = 4, pupils: int = 20,
+                        crossed: bool = False, missing: float = 0.25, seed: int = 0
+                        ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Three-level nested (pupils in classes in schools) or cross-classified (pupils in
+    schools and in neighbourhoods) data from the joint model, with responses at every
+    level and MAR missingness.  Returns the frame and the generating values named as in
+    :meth:`ImputationResult.parameter_draws` for the spec
+    ``clusters = ["class", "school"]`` (nested) or ``["area", "school"]`` with
+    ``crossed = true``.
+
+    Columns: ``school``, ``class`` (nested: ids unique across schools) or ``area``
+    (crossed: ``n_schools`` areas, pupils assigned at random), ``x`` (pupils), ``w``
+    (schools), the pupil responses ``y`` (continuous) and ``k`` (categorical, 3
+    categories "a", "b", "c" by the maximum indicant), ``c`` (continuous, constant within
+    class or area) and ``s`` (continuous, constant within school).  Each response is
+    missing with a probability that rises with x (pupils) or w (the others).
+    """
+    rng = np.random.default_rng(seed)
+    n = n_schools * classes * pupils
+    school = np.repeat(np.arange(n_schools), classes * pupils)
+    if crossed:
+        inner, n_inner = rng.integers(0, n_schools, n), n_schools         # neighbourhoods
+        inner_name = "area"
+    else:
+        inner, n_inner = np.repeat(np.arange(n_schools * classes), pupils), n_schools * classes
+        inner_name = "class"
+    w = rng.normal(size=n_schools)
+    x = rng.normal(size=n) + 0.5 * w[school]
+    wk = ["y", "k.1", "k.2"]                                   # pupil working columns
+    beta1 = np.array([[0.5, 0.2, -0.1], [0.6, 0.4, -0.3], [0.3, 0.0, 0.2]])    # cons, x, w
+    omega_e = np.array([[1.0, 0.3, 0.2], [0.3, 1.0, 0.5], [0.2, 0.5, 1.0]])
+    # inner classification: pupil random intercepts (3) and its response c
+    omega_in = _exchangeable(4, 0.3, 0.3)
+    omega_in[3, 3] = 0.8
+    # school: pupil random intercepts (3), (nested) c's random intercept, s
+    dim_out = 5 if not crossed else 4
+    omega_out = _exchangeable(dim_out, 0.4, 0.3)
+    omega_out[-1, -1] = 0.6
+    u_in = rng.multivariate_normal(np.zeros(4), omega_in, n_inner)
+    u_out = rng.multivariate_normal(np.zeros(dim_out), omega_out, n_schools)
+    design = np.column_stack([np.ones(n), x, w[school]])
+    latent = design @ beta1 + u_in[inner, :3] + u_out[school, :3] \
+        + rng.multivariate_normal(np.zeros(3), omega_e, n)
+    inner_school = school if crossed else np.repeat(np.arange(n_schools), classes)
+    beta_c, beta_s = np.array([1.0, -0.4]), np.array([2.0, 0.5])          # cons, w
+    if crossed:
+        c_value = beta_c[0] + u_in[:, 3]                       # areas have no w
+    else:
+        c_value = beta_c[0] + beta_c[1] * w[inner_school] + u_in[:, 3] + u_out[inner_school, 3]
+    s_value = beta_s[0] + beta_s[1] * w + u_out[:, -1]
+
+    def mar(driver, size):
+        logit = np.log(missing / (1 - missing)) + driver
+        return rng.random(size) < 1 / (1 + np.exp(-logit))
+
+    y = np.where(mar(x, n), np.nan, latent[:, 0])
+    k_code = np.where(latent[:, 1:].max(axis=1) < 0, 0, 1 + latent[:, 1:].argmax(axis=1))
+    k = pd.Categorical.from_codes(np.where(mar(-x, n), -1, k_code), categories=["a", "b", "c"])
+    inner_driver = np.zeros(n_inner) if crossed else w[inner_school]
+    c_value = np.where(mar(inner_driver, n_inner), np.nan, c_value)
+    s_value = np.where(mar(w, n_schools), np.nan, s_value)
+    frame = pd.DataFrame({"school": school + 1, inner_name: inner + 1, "x": x, "w": w[school],
+                          "y": y, "k": k, "c": c_value[inner], "s": s_value[school]})
+
+    truth: dict[str, float] = {}
+    for a, cov in enumerate(["cons", "x", "w"]):
+        for r, resp in enumerate(wk):
+            truth[f"beta1[{cov},{resp}]"] = beta1[a, r]
+    c_level = 2
+    truth["beta2[cons,c]"] = beta_c[0]
+    if not crossed:
+        truth["beta2[w,c]"] = beta_c[1]
+    truth["beta3[cons,s]"], truth["beta3[w,s]"] = beta_s
+    labels_in = [f"{r}:cons" for r in wk] + ["c"]
+    labels_out = [f"{r}:cons" for r in wk] + ([] if crossed else ["c"]) + ["s"]
+    for name, matrix, labels in (("omega_e", omega_e, wk), (f"omega_u{c_level}", omega_in, labels_in),
+                                 ("omega_u3", omega_out, labels_out)):
+        for a in range(len(labels)):
+            for b in range(a + 1):
+                truth[f"{name}[{labels[a]},{labels[b]}]"] = matrix[a, b]
+    return frame, truth

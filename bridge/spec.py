@@ -44,6 +44,9 @@ SPEC_VERSION = 1
 class Response:
     """One partially observed variable modelled as a response.
 
+    level : where the variable lives: 1 for the units (rows), 2 for the first
+        classification (constant within its units), 3 for the second, ...; or the
+        classification's column name.
     covariates : None (the model's default for this level) or an explicit list of
         column names entering this response's equation — REALCOM's per-response
         covariates; leaving a covariate out constrains its coefficient to zero.
@@ -55,7 +58,7 @@ class Response:
 
     name: str
     type: str = "continuous"
-    level: int = 1
+    level: int | str = 1
     covariates: list[str] | None = None
     intercept: bool | None = None
     reference: str = "first"
@@ -66,8 +69,10 @@ class Response:
         if self.type not in RESPONSE_TYPES:
             raise SpecError(f"response '{self.name}': unknown type '{self.type}' "
                             f"(expected one of {', '.join(RESPONSE_TYPES)})")
-        if self.level not in (1, 2):
-            raise SpecError(f"response '{self.name}': level must be 1 or 2, got {self.level!r}")
+        if isinstance(self.level, bool) or not (isinstance(self.level, int) and self.level >= 1
+                                                 or isinstance(self.level, str) and self.level):
+            raise SpecError(f"response '{self.name}': level must be 1 (the units), 2, 3, ... or "
+                            f"the name of a classification, got {self.level!r}")
         if self.covariates is not None:
             self.covariates = _names(self.covariates, f"response '{self.name}' covariates")
         if self.reference not in ("first", "last"):
@@ -201,26 +206,38 @@ class PriorSpec:
 
 @dataclass
 class Spec:
-    """A two-level joint imputation model; see the module docstring."""
+    """A multilevel joint imputation model; see the module docstring.
 
-    cluster: str
-    responses: list[Response]
+    ``cluster`` names the one classification of a two-level model.  ``clusters`` lists
+    several, innermost first (``["class", "school"]``): nested, each unit of one inside
+    exactly one unit of the next (checked against the data), unless ``crossed`` is true
+    (pupils in schools and in neighbourhoods).  ``cluster`` is then the first of them.
+    ``random_slopes`` are random coefficients in the first classification; a mapping
+    ``{classification: [columns]}`` puts them in others.  ``level2_weight`` weighs the
+    units of the first classification, ``cluster_weights`` (``{classification:
+    column}``) those of any.
+    """
+
+    cluster: str = ""
+    responses: list[Response] = field(default_factory=list)
     covariates: list[str] = field(default_factory=list)
     level2_covariates: list[str] | None = None
     intercept: bool = True
     random_intercept: bool = True
-    random_slopes: list[str] = field(default_factory=list)
+    random_slopes: list[str] | dict[str, list[str]] = field(default_factory=list)
     level1_weight: str | None = None
     level2_weight: str | None = None
     level1_covariance: str = "common"
     mcmc: MCMC = field(default_factory=MCMC)
     priors: PriorSpec = field(default_factory=PriorSpec)
     delta: list[Delta] = field(default_factory=list)
+    clusters: list[str] = field(default_factory=list)
+    crossed: bool = False
+    cluster_weights: dict[str, str] = field(default_factory=dict)
     version: int = SPEC_VERSION
 
     def __post_init__(self):
-        if not isinstance(self.cluster, str) or not self.cluster:
-            raise SpecError("the spec needs a cluster identifier column")
+        self._check_classifications()
         self.responses = [r if isinstance(r, Response) else Response(**_known(Response, r, "response"))
                           for r in self.responses]
         if not self.responses:
@@ -234,33 +251,40 @@ class Spec:
         self.delta = [d if isinstance(d, Delta) else Delta(**_known(Delta, d, "delta"))
                       for d in self.delta]
         self.covariates = _names(self.covariates, "covariates")
-        self.random_slopes = _names(self.random_slopes, "random_slopes")
+        self._check_slopes()
         if self.level2_covariates is not None:
             self.level2_covariates = _names(self.level2_covariates, "level2_covariates")
         if self.version != SPEC_VERSION:
             raise SpecError(f"spec version {self.version} is not supported (expected {SPEC_VERSION})")
+        for r in self.responses:
+            self.level_of(r)
         names = [r.name for r in self.responses]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise SpecError(f"response '{dup[0]}' is listed more than once")
-        if self.cluster in names:
-            raise SpecError(f"the cluster identifier '{self.cluster}' cannot also be a response")
+        for cluster in self.clusters:
+            if cluster in names:
+                raise SpecError(f"the cluster identifier '{cluster}' cannot also be a response")
+        slopes = [c for cols in self.slopes_by_classification.values() for c in cols]
         for r in self.responses:
             used = r.covariates if r.covariates is not None else []
-            for c in used + self.covariates + self.random_slopes + (self.level2_covariates or []):
+            for c in used + self.covariates + slopes + (self.level2_covariates or []):
                 if c in names:
                     raise SpecError(f"column '{c}' is both a response and a covariate; "
                                     "partially observed variables must be responses")
-                if c == self.cluster:
+                if c in self.clusters:
                     raise SpecError(f"the cluster identifier '{c}' cannot be a covariate")
-        for weight in (self.level1_weight, self.level2_weight):
+        for weight in (self.level1_weight, self.level2_weight, *self.cluster_weights.values()):
             if weight is not None and (not isinstance(weight, str) or not weight):
                 raise SpecError("weights must name a column")
-            if weight in names or weight == self.cluster:
+            if weight in names or weight in self.clusters:
                 raise SpecError(f"column '{weight}' cannot be both a weight and a response or cluster")
         if self.level1_covariance not in ("common", "cluster"):
             raise SpecError(f"level1_covariance must be 'common' or 'cluster', "
                             f"got {self.level1_covariance!r}")
+        if self.level1_covariance == "cluster" and len(self.clusters) > 1:
+            raise SpecError("level1_covariance = 'cluster' needs a single classification "
+                            f"(the spec has {len(self.clusters)}: {', '.join(self.clusters)})")
         if self.level1_covariance == "cluster":
             latent = [r.name for r in self.level1_responses if r.type != "continuous"]
             if latent:
@@ -268,7 +292,7 @@ class Spec:
                                 f"'{latent[0]}' is {self.responses[names.index(latent[0])].type}")
             if not self.level1_responses:
                 raise SpecError("level1_covariance = 'cluster' needs at least one level-1 response")
-        if not any(r.level == 1 for r in self.responses) and self.random_slopes:
+        if not self.level1_responses and slopes:
             raise SpecError("random_slopes need at least one level-1 response")
         for d in self.delta:
             if d.response not in names:
@@ -279,14 +303,86 @@ class Spec:
                 raise SpecError(f"delta: '{d.response}' is {kind}, which has no single "
                                 f"scale to shift; shift a response of type {shiftable}")
 
+    # ------------------------------------------------------------------ classifications
+    def _check_classifications(self) -> None:
+        if not isinstance(self.cluster, str):
+            raise SpecError("the cluster identifier must be a column name")
+        if self.clusters in (None, []):
+            if not self.cluster:
+                raise SpecError("the spec needs a cluster identifier column ('cluster', or "
+                                "'clusters' for several classifications)")
+            self.clusters = [self.cluster]
+        self.clusters = _names(self.clusters, "clusters")
+        if self.cluster and self.cluster != self.clusters[0]:
+            raise SpecError(f"cluster '{self.cluster}' and clusters {self.clusters} disagree: "
+                            "give one of them (clusters innermost first)")
+        self.cluster = self.clusters[0]
+        if not isinstance(self.crossed, bool):
+            raise SpecError(f"crossed must be true or false, got {self.crossed!r}")
+        if not isinstance(self.cluster_weights, dict):
+            raise SpecError("cluster_weights must map classifications to weight columns")
+        for name, column in self.cluster_weights.items():
+            if name not in self.clusters:
+                raise SpecError(f"cluster_weights: '{name}' is not one of the clusters "
+                                f"({', '.join(self.clusters)})")
+            if not isinstance(column, str) or not column:
+                raise SpecError(f"cluster_weights: the weight of '{name}' must name a column")
+        if self.level2_weight and self.cluster_weights.get(self.cluster, self.level2_weight) \
+                != self.level2_weight:
+            raise SpecError(f"level2_weight and cluster_weights give '{self.cluster}' two weights")
+
+    def _check_slopes(self) -> None:
+        slopes = self.random_slopes
+        if isinstance(slopes, dict):
+            for name in slopes:
+                if name not in self.clusters:
+                    raise SpecError(f"random_slopes: '{name}' is not one of the clusters "
+                                    f"({', '.join(self.clusters)})")
+            self.random_slopes = {k: _names(v, f"random_slopes of '{k}'") for k, v in slopes.items()}
+            if list(self.random_slopes) == [self.cluster]:     # the plain two-level form
+                self.random_slopes = self.random_slopes[self.cluster]
+        else:
+            self.random_slopes = _names(slopes, "random_slopes")
+
+    @property
+    def slopes_by_classification(self) -> dict[str, list[str]]:
+        """Random-slope columns of every classification (empty lists included)."""
+        if isinstance(self.random_slopes, dict):
+            return {c: list(self.random_slopes.get(c, [])) for c in self.clusters}
+        return {c: list(self.random_slopes) if k == 0 else [] for k, c in enumerate(self.clusters)}
+
+    def weight_of(self, cluster: str) -> str | None:
+        """The weight column of a classification's units, if any."""
+        if cluster == self.cluster and self.level2_weight:
+            return self.level2_weight
+        return self.cluster_weights.get(cluster)
+
+    def level_of(self, response: Response) -> int:
+        """0 for a level-1 response, c + 1 for one of classification ``clusters[c]``."""
+        level = response.level
+        if isinstance(level, str):
+            if level not in self.clusters:
+                raise SpecError(f"response '{response.name}': level '{level}' is not one of the "
+                                f"clusters ({', '.join(self.clusters)})")
+            return self.clusters.index(level) + 1
+        if level > len(self.clusters) + 1:
+            raise SpecError(f"response '{response.name}': level {level} needs {level - 1} "
+                            f"classifications, the spec has {len(self.clusters)}")
+        return level - 1
+
     # ------------------------------------------------------------------ views
+    def responses_at(self, level: int) -> list[Response]:
+        """Responses of level 0 (units) or of classification ``clusters[level - 1]``."""
+        return [r for r in self.responses if self.level_of(r) == level]
+
     @property
     def level1_responses(self) -> list[Response]:
-        return [r for r in self.responses if r.level == 1]
+        return self.responses_at(0)
 
     @property
     def level2_responses(self) -> list[Response]:
-        return [r for r in self.responses if r.level == 2]
+        """Responses of the first classification (the two-level model's level 2)."""
+        return self.responses_at(1)
 
     @property
     def response_names(self) -> list[str]:
@@ -297,16 +393,26 @@ class Spec:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        """A plain dict (None entries dropped, so that it also fits TOML)."""
-        return _drop_none(asdict(self))
+        """A plain dict (None entries dropped, so that it also fits TOML).  A model with
+        one classification is written as before (``cluster``), one with several with
+        ``clusters`` (and ``crossed``)."""
+        out = _drop_none(asdict(self))
+        if len(self.clusters) == 1:
+            del out["clusters"], out["crossed"]
+        else:
+            del out["cluster"]
+        if not self.cluster_weights:
+            del out["cluster_weights"]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Spec":
         if not isinstance(data, dict):
             raise SpecError("a spec must be a mapping of settings")
-        for required in ("cluster", "responses"):
-            if required not in data:
-                raise SpecError(f"the spec has no '{required}' setting")
+        if "cluster" not in data and "clusters" not in data:
+            raise SpecError("the spec has no 'cluster' setting")
+        if "responses" not in data:
+            raise SpecError("the spec has no 'responses' setting")
         return cls(**_known(cls, data, "spec"))
 
     def to_json(self) -> str:

@@ -48,7 +48,7 @@ def test_text_forms_round_trip():
 @pytest.mark.parametrize("build, message", [
     (lambda: Spec("c", []), "no response"),
     (lambda: Spec("c", [Response("y", type="poisson")]), "unknown type 'poisson'"),
-    (lambda: Spec("c", [Response("y", level=3)]), "level must be 1 or 2"),
+    (lambda: Spec("c", [Response("y", level=3)]), "level 3 needs 2 classifications"),
     (lambda: Spec("c", [Response("y"), Response("y")]), "'y' is listed more than once"),
     (lambda: Spec("c", [Response("c")]), "cannot also be a response"),
     (lambda: Spec("c", [Response("y")], covariates=["y"]), "both a response and a covariate"),

@@ -32,6 +32,7 @@ _LAZY = {
     "write_data": (".io", "write_data"),
     "ImputationResult": (".result", "ImputationResult"),
     "MCMC": (".spec", "MCMC"),
+    "Delta": (".spec", "Delta"),
     "PriorSpec": (".spec", "PriorSpec"),
     "Response": (".spec", "Response"),
     "Spec": (".spec", "Spec"),

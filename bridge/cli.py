@@ -1,6 +1,6 @@
 """The ``mlimpute`` command.
 
-    mlimpute impute INPUT -o OUTPUT --cluster VAR [--responses ...] [--covariates ...]
+    mlimpute impute INPUT -o OUTPUT --cluster VAR [VAR ...] [--crossed] [--responses ...] [--covariates ...]
                     [--spec FILE] [--m 20] [--burnin 1000] [--between 500] [--seed N]
                     [--style flong|long] [--save-spec FILE] [--chain FILE] [--quiet]
                     [--chains K] [--workers N | --scheduler dask://HOST:PORT]
@@ -209,7 +209,13 @@ def _mcmc_options(p: argparse.ArgumentParser) -> None:
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--cluster", help="cluster identifier column (level-2 units)")
+    p.add_argument("--cluster", nargs="+", metavar="VAR",
+                   help="cluster identifier column (level-2 units); several for more levels, "
+                        "innermost first: --cluster class school (nested, checked) or with "
+                        "--crossed: --cluster school area")
+    p.add_argument("--crossed", action="store_true",
+                   help="the --cluster classifications are crossed (pupils in schools and in "
+                        "neighbourhoods), not nested")
     p.add_argument("--responses", nargs="+", metavar="VAR",
                    help="responses (default: every partially observed column)")
     p.add_argument("--covariates", nargs="+", metavar="VAR",

@@ -46,8 +46,9 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     declared = _declared_types(args)
     if getattr(args, "spec", None):
         spec = Spec.load(args.spec)
-        if args.cluster and args.cluster != spec.cluster:
-            spec = replace(spec, cluster=args.cluster)
+        if args.cluster and (args.cluster != spec.clusters or getattr(args, "crossed", False) != spec.crossed):
+            spec = replace(spec, cluster=args.cluster[0], clusters=args.cluster,
+                           crossed=getattr(args, "crossed", False))
         unknown = sorted(set(declared) - set(spec.response_names))
         if unknown:
             raise SpecError(f"column '{unknown[0]}' is given a type but is not a response of the spec")
@@ -67,7 +68,8 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
                        exclude=_names(args.exclude or []) + ([sample] if sample else []),
                        types=declared, value_labels=metadata.value_labels,
                        level1_weight=args.level1_weight, level2_weight=args.level2_weight,
-                       notify=None if getattr(args, "quiet", False) else _note_left_out)
+                       notify=None if getattr(args, "quiet", False) else _note_left_out,
+                       crossed=getattr(args, "crossed", False))
         unknown = sorted(set(declared) - set(spec.response_names))
         if unknown:
             raise SpecError(f"column '{unknown[0]}' is given a type but has no missing values "
@@ -79,7 +81,7 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
         for name in slopes:
             if name not in in_equations:
                 what = ("a response" if name in spec.response_names else
-                        "the cluster identifier" if name == spec.cluster else
+                        "a cluster identifier" if name in spec.clusters else
                         "not a covariate of the level-1 equations")
                 raise SpecError(f"column '{name}': --random-slopes takes covariates of the level-1 "
                                 f"equations, and '{name}' is {what}")

@@ -79,18 +79,34 @@ def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) ->
     return bool((frame.groupby("c")["v"].nunique() <= 1).all())
 
 
+def group_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Index]:
+    """Codes 0..J-1 of the groups of column `name`, in the sorted order of their ids, and
+    the ids; ids are compared by value.  A name ``a:b`` that is not a column is the
+    combination of columns a and b (lme4's ``a:b``, what ``(1 | a/b)`` nests), its ids
+    the text "a-id:b-id"."""
+    parts = [name] if name in frame.columns or ":" not in name else name.split(":")
+    _require_columns(frame, parts, "cluster identifier")
+    for part in parts:
+        if frame[part].isna().any():
+            raise DataError(f"column '{part}': the cluster identifier has "
+                            f"{int(frame[part].isna().sum())} missing values")
+    if len(parts) == 1:
+        codes, labels = pd.factorize(frame[name], sort=True)
+        return codes.astype(np.int64), pd.Index(labels)
+    combined = pd.MultiIndex.from_arrays([frame[p] for p in parts])
+    codes, labels = pd.factorize(combined, sort=True)
+    return codes.astype(np.int64), pd.Index([":".join(map(_plain, key)) for key in labels])
+
+
+def _plain(label) -> str:
+    label = label.item() if isinstance(label, np.generic) else label
+    return str(label)
+
+
 def cluster_codes(spec: Spec, frame: pd.DataFrame, name: str | None = None
                   ) -> tuple[np.ndarray, pd.Index]:
-    """Codes 0..J-1 of the units of classification `name` (the first by default), in the
-    sorted order of their ids, and the ids.  Ids are compared by value."""
-    name = name or spec.cluster
-    _require_columns(frame, [name], "cluster identifier")
-    column = frame[name]
-    if column.isna().any():
-        raise DataError(f"column '{name}': the cluster identifier has "
-                        f"{int(column.isna().sum())} missing values")
-    codes, labels = pd.factorize(column, sort=True)
-    return codes.astype(np.int64), pd.Index(labels)
+    """:func:`group_codes` of classification `name` (the spec's first by default)."""
+    return group_codes(frame, name or spec.cluster)
 
 
 def _check_nesting(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) -> None:

@@ -7,21 +7,56 @@ from mlimpute.engine.responses import REGISTRY
 from .compile import INTERCEPT
 from .spec import Spec
 
+LETTERS = "jklmnopqrst"      # subscripts of the classifications (i: the units)
+
+
+def _letters(spec: Spec) -> list[str]:
+    return list(LETTERS[:len(spec.clusters)])
+
+
+def _above(spec: Spec, c: int) -> list[int]:
+    """Classifications classification c is nested in (none when crossed)."""
+    return [] if spec.crossed else list(range(c + 1, len(spec.clusters)))
+
+
+def _subscript(spec: Spec, level: int) -> str:
+    """'ij' for the units of a two-level model, 'j' for its clusters; with more
+    classifications the unit's letter followed by those of the units it is nested in
+    (nested) or all of them (the units, crossed)."""
+    letters = _letters(spec)
+    if level == 0:
+        return "i" + "".join(letters)
+    return letters[level - 1] + "".join(letters[a] for a in _above(spec, level - 1))
+
+
+def _covariates_of(spec: Spec, response, level: int) -> list[str]:
+    if response.covariates is not None:
+        return response.covariates
+    if level == 0:
+        return spec.covariates
+    if spec.level2_covariates is not None:
+        return spec.level2_covariates
+    return [f"{c}*" for c in spec.covariates]
+
+
 def _equation(spec: Spec, index: int, response, covariates: list[str], level: int) -> str:
-    sub = "ij" if level == 1 else "j"
+    sub = _subscript(spec, level)
+    letters = _letters(spec)
     terms = []
     if spec.uses_intercept(response):
         terms.append(f"b{index}.0 {INTERCEPT}")
     for k, c in enumerate(covariates, start=1):
         terms.append(f"b{index}.{k} {c}_{sub}")
-    if level == 1:
-        if spec.random_intercept:
-            terms.append(f"u{index}.0_j")
-        for k, c in enumerate(spec.random_slopes, start=1):
-            terms.append(f"u{index}.{k}_j {c}_ij")
-        terms.append(f"e{index}_ij")
+    if level == 0:
+        for letter, cluster in zip(letters, spec.clusters):
+            if spec.random_intercept:
+                terms.append(f"u{index}.0_{letter}")
+            for k, c in enumerate(spec.slopes_by_classification[cluster], start=1):
+                terms.append(f"u{index}.{k}_{letter} {c}_{sub}")
+        terms.append(f"e{index}_{sub}")
     else:
-        terms.append(f"v{index}_j")
+        terms += [f"u{index}.0_{letters[a]}" for a in _above(spec, level - 1)]
+        terms.append(f"v{index}_{letters[level - 1]}")
     rtype = REGISTRY[response.type]
     lhs = rtype.symbol(response.name)
     if not rtype.single_scale:               # one latent per non-reference category k
@@ -31,45 +66,69 @@ def _equation(spec: Spec, index: int, response, covariates: list[str], level: in
     return f"  {lhs}_{sub} = " + " + ".join(terms)
 
 
+def _title(spec: Spec) -> str:
+    letters = _letters(spec)
+    if len(spec.clusters) == 1:
+        return f"Two-level joint imputation model (units i in clusters j = '{spec.cluster}')"
+    named = [f"{letter} = '{c}'" for letter, c in zip(letters, spec.clusters)]
+    if spec.crossed:
+        return f"Cross-classified joint imputation model (units i in {' and '.join(named)})"
+    words = {3: "Three", 4: "Four", 5: "Five"}.get(len(spec.clusters) + 1, f"{len(spec.clusters) + 1}")
+    return f"{words}-level joint imputation model (units i in {' in '.join(named)})"
+
+
+def _covariance_lines(spec: Spec, number) -> list[str]:
+    """One line per covariance matrix: which random terms it holds."""
+    letters = _letters(spec)
+    lines = []
+    n1 = len(spec.level1_responses)
+    for c, cluster in enumerate(spec.clusters):
+        slopes = ([0] if spec.random_intercept else []) + list(
+            range(1, len(spec.slopes_by_classification[cluster]) + 1))
+        names = [f"u{number(r)}.{k}_{letters[c]}" for r in spec.level1_responses for k in slopes]
+        for inner in range(len(spec.clusters)):
+            if c in _above(spec, inner):
+                names += [f"u{number(r)}.0_{letters[c]}" for r in spec.responses_at(inner + 1)]
+        names += [f"v{number(r)}_{letters[c]}" for r in spec.responses_at(c + 1)]
+        if names:
+            omega = "Omega_u" if len(spec.clusters) == 1 else f"Omega_u{c + 2}"
+            where = "" if len(spec.clusters) == 1 else f"   ('{cluster}')"
+            lines.append(f"  ({', '.join(names)}) ~ N(0, {omega})   unstructured{where}")
+    if n1:
+        names = [f"e{number(r)}_{_subscript(spec, 0)}" for r in spec.level1_responses]
+        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured")
+    return lines
+
+
 def render(spec: Spec) -> str:
     """Text rendering of the imputation model a spec describes."""
-    lines = [f"Two-level joint imputation model (units i in clusters j = '{spec.cluster}')", ""]
-    index = 0
-    level2_default = spec.level2_covariates
-    for level, responses in ((1, spec.level1_responses), (2, spec.level2_responses)):
+    lines = [_title(spec), ""]
+    order = []
+    for level in range(len(spec.clusters) + 1):
+        responses = spec.responses_at(level)
         if not responses:
             continue
-        lines.append(f"Level-{level} responses:")
+        where = "" if len(spec.clusters) == 1 or level == 0 else f" ('{spec.clusters[level - 1]}')"
+        lines.append(f"Level-{level + 1} responses{where}:")
         for r in responses:
-            index += 1
-            if r.covariates is not None:
-                covs = r.covariates
-            elif level == 1:
-                covs = spec.covariates
-            else:
-                covs = level2_default if level2_default is not None else \
-                    [f"{c}*" for c in spec.covariates]
-            lines.append(_equation(spec, index, r, covs, level))
+            order.append(r)
+            lines.append(_equation(spec, len(order), r, _covariates_of(spec, r, level), level))
             if REGISTRY[r.type].has_latent:
                 lines.append(f"      {r.name}: {r.type} response through a latent normal z "
                              f"({REGISTRY[r.type].link})")
         lines.append("")
-    n1, n2 = len(spec.level1_responses), len(spec.level2_responses)
-    q = int(spec.random_intercept) + len(spec.random_slopes)
-    if level2_default is None and spec.level2_responses and spec.covariates:
-        lines.append("  * only if constant within clusters (a level-2 covariate)")
+    higher = [r for r in spec.responses if spec.level_of(r) > 0]
+    if spec.level2_covariates is None and higher and spec.covariates:
+        lines.append("  * only if constant within clusters (a level-2 covariate)"
+                     if len(spec.clusters) == 1 else
+                     "  * only if constant within the response's classification")
         lines.append("")
-    kinds = [r.type for r in spec.level1_responses] + [r.type for r in spec.level2_responses]
-    mark = lambda i: f"{i}" if REGISTRY[kinds[i - 1]].single_scale else f"{i}.k"
-    if n1 * q + n2:
-        slopes = ([0] if spec.random_intercept else []) + list(range(1, len(spec.random_slopes) + 1))
-        names = [f"u{mark(i)}.{k}_j" for i in range(1, n1 + 1) for k in slopes]
-        names += [f"v{mark(i)}_j" for i in range(n1 + 1, n1 + n2 + 1)]
-        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_u)   unstructured")
-    if n1:
-        names = [f"e{mark(i)}_ij" for i in range(1, n1 + 1)]
-        lines.append(f"  ({', '.join(names)}) ~ N(0, Omega_e)   unstructured")
-    if any(REGISTRY[k].has_latent for k in kinds):
+
+    def number(response) -> str:
+        i = next(k for k, r in enumerate(order, start=1) if r.name == response.name)
+        return f"{i}" if REGISTRY[response.type].single_scale else f"{i}.k"
+    lines += _covariance_lines(spec, number)
+    if any(REGISTRY[r.type].has_latent for r in spec.responses):
         lines.append("  latent variances fixed at 1 (0.5 between the latents of one categorical "
                      "response); thresholds for ordinal responses, the first at 0")
     m = spec.mcmc
@@ -94,54 +153,68 @@ def _matrix(labels: list[str], means, name: str) -> list[str]:
 
 
 def _fitted_equations(result):
-    """(level, response, [(coefficient, covariate)], [random terms]) of each working column."""
+    """(subscript, response, [(coefficient, covariate)], [(random term, its subscript,
+    its covariate or None)]) of each working column, level by level."""
     means = result.posterior_summary()["mean"]
-    model = result.model
+    model, spec = result.model, result.model.spec
     out = []
-    for level, working, covariates, prefix in ((1, model.level1_working, model.level1_covariates, "beta1"),
-                                               (2, model.level2_working, model.level2_covariates, "beta2")):
+    for level, (working, covariates) in enumerate(zip(model.working, model.covariates)):
+        prefix = f"beta{level + 1}"
         for resp in working:
             terms = [(means[f"{prefix}[{cov},{resp}]"], cov) for cov in covariates
                      if f"{prefix}[{cov},{resp}]" in means.index]
-            if level == 1:
-                random = [(f"u({resp}:{z})", None if z == INTERCEPT else z) for z in model.random_names]
-                random.append((f"e({resp})", None))
+            letters = _letters(spec)
+            if level == 0:
+                random = [(f"u({resp}:{z})", letters[c], None if z == INTERCEPT else z)
+                          for c, names in enumerate(model.random_columns) for z in names]
+                random.append((f"e({resp})", _subscript(spec, 0), None))
             else:
-                random = [(f"v({resp})", None)]
-            out.append((level, resp, terms, random))
+                random = [(f"u({resp})", letters[a], None) for a in _above(spec, level - 1)]
+                random.append((f"v({resp})", letters[level - 1], None))
+            out.append((_subscript(spec, level), resp, terms, random))
     return means, out
+
+
+def _covariances(result) -> list[tuple[str, list[str]]]:
+    """(name in the draws, row labels) of every covariance matrix with rows, level 1 last."""
+    model = result.model
+    out = [(result.covariance_name(c + 1), result.random_effect_labels(c))
+           for c in range(len(model.spec.clusters))]
+    out.append(("omega_e", model.level1_working))
+    return [(name, labels) for name, labels in out if labels]
 
 
 def render_fitted(result, latex: bool = False) -> str:
     """The imputation model with its posterior means, like REALCOM's Equations window
-    after estimation: one equation per working column, then Omega_u and Omega_e.
+    after estimation: one equation per working column, then the covariance matrices.
     ``latex=True`` gives the equations as a LaTeX ``align*`` environment instead."""
     means, equations = _fitted_equations(result)
     if latex:
         return _latex(means, equations, result)
-    model = result.model
     lines = [f"Fitted imputation model (posterior means over {len(result.parameter_draws())} "
              f"iterations after burn-in)", ""]
-    for level in (1, 2):
-        rows = [e for e in equations if e[0] == level]
-        if not rows:
-            continue
-        sub = "ij" if level == 1 else "j"
-        lines.append(f"Level-{level} responses:")
+    for sub in dict.fromkeys(e[0] for e in equations):
+        rows = [e for e in equations if e[0] == sub]
+        lines.append(f"Level-{_level_number(result, sub)} responses:")
         for _, resp, terms, random in rows:
             body = " + ".join(f"{coef:.3f} {cov}" + ("" if cov == INTERCEPT else f"_{sub}")
                               for coef, cov in terms).replace("+ -", "- ")
-            noise = " + ".join(f"{name}_{'ij' if name.startswith('e(') else 'j'}" +
-                               ("" if z is None else f" {z}_ij") for name, z in random)
+            unit = _subscript(result.model.spec, 0)
+            noise = " + ".join(f"{name}_{where}" + ("" if z is None else f" {z}_{unit}")
+                               for name, where, z in random)
             lines.append(f"  {resp}_{sub} = {body} + {noise}")
         lines.append("")
     for key in [k for k in means.index if k.startswith("thresholds[")]:
         lines.append(f"  threshold {key[len('thresholds'):]} = {means[key]:.3f}")
-    if result.random_effect_names:
-        lines += _matrix(result.random_effect_names, means, "omega_u")
-    if model.level1_working:
-        lines += _matrix(model.level1_working, means, "omega_e")
+    for name, labels in _covariances(result):
+        lines += _matrix(labels, means, name)
     return "\n".join(lines) + "\n"
+
+
+def _level_number(result, sub: str) -> int:
+    spec = result.model.spec
+    return next(level + 1 for level in range(len(spec.clusters) + 1)
+                if _subscript(spec, level) == sub)
 
 
 def _tex(name: str) -> str:
@@ -150,20 +223,19 @@ def _tex(name: str) -> str:
 
 def _latex(means, equations, result) -> str:
     lines = ["\\begin{align*}"]
-    for level, resp, terms, random in equations:
-        sub = "ij" if level == 1 else "j"
+    for sub, resp, terms, random in equations:
         pieces = []
         for k, (coef, cov) in enumerate(terms):
             number = f"{coef:.3f}" if k == 0 else f"{'+' if coef >= 0 else '-'} {abs(coef):.3f}"
             pieces.append(f"{number}\\,{_tex(cov)}" + ("" if cov == INTERCEPT else f"_{{{sub}}}"))
         body = " ".join(pieces)
-        noise = " ".join(f"+ {_tex(name)}_{{{'ij' if name.startswith('e(') else 'j'}}}" +
-                         ("" if z is None else f"\\,{_tex(z)}_{{ij}}") for name, z in random)
+        unit = _subscript(result.model.spec, 0)
+        noise = " ".join(f"+ {_tex(name)}_{{{where}}}" +
+                         ("" if z is None else f"\\,{_tex(z)}_{{{unit}}}") for name, where, z in random)
         lines.append(f"{_tex(resp)}_{{{sub}}} &= {body} {noise} \\\\")
-    for name, labels in (("omega_u", result.random_effect_names), ("omega_e", result.model.level1_working)):
-        if not labels:
-            continue
-        symbol = "\\Omega_u" if name == "omega_u" else "\\Omega_e"
+    for name, labels in _covariances(result):
+        part = name.split("_", 1)[1]
+        symbol = "\\Omega_" + (part if len(part) == 1 else "{" + part + "}")
         rows = [" & ".join(f"{means[f'{name}[{labels[a]},{labels[b]}]']:.3f}" if b <= a else ""
                            for b in range(len(labels))) for a in range(len(labels))]
         lines.append(f"{symbol} &= \\begin{{pmatrix}} " + " \\\\ ".join(rows) + " \\end{pmatrix} \\\\")

@@ -83,16 +83,20 @@ def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -
     return found
 
 
-def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = None,
+def propose(frame: pd.DataFrame, cluster: str | list[str], *, responses: list[str] | None = None,
             covariates: list[str] | None = None, exclude: list[str] | None = None,
             types: dict[str, str] | None = None, mcmc: MCMC | None = None,
             value_labels: dict | None = None, level1_weight: str | None = None,
-            level2_weight: str | None = None, notify=None) -> Spec:
+            level2_weight: str | None = None, notify=None, crossed: bool = False) -> Spec:
     """Build the default spec for `frame`.
 
     Parameters
     ----------
-    cluster : name of the cluster identifier column.
+    cluster : name of the cluster identifier column, or several (innermost first when
+        nested: ``["class", "school"]``).  Each response lives at the coarsest
+        classification it is constant within (a school-level variable at the schools),
+        or at level 1.
+    crossed : the classifications are crossed, not nested.
     responses : responses to use instead of "every partially observed column".
     covariates : covariates to use instead of "every other fully observed column".
     exclude : columns to leave out of the model altogether (ids, text notes ...).
@@ -106,13 +110,26 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
     """
     from .compile import cluster_codes
 
+    clusters = [cluster] if isinstance(cluster, str) else list(cluster)
+    cluster = clusters[0]
     exclude = list(exclude or []) + [w for w in (level1_weight, level2_weight) if w]
     types = dict(types or {})
-    for name in [cluster, *(responses or []), *(covariates or []), *exclude, *types]:
+    for name in [*clusters, *(responses or []), *(covariates or []), *exclude, *types]:
         if name not in frame.columns:
             raise DataError(f"column '{name}' is not in the data")
-    codes, labels = cluster_codes(Spec(cluster, [Response("_")]), frame)
-    candidates = [c for c in frame.columns if c != cluster and c not in exclude]
+    shell = Spec(clusters=clusters, responses=[Response("_")], crossed=crossed)
+    units = [cluster_codes(shell, frame, name) for name in clusters]
+    codes, labels = units[0]
+    # coarsest first: a variable lives at the coarsest classification it is constant within
+    coarsest = sorted(range(len(clusters)), key=lambda c: len(units[c][1]))
+
+    def level_of(column) -> int:
+        for c in coarsest:
+            if _is_level2(column, units[c][0], len(units[c][1])):
+                return c + 2
+        return 1
+
+    candidates = [c for c in frame.columns if c not in clusters and c not in exclude]
     if responses is None:
         responses = [c for c in candidates if frame[c].isna().any()
                      and not (covariates and c in covariates)]
@@ -130,9 +147,13 @@ def propose(frame: pd.DataFrame, cluster: str, *, responses: list[str] | None = 
         column = frame[name]
         if column.isna().all():
             raise DataError(f"column '{name}': every value is missing, it cannot be imputed")
-        level = 2 if _is_level2(column, codes, len(labels)) else 1
+        level = level_of(column)
         labelled = bool((value_labels or {}).get(name))
         spec_responses.append(Response(name, types.get(name, infer_type(column, labelled)), level))
+    if len(clusters) > 1:      # each classification's responses get the covariates constant there
+        return Spec(clusters=clusters, crossed=crossed, responses=spec_responses,
+                    covariates=list(covariates), level1_weight=level1_weight,
+                    level2_weight=level2_weight, mcmc=mcmc or MCMC())
     level2_covariates = [c for c in covariates if _is_level2(frame[c], codes, len(labels))]
     return Spec(cluster=cluster, responses=spec_responses, covariates=list(covariates),
                 level2_covariates=level2_covariates, level1_weight=level1_weight,

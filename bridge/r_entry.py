@@ -52,7 +52,7 @@ def _integer(value, what: str, auto: bool = False) -> int | str | None:
 
 
 @_guarded
-def impute_rds(input: str, output: str, *, cluster: str | None = None,
+def impute_rds(input: str, output: str, *, cluster: str | list | None = None, crossed: bool = False,
                formula: str | list | None = None, type: dict | list | None = None,
                random_L1: str = "none", responses: list | None = None,
                covariates: list | None = None, exclude: list | None = None,
@@ -75,7 +75,8 @@ def impute_rds(input: str, output: str, *, cluster: str | None = None,
     rank-normalised R-hat), the warnings in words and the notes on what "auto" chose."""
     frame, metadata = read_data(input)
     with about_file(input):
-        model_spec = _spec_for(frame, metadata, cluster=cluster, formula=formula, type=type,
+        model_spec = _spec_for(frame, metadata, cluster=cluster, crossed=crossed,
+                               formula=formula, type=type,
                                random_L1=random_L1, responses=responses, covariates=covariates,
                                exclude=exclude, spec=spec, m=m, burnin=burnin, between=between,
                                seed=seed, chains=chains, level1_weight=level1_weight,
@@ -95,7 +96,7 @@ def impute_rds(input: str, output: str, *, cluster: str | None = None,
             "summary": summary, "warnings": result.warnings, "notes": result.notes}
 
 
-def _spec_for(frame, metadata, *, cluster=None, formula=None, type=None, random_L1="none",
+def _spec_for(frame, metadata, *, cluster=None, crossed=False, formula=None, type=None, random_L1="none",
               responses=None, covariates=None, exclude=None, spec=None, m=None, burnin=None,
               between=None, seed=None, chains=None, level1_weight=None, level2_weight=None,
               priors=None, max_burnin=None, pilot_m=None, se_cv=None, delta=None) -> Spec:
@@ -116,8 +117,9 @@ def _spec_for(frame, metadata, *, cluster=None, formula=None, type=None, random_
         model = from_mitml(frame, formula, type=type, random_L1=random_L1,
                            value_labels=metadata.value_labels)
     elif cluster is not None:
-        model = propose(frame, cluster, responses=_names(responses), covariates=_names(covariates),
-                        exclude=_names(exclude), value_labels=metadata.value_labels)
+        model = propose(frame, _names(cluster), responses=_names(responses),
+                        covariates=_names(covariates), exclude=_names(exclude),
+                        value_labels=metadata.value_labels, crossed=bool(crossed))
     else:
         raise MlimputeError("give formula, type, spec or cluster")
     if spec is None:       # a formula or default model: the package's defaults, not jomo's

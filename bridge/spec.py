@@ -313,6 +313,8 @@ class Spec:
                                 "'clusters' for several classifications)")
             self.clusters = [self.cluster]
         self.clusters = _names(self.clusters, "clusters")
+        if self.cluster and len(self.clusters) == 1:
+            self.clusters = [self.cluster]      # replace(spec, cluster=...) of a two-level spec
         if self.cluster and self.cluster != self.clusters[0]:
             raise SpecError(f"cluster '{self.cluster}' and clusters {self.clusters} disagree: "
                             "give one of them (clusters innermost first)")

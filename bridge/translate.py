@@ -128,39 +128,74 @@ def from_mitml(data: pd.DataFrame, formula: str | Sequence[str] | None = None, *
         raise SpecError("mitml: give exactly one of formula or type")
     formulas = _type_to_formulas(data, type) if type is not None else _as_pair(formula, "formula")
     level1 = _parse_formula(formulas[0], data, level=1)
-    if level1.cluster is None:
-        raise SpecError(f"mitml formula '{formulas[0]}': no cluster term such as (1|id); "
-                        "mlimpute imputes two-level data only")
+    if not level1.clusters:
+        raise SpecError(f"mitml formula '{formulas[0]}': no cluster term such as (1|id)")
     level2 = _parse_formula(formulas[1], data, level=2) if len(formulas) > 1 else None
     if random_L1 not in ("none", "mean", "full"):
         raise SpecError(f"mitml random.L1 must be 'none', 'mean' or 'full', got {random_L1!r}")
     labelled = {name for name, labels in (value_labels or {}).items() if labels}
+    clusters, crossed = _classifications(data, level1, formulas[0])
     responses = [_jomo_response(data, name, 1, level1.intercept, name in labelled)
                  for name in level1.targets]
     if level2 is not None:
-        responses += [_jomo_response(data, name, 2, level2.intercept, name in labelled)
+        responses += [_jomo_response(data, name, _level_of(data, name, clusters),
+                                     level2.intercept, name in labelled)
                       for name in level2.targets]
-    return Spec(cluster=level1.cluster, responses=responses, covariates=level1.fixed,
+    slopes = {c: level1.random[c] for c in clusters if level1.random[c]}
+    if len(clusters) == 1 or set(slopes) <= {clusters[0]}:
+        slopes = slopes.get(clusters[0], [])
+    return Spec(clusters=clusters, crossed=crossed, responses=responses,
+                covariates=level1.fixed,
                 level2_covariates=level2.fixed if level2 is not None else [],
-                random_intercept=level1.random_intercept, random_slopes=level1.random,
+                random_intercept=level1.random_intercept, random_slopes=slopes,
                 level1_covariance="common" if random_L1 == "none" else "cluster",
                 mcmc=MCMC(burnin=n_burn, between=n_iter, m=m, seed=seed))
 
 
+def _classifications(data: pd.DataFrame, parsed: "_Formula", text: str) -> tuple[list[str], bool]:
+    """The formula's grouping factors, innermost (most units) first, and whether they are
+    crossed rather than each nested in the next (lme4's ``school/class`` gives
+    ``school`` and ``school:class``, nested by construction)."""
+    from .compile import group_codes
+    sizes = {name: int(group_codes(data, name)[0].max()) + 1 for name in parsed.clusters}
+    clusters = sorted(parsed.clusters, key=lambda name: -sizes[name])
+    codes = [group_codes(data, name)[0] for name in clusters]
+    nested = all(_is_nested(codes[c], codes[c + 1]) for c in range(len(codes) - 1))
+    return clusters, len(clusters) > 1 and not nested
+
+
+def _is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
+    frame = pd.DataFrame({"inner": inner, "outer": outer})
+    return bool((frame.groupby("inner")["outer"].nunique() == 1).all())
+
+
+def _level_of(data: pd.DataFrame, name: str, clusters: list[str]) -> int:
+    """Level of a level-2 formula's target: the coarsest classification it is constant
+    within (the first one when none, where the compiler then says it varies)."""
+    from .compile import group_codes, is_constant_within
+    for c in sorted(range(len(clusters)), key=lambda c: int(group_codes(data, clusters[c])[0].max())):
+        codes = group_codes(data, clusters[c])[0]
+        if is_constant_within(data[name], codes, int(codes.max()) + 1):
+            return c + 2
+    return 2
+
+
 class _Formula:
-    """One parsed mitml formula: targets, fixed predictors, random part, cluster."""
+    """One parsed mitml formula: targets, fixed predictors, random part per cluster."""
 
     def __init__(self):
         self.targets: list[str] = []
         self.fixed: list[str] = []
         self.intercept = True
-        self.random: list[str] = []
+        self.random: dict[str, list[str]] = {}     # grouping -> random slopes
         self.random_intercept = True
-        self.cluster: str | None = None
+        self.clusters: list[str] = []
 
 
 def _parse_formula(text: str, data: pd.DataFrame, level: int) -> _Formula:
-    """The additive subset of R's formula language that the joint model represents."""
+    """The additive subset of R's formula language that the joint model represents: one
+    random term per grouping factor, ``(1 | school) + (1 | class)``, ``(1 | school/class)``
+    (groups ``school`` and ``school:class``) or crossed ``(1 | school) + (1 | area)``."""
     if not isinstance(text, str) or text.count("~") != 1:
         raise SpecError(f"mitml formula {text!r}: expected 'targets ~ predictors'")
     lhs, rhs = text.split("~")
@@ -174,17 +209,23 @@ def _parse_formula(text: str, data: pd.DataFrame, level: int) -> _Formula:
         raise SpecError(f"mitml {exc}") from None      # "mitml formula '...': ..."
     if randoms and level == 2:
         raise SpecError(f"mitml formula '{text}': a level-2 formula has no random effects")
-    if len(randoms) > 1:
-        raise SpecError(f"mitml formula '{text}': only one (...|cluster) term is supported")
-    if randoms:
-        if len(randoms[0].factors) > 1:
-            raise SpecError(f"mitml formula '{text}': the cluster must be one column, not "
-                            f"'{randoms[0].group}'")
-        parsed.cluster = randoms[0].factors[0]
-        parsed.random, parsed.random_intercept = _predictors(randoms[0].expression, text)
+    intercepts = set()
+    for term in randoms:
+        if term.group in parsed.random:
+            raise SpecError(f"mitml formula '{text}': '{term.group}' has two random terms; "
+                            "write them as one, e.g. (1 + x | group)")
+        parsed.random[term.group], intercept = _predictors(term.expression, text)
+        intercepts.add(intercept)
+        parsed.clusters.append(term.group)
+    if len(intercepts) > 1:
+        raise SpecError(f"mitml formula '{text}': random intercepts must be in every random "
+                        "term or in none")
+    parsed.random_intercept = intercepts.pop() if intercepts else True
     parsed.fixed, parsed.intercept = _predictors(fixed, text)
-    _require(data, parsed.targets + parsed.fixed + parsed.random
-             + ([parsed.cluster] if parsed.cluster else []), f"mitml formula '{text}'")
+    factors = [f for term in randoms for f in term.factors]
+    _require(data, parsed.targets + parsed.fixed
+             + [c for cols in parsed.random.values() for c in cols] + factors,
+             f"mitml formula '{text}'")
     return parsed
 
 

@@ -3,8 +3,8 @@
 *! The checks live in Python (mlimpute.stata_entry); this file only passes options on.
 program define mlimpute
     version 14
-    syntax varlist(min=1 numeric) [if] [in], CLuster(varname) ///
-        [M(string) BURNin(string) BETween(string) SEED(integer -1) ///
+    syntax varlist(min=1 numeric) [if] [in], CLuster(varlist) ///
+        [CROSSed M(string) BURNin(string) BETween(string) SEED(integer -1) ///
          MAXBURNin(string) PILOTm(string) SECV(string) DELta(string asis) ///
          ORDinal(varlist numeric) CATegorical(varlist numeric) BINary(varlist numeric) ///
          CONTinuous(varlist numeric) COVariates(varlist numeric) EXclude(varlist) ///
@@ -41,6 +41,8 @@ program define mlimpute
         local args `"`args' --delta "`shift'""'
     }
     local args `"`args' --sample `touse'"'
+    * cluster(class school): nested, innermost first; with crossed, crossed classifications
+    if "`crossed'" != "" local args `"`args' --crossed"'
     if `seed' >= 0 {
         local args `"`args' --seed `seed'"'
     }

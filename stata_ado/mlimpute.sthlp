@@ -8,12 +8,14 @@
 {title:Syntax}
 
 {p 8 17 2}
-{cmd:mlimpute} {varlist} {ifin}{cmd:,} {opt cl:uster(varname)} [{it:options}]
+{cmd:mlimpute} {varlist} {ifin}{cmd:,} {opt cl:uster(varlist)} [{it:options}]
 
 {synoptset 26 tabbed}{...}
 {synopthdr}
 {synoptline}
-{synopt:{opt cl:uster(varname)}}identifier of the level-2 units (required){p_end}
+{synopt:{opt cl:uster(varlist)}}identifier of the level-2 units (required); several for
+three or more levels, innermost first: {cmd:cluster(class school)} (nested, checked: a class in
+two schools is an error) or, with {opt crossed}, {cmd:cluster(school area)}{p_end}
 {synopt:{opt m(#|auto)}}number of imputations; default 20; {cmd:auto}: a pilot of {opt pilotm()} imputations sizes M so that standard errors are replicable to a coefficient of variation {opt secv()} (von Hippel 2020){p_end}
 {synopt:{opt burn:in(#|auto)}}burn-in iterations; default 1000; {cmd:auto}: until every parameter has R-hat < 1.01 and bulk ESS >= 400, at most {opt maxburnin()} iterations{p_end}
 {synopt:{opt bet:ween(#|auto)}}iterations between kept imputations; default 500; {cmd:auto}: the first lag at which every parameter's autocorrelation is below 0.05{p_end}
@@ -27,7 +29,8 @@
 {synopt:{opt cat:egorical(varlist)}}responses that are unordered categorical{p_end}
 {synopt:{opt bin:ary(varlist)}}responses that are binary{p_end}
 {synopt:{opt cov:ariates(varlist)}}fully observed covariates; default: every other fully observed variable{p_end}
-{synopt:{opt random:slopes(varlist)}}covariates with cluster-level random slopes{p_end}
+{synopt:{opt random:slopes(varlist)}}covariates with cluster-level random slopes (in the first classification){p_end}
+{synopt:{opt cross:ed}}the variables of {opt cluster()} are crossed classifications, not nested{p_end}
 {synopt:{opt level1:wgt(varname)}}level-1 sampling weight{p_end}
 {synopt:{opt level2:wgt(varname)}}level-2 sampling weight{p_end}
 {synopt:{opt cont:inuous(varlist)}}responses that are continuous (overrides the type read from the data){p_end}

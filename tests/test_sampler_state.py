@@ -13,7 +13,7 @@ import pytest
 
 import mlimpute
 from mlimpute.engine import GibbsSampler
-from mlimpute.engine.sampler import _ClusterSums
+from mlimpute.engine.classification import GroupSums
 from mlimpute.simulate import simulate, simulate_mixed
 
 
@@ -62,11 +62,11 @@ def test_cluster_sums_equal_direct_sums():
     pattern = rng.integers(0, 6, n)
     order = np.lexsort((cluster, pattern))
     values = rng.normal(size=(n, 3, 2))
-    sums = _ClusterSums(cluster[order], clusters)(values[order])
+    sums = GroupSums(cluster[order], clusters)(values[order])
     direct = np.zeros((clusters, 3, 2))
     np.add.at(direct, cluster, values)
     np.testing.assert_allclose(sums, direct, rtol=1e-12, atol=1e-12)
-    sizes = _ClusterSums(cluster, clusters)(np.ones(n))          # 1-d input keeps its shape
+    sizes = GroupSums(cluster, clusters)(np.ones(n))          # 1-d input keeps its shape
     assert np.array_equal(sizes, np.bincount(cluster, minlength=clusters))
 
 

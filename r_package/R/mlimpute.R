@@ -1,6 +1,7 @@
 #' Multilevel multiple imputation with the REALCOM-IMPUTE joint model
 #'
-#' Imputes the missing values of a two-level data set with mlimpute's Gibbs sampler
+#' Imputes the missing values of a two-, three- or more-level (nested or
+#' cross-classified) data set with mlimpute's Gibbs sampler
 #' (Python, through reticulate). The imputation model is given the way
 #' \code{mitml::jomoImpute} takes it (\code{formula}, a list of a level-1 and a
 #' level-2 formula, or \code{type}), as a spec (JSON text, e.g. from
@@ -12,7 +13,13 @@
 #' @param formula A formula such as \code{y1 + y2 ~ 1 + x + (1 | school)}, or a list of
 #'   two (level 1, level 2), as in \code{mitml::jomoImpute}.
 #' @param type An integer vector named by column (or a list of two), mitml's codes.
-#' @param cluster Name of the cluster column, for the default model.
+#' @param cluster Name of the cluster column, for the default model; several for more
+#'   levels, innermost first (\code{c("class", "school")}, nested: checked against the
+#'   data), or crossed classifications with \code{crossed = TRUE}. With a formula, the
+#'   random terms give the classifications in lme4's notation:
+#'   \code{(1 | school) + (1 | class)}, \code{(1 | school/class)} (class ids may then
+#'   restart within schools) or crossed \code{(1 | school) + (1 | area)}.
+#' @param crossed \code{TRUE} when the \code{cluster} columns are crossed, not nested.
 #' @param m,burnin,between Number of imputations, burn-in iterations, iterations
 #'   between kept imputations; \code{NULL} keeps the spec's values (with \code{spec}) or
 #'   the defaults 20, 1000 and 500. Each may be \code{"auto"}: the burn-in runs until
@@ -65,7 +72,7 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                      responses = NULL, covariates = NULL, exclude = NULL, spec = NULL,
                      chains = NULL, level1_weight = NULL, level2_weight = NULL, priors = NULL,
                      quiet = TRUE, max_burnin = NULL, pilot_m = NULL, se_cv = NULL,
-                     delta = NULL, model = NULL) {
+                     delta = NULL, model = NULL, crossed = FALSE) {
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
   random.L1 <- match.arg(random.L1)
@@ -83,7 +90,9 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
   chain <- tempfile(fileext = ".rds")
   on.exit(unlink(c(input, output, chain)))
   saveRDS(data[setdiff(names(data), carried)], input)
-  result <- call_python("impute_rds", input, output, cluster = cluster,
+  result <- call_python("impute_rds", input, output,
+                        cluster = if (is.null(cluster)) NULL else as.list(cluster),
+                        crossed = crossed,
                         formula = formula_text(formula), type = type_codes(type),
                         random_L1 = random.L1, responses = responses, covariates = covariates,
                         exclude = exclude, spec = spec, m = m, burnin = burnin,

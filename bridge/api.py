@@ -131,7 +131,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     _check_memory(probe, compiled, spec.mcmc)
     masks = {}
     for name, cells in (hard_missing or {}).items():
-        if name in compiled.level1_names + compiled.level2_names:
+        if any(name in names for names in compiled.names):
             masks[name] = np.zeros(len(data), dtype=bool)
             masks[name][list(cells)] = True
     with executor_for(scheduler) as executor, \

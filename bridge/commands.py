@@ -81,6 +81,7 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
         for name in slopes:
             if name not in in_equations:
                 what = ("a response" if name in spec.response_names else
+                        "the cluster identifier" if name == spec.cluster else
                         "a cluster identifier" if name in spec.clusters else
                         "not a covariate of the level-1 equations")
                 raise SpecError(f"column '{name}': --random-slopes takes covariates of the level-1 "

@@ -128,8 +128,10 @@ def build_report(result, pooled: pd.DataFrame | None = None, model: str | None =
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>mlimpute report</title>"
              f"<style>{_STYLE}</style></head><body>",
              "<h1>mlimpute imputation report</h1>",
-             f"<p>{len(result.original)} rows, {result.model.data.n_clusters} clusters "
-             f"('{html.escape(spec.cluster)}'), {result.m} imputations, seed {result.seed}.</p>",
+             f"<p>{len(result.original)} rows, "
+             + ", ".join(f"{len(labels)} '{html.escape(name)}' units"
+                         for name, labels in zip(spec.clusters, result.model.labels))
+             + f", {result.m} imputations, seed {result.seed}.</p>",
              "<h2>Imputation model</h2>", f"<pre>{html.escape(render(spec))}</pre>",
              "<h2>Posterior means</h2>", f"<pre>{html.escape(render_fitted(result))}</pre>",
              "<h2>Missing values</h2><p>Patterns over the imputed variables (x observed, "

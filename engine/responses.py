@@ -95,6 +95,13 @@ class ResponseType:
         ``adapt`` is True during burn-in (tuning of Metropolis-Hastings steps allowed)."""
         return None
 
+    def update_parameters(self, y: np.ndarray, mean: np.ndarray, sd: np.ndarray,
+                          rng: np.random.Generator, adapt: bool) -> None:
+        """Redraw the parameters the type owns (ordinal thresholds) given the observed
+        categories `y` and their latents' conditional means and SD, just before those
+        latents are redrawn (from :meth:`update_observed`).  Types without any: nothing."""
+        return None
+
     def decode(self, working: np.ndarray) -> np.ndarray:
         """(n,) response values implied by the working columns (n, n_working)."""
         raise NotImplementedError
@@ -188,8 +195,7 @@ class Ordinal(ResponseType):
         y = values[rows].astype(int)
 
         def draw(mean, sd):
-            if self.n_categories > 2:
-                self._update_thresholds(y, mean, sd, rng, adapt)
+            self.update_parameters(y, mean, sd, rng, adapt)
             return self._draw_latent(mean, sd, y, rng)
         cond.redraw(columns[0], rows, draw)
 
@@ -197,7 +203,10 @@ class Ordinal(ResponseType):
         """Latents of observed categories y: N(mean, sd^2) between their thresholds."""
         return truncated_normal(mean, sd, self.cut[y], self.cut[y + 1], rng)
 
-    def _update_thresholds(self, y, mean, sd, rng, adapt):
+    def update_parameters(self, y, mean, sd, rng, adapt):
+        """Thresholds 2..K-2 by Metropolis-Hastings (Cowles 1996); none for K = 2."""
+        if self.n_categories <= 2:
+            return
         old = self.cut
         new = old.copy()
         s = self.step_sd

@@ -162,3 +162,29 @@ def test_entry_point_takes_auto_settings_and_deltas_as_the_ado_passes_them(tmp_p
     assert any(n.startswith("mlimpute: note: between:") for n in notes)
     back, _ = mlimpute.read_data(tmp_path / "o.dta")
     assert back["_mi_m"].max() == 3
+
+
+def test_entry_point_takes_several_clusters_as_the_ado_passes_them(tmp_path):
+    """cluster(class school) [crossed]: the ado passes the varlist and the flag on."""
+    from mlimpute.simulate import simulate_multilevel
+    frame, _ = simulate_multilevel(n_schools=6, classes=3, pupils=5, seed=2)
+    frame["k"] = frame["k"].cat.codes.replace(-1, np.nan).astype(float) + 1
+    source = tmp_path / "St01.tmp.dta"
+    mlimpute.write_data(frame, source)
+    output = tmp_path / "St02.tmp.dta"
+    ado = ADO.read_text()
+    assert "CLuster(varlist)" in ado and "--crossed" in ado and "CROSSed" in ado
+    for crossed in ("", " --crossed"):
+        code, message, _ = run(f'impute "{source}" -o "{output}" --cluster class school '
+                               f'--responses y k c s --m 2 --burnin 10 --between 3 --chains 1 '
+                               f'--quiet --seed 5 --categorical k --covariates x w{crossed}')
+        assert code == 0 and message == ""
+        back, _ = mlimpute.read_data(output)
+        completed = back[back["_mi_m"] == 1]
+        assert (completed.groupby("class")["c"].nunique() == 1).all()
+        assert (completed.groupby("school")["s"].nunique() == 1).all()
+    frame.loc[0, "school"] = 2
+    mlimpute.write_data(frame, source)
+    code, message, _ = run(f'impute "{source}" -o "{output}" --cluster class school '
+                           f'--responses y k c s --quiet --categorical k --covariates x w')
+    assert code == 2 and "class 1 lies in two 'school' units" in message

@@ -183,3 +183,40 @@ test_that("automatic settings, MNAR deltas, sensitivity and M needed reach R", {
   zero <- table[table$delta == 0 & table$term == "ReadDis", "estimate"]
   expect_equal(zero, pooled[pooled$term == "ReadDis", "estimate"], tolerance = 1e-8)
 })
+
+test_that("three-level and cross-classified models in lme4's notation", {
+  need_python()
+  set.seed(3)
+  school <- rep(1:8, each = 30)
+  class <- rep(1:3, each = 10, times = 8)                # ids restart within school
+  area <- sample(1:6, 240, replace = TRUE)
+  x <- rnorm(240) + rnorm(8)[school]
+  y <- 0.5 * x + rnorm(8)[school] + rnorm(24)[(school - 1) * 3 + class] + rnorm(240)
+  s <- (1 + rnorm(8))[school]
+  d <- data.frame(school, class, area, x, y, s)
+  d$y[sample(240, 60)] <- NA
+  d$s[school %in% c(2, 5)] <- NA
+  nested <- mlimpute(d, list(y ~ x + (1 | school/class), s ~ 1), m = 2, burnin = 30,
+                     between = 5, seed = 1)
+  spec <- mlimpute_spec(nested)
+  expect_match(spec, '"class:school"')
+  for (k in 1:2) {
+    expect_false(anyNA(nested[[k]]$y))
+    expect_identical(nested[[k]]$y[!is.na(d$y)], d$y[!is.na(d$y)])
+    expect_true(all(tapply(nested[[k]]$s, d$school, function(v) length(unique(v))) == 1))
+  }
+  # class ids unique across schools, given as two classifications
+  d$classid <- (d$school - 1) * 3 + d$class
+  two_terms <- mlimpute(d, y ~ x + (1 | school) + (1 | classid), m = 2, burnin = 30,
+                        between = 5, seed = 1)
+  expect_match(mlimpute_spec(two_terms), '"classid",\\s*"school"')
+  crossed <- mlimpute(d, y ~ x + (1 | school) + (1 | area), m = 2, burnin = 30, between = 5,
+                      seed = 1)
+  expect_match(mlimpute_spec(crossed), '"crossed": true')
+  by_cluster <- mlimpute(d[c("school", "area", "x", "y")], cluster = c("area", "school"),
+                         crossed = TRUE, m = 2, burnin = 30, between = 5, seed = 1)
+  expect_false(anyNA(by_cluster[[1]]$y))
+  # restarting ids given as classifications by value are not nested: one line
+  expect_error(mlimpute(d, cluster = c("class", "school"), m = 2, burnin = 5, seed = 1),
+               "class 1 lies in two 'school' units")
+})

@@ -120,10 +120,15 @@ def _check_nesting(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) 
         except NestingError as exc:
             inner, outer = spec.clusters[c], spec.clusters[c + 1]
             a, b = (_shown(labels[c + 1][p]) for p in exc.parents)
+            try:                                  # listed outermost first?
+                parent_codes(codes[c + 1], codes[c], len(labels[c + 1]))
+                fix = f"list the classifications innermost first ('{outer}' before '{inner}')"
+            except NestingError:
+                fix = (f"give the {inner} ids unique across {outer}s, or declare the "
+                       "classifications crossed")
             raise DataError(f"column '{inner}': {inner} {_shown(labels[c][exc.unit])} lies in two "
                             f"'{outer}' units ({a} and {b}), so '{inner}' is not nested in "
-                            f"'{outer}'; give the {inner} ids unique across {outer}s, or declare "
-                            "the classifications crossed") from None
+                            f"'{outer}'; {fix}") from None
 
 
 def _shown(label) -> str:
@@ -317,6 +322,22 @@ def _unit_weights(spec: Spec, frame: pd.DataFrame, cluster: str, codes: np.ndarr
     return pd.Series(weights).groupby(codes).first().to_numpy()
 
 
+def _check_weights_within_parents(spec: Spec, classifications: list, labels: list[pd.Index]) -> None:
+    """Weights are scaled within each unit of the classification above: every such unit
+    needs a positive weight among its inner units."""
+    for c, cls in enumerate(classifications):
+        if cls.weights is None or cls.parent is None:
+            continue
+        parent = classifications[cls.parent]
+        up = parent_codes(cls.codes, parent.codes, cls.n_units)
+        sums = np.bincount(up, weights=cls.weights, minlength=parent.n_units)
+        if (sums <= 0).any():
+            bad = labels[cls.parent][int(np.flatnonzero(sums <= 0)[0])]
+            raise DataError(f"column '{spec.weight_of(spec.clusters[c])}': every weight of the "
+                            f"'{spec.clusters[c]}' units in {spec.clusters[cls.parent]} "
+                            f"{_shown(bad)} is zero")
+
+
 def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     """Build the engine's :class:`ModelData` from a spec and a data frame."""
     if not isinstance(frame, pd.DataFrame):
@@ -401,6 +422,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         working.append(labels_here)
         owner.append(owner_here)
 
+    _check_weights_within_parents(spec, classifications, labels)
     p = spec.priors
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale),

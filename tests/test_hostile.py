@@ -639,3 +639,61 @@ def test_r_entry_gives_one_line_errors_never_a_traceback(work, monkeypatch):
     result = r_entry.impute_rds(*args, cluster="cluster", m=2, burnin=3, between=2)
     assert result["error"] == "internal error: RuntimeError: boom (please report it)"
     assert not (work / "out.rds").exists()
+
+
+@pytest.fixture
+def pupils(tmp_path, monkeypatch):
+    """pupils.csv: pupils in classes (ids unique across schools) in schools, responses at
+    every level (multilevel.csv), the current directory of the test."""
+    from mlimpute.simulate import simulate_multilevel
+    frame, _ = simulate_multilevel(n_schools=6, classes=3, pupils=5, seed=2)
+    frame["wc"] = 1.0
+    frame.to_csv(tmp_path / "pupils.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    return frame
+
+
+def _pupils_variant(frame, change) -> str:
+    changed = frame.copy()
+    change(changed)
+    changed.to_csv("variant.csv", index=False)
+    return "variant.csv"
+
+
+@pytest.mark.parametrize("change, clusters, extra, expect", [
+    (lambda f: f.__setitem__("school", f["school"].where(f.index != 0, 2)), ["class", "school"],
+     [], "column 'class': class 1 lies in two 'school' units (1 and 2)"),
+    (None, ["school", "class"], [], "list the classifications innermost first ('class' before 'school')"),
+    (lambda f: f.__setitem__("class", (f["class"] - 1) % 3 + 1), ["class", "school"], [],
+     "give the class ids unique across schools, or declare the classifications crossed"),
+    (lambda f: f.__setitem__("school", f["school"].where(f.index != 3)), ["class", "school"], [],
+     "column 'school': the cluster identifier has 1 missing values"),
+    (None, ["class", "class"], [], "column 'class' is listed more than once"),
+    (None, ["class", "district"], [], "column 'district' is not in the data"),
+    (lambda f: f.__setitem__("school", 1), ["class", "school"], [],
+     "column 'school': every row is in one cluster (1)"),
+    (lambda f: f.__setitem__("s", f["s"].where(f.index != 0, 99.0)), ["class", "school"],
+     ["--spec"], "column 's': a level-3 response must be constant within each 'school', but it "
+                 "varies in school 1"),
+    (lambda f: f.__setitem__("wc", np.where(f["school"] == 2, 0.0, 1.0)), ["class", "school"],
+     ["--spec", "wc"], "every weight of the 'class' units in school 2 is zero"),
+    (None, ["class", "school"], ["--cluster-covariance"], "needs a single classification"),
+    (None, ["class", "school"], ["--random-slopes", "school"], "'school' is a cluster identifier"),
+], ids=["class-in-two-schools", "outermost-first", "ids-restart", "missing-id", "same-twice",
+        "no-such-column", "one-school", "level3-varies", "zero-weights-in-a-school",
+        "cluster-covariance", "slope-on-a-cluster"])
+def test_several_classifications_bad_input(pupils, capsys, change, clusters, extra, expect):
+    data = _pupils_variant(pupils, change) if change else "pupils.csv"
+    args = ["impute", data, "-o", "out.csv", "--cluster", *clusters, "--covariates", "x", "w",
+            "--responses", "y", "k", "c", "s", *FAST]
+    if extra[:1] == ["--spec"]:                 # the model as a spec file, weights as named
+        spec = mlimpute.Spec(clusters=clusters, covariates=["x", "w"],
+                             responses=[mlimpute.Response("y"), mlimpute.Response("c", level=2),
+                                        mlimpute.Response("s", level=3)],
+                             cluster_weights={"class": extra[1]} if extra[1:] else {})
+        spec.save("spec.toml")
+        args = ["impute", data, "-o", "out.csv", "--spec", "spec.toml", *FAST]
+    else:
+        args += extra
+    refused(capsys, *args, expect=expect)
+    assert not Path("out.csv").exists()

@@ -53,7 +53,7 @@ def test_posterior_means_recover_the_generating_values(crossed):
     at every level, one categorical, MAR: every parameter's posterior mean lies within 4
     posterior SD of its generating value."""
     df, truth = simulate_multilevel(crossed=crossed, seed=3)
-    result = mlimpute.impute(df, _spec(crossed, burnin=1000, between=50, m=40, seed=1))
+    result = mlimpute.impute(df, _spec(crossed, burnin=800, between=30, m=40, seed=1))
     draws = result.parameter_draws()
     assert set(truth) == set(draws.columns)
     z = {}

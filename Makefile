@@ -1,7 +1,7 @@
 # The two set-up commands of README.md:
 #   make demo   create .venv, install mlimpute, impute the shipped fixture, print the pooled table
 #   make test   install what the tests need (R and Debian r-cran-* packages when absent) and run them
-# Other targets: make bench (speed and ESS/s vs jomo, scaling), make test-slow (the long statistical runs too).
+# Other targets: make bench (speed and ESS/s vs jomo() and pan, scaling, three levels), make test-slow (the long statistical runs too).
 
 PYTHON ?= python3
 VENV := .venv
@@ -46,7 +46,8 @@ test-slow: r-deps venv $(VENV)/.r-extra
 
 bench: r-deps venv
 	$(PY) -m benchmarks.vs_jomo
-	$(PY) -m benchmarks.ess
+	$(PY) -m benchmarks.peers
+	$(PY) -m benchmarks.three_level
 	$(PY) -m benchmarks.scaling --full-rows 1000000
 	$(PY) -m benchmarks.jomo_cluster_covariance
 

@@ -112,9 +112,10 @@ def time_mlimpute(shape: Shape, iterations: int, seed: int) -> float:
     return 1000 * (time.perf_counter() - start) / iterations
 
 
-def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int, *extra: str) -> float:
-    """jomo's ms per iteration (R start-up and data loading excluded); `extra` are more
-    jomo_time.R arguments (draws=FILE)."""
+def time_r(shape: Shape, csv: Path, iterations: int, seed: int, *extra: str) -> float:
+    """ms per iteration of a peer in R on the shape's model (benchmarks/peer_run.R; R
+    start-up and data loading excluded); `extra` are more of its arguments (tool=...,
+    draws=FILE)."""
     spec = _spec(shape)
     names = lambda d, cont: ",".join(n for n, t in d.items() if (t == "continuous") == cont)
     args = [f"data={csv}", f"cluster={shape.cluster}", f"l1con={names(shape.level1, True)}",
@@ -122,9 +123,14 @@ def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int, *extra: str) 
             f"l2cat={names(shape.level2, False)}", "x1=" + ",".join(["cons", *shape.covariates]),
             "x2=" + ",".join(["cons", *spec.level2_covariates]), f"iterations={iterations}",
             f"seed={seed}", *extra]
-    run = subprocess.run(["Rscript", str(HERE / "jomo_time.R"), *args],
+    run = subprocess.run(["Rscript", str(HERE / "peer_run.R"), *args],
                          capture_output=True, text=True, check=True)
     return float(run.stdout.strip().splitlines()[-1])
+
+
+def time_jomo(shape: Shape, csv: Path, iterations: int, seed: int) -> float:
+    """ms per iteration of jomo's MCMCchain function for the shape's model."""
+    return time_r(shape, csv, iterations, seed, "tool=chain")
 
 
 def benchmark(shape: Shape, iterations: int | None, repeats: int) -> dict:

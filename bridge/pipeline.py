@@ -46,10 +46,19 @@ class Run:
         self.hard_missing, self.rows, self.model = hard_missing, rows, model
         self.notes: list[str] = []
         self.warnings: list[str] = []
+        self._diagnostics_seconds = 0.0
 
     def sample(self, chains: ChainSet, bar=None) -> ImputationResult:
         """Run the chains through the steps of the module docstring; `bar` (a
         :class:`~mlimpute.progress.ProgressBar`) is told how many imputations to expect."""
+        started = time.perf_counter()
+        result = self._sample(chains, bar)
+        total = time.perf_counter() - started
+        result.timings = {"sampling": total - self._diagnostics_seconds,
+                          "diagnostics": self._diagnostics_seconds}
+        return result
+
+    def _sample(self, chains: ChainSet, bar) -> ImputationResult:
         mcmc = self.compiled.spec.mcmc
         n_chains = len(chains.samplers)
         burnin, between, m = mcmc.burnin, mcmc.between, mcmc.m
@@ -150,11 +159,13 @@ class Run:
                                   chains.results, self.seed, self.hard_missing, self.rows)
         result.notes = list(self.notes)
         result.warnings = list(self.warnings)
+        started = time.perf_counter()
         draws = result.chain_draws(include_burnin=True)
         if min(len(c) for c in draws) - burnin >= 4:
             result.diagnostics, found = diagnose(draws, None, burnin, between,
                                                  burnin_converged=burnin_converged)
             result.warnings += found
+        self._diagnostics_seconds = time.perf_counter() - started
         return result
 
 

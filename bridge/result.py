@@ -40,6 +40,9 @@ class ImputationResult:
     #: per-parameter diagnostics after burn-in: mean, sd, ess_bulk, ess_tail, rhat and
     #: the autocorrelation at the gap between kept imputations (None: too few draws)
     diagnostics: pd.DataFrame | None = None
+    #: wall seconds of the run's parts: "sampling" (the chains, every automatic choice
+    #: included) and "diagnostics" (R-hat, ESS, autocorrelation and the warnings)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def spec(self):

@@ -7,6 +7,8 @@ sampler gets its speed, instead of a Python loop over clusters.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy import linalg as sla
 from scipy.linalg import lapack
@@ -110,6 +112,14 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
     return symmetrize(factor.T @ factor)
 
 
+@functools.lru_cache(maxsize=64)
+def _triangle(d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the diagonal and of the strict lower triangle of a d x d matrix (built
+    once per size: np.tril_indices costs more than a small Wishart draw)."""
+    lower = np.tril_indices(d, -1)
+    return np.arange(d), lower[0], lower[1]
+
+
 def _bartlett_factors(df: np.ndarray, d: int, rng: np.random.Generator) -> np.ndarray:
     """(J, d, d) lower-triangular Bartlett factors A: sqrt(chi2(df_j - i)) on the
     diagonal, N(0, 1) below, so that L A A' L' ~ Wishart(df_j, L L')."""
@@ -117,10 +127,9 @@ def _bartlett_factors(df: np.ndarray, d: int, rng: np.random.Generator) -> np.nd
     if (df <= d - 1).any():
         raise ValueError(f"Wishart degrees of freedom must exceed dimension - 1 = {d - 1}")
     out = np.zeros(df.shape + (d, d))
-    idx = np.arange(d)
+    idx, rows, cols = _triangle(d)
     out[..., idx, idx] = np.sqrt(rng.chisquare(df[..., None] - idx))
-    lower = np.tril_indices(d, -1)
-    out[..., lower[0], lower[1]] = rng.standard_normal(df.shape + (len(lower[0]),))
+    out[..., rows, cols] = rng.standard_normal(df.shape + (len(rows),))
     return out
 
 

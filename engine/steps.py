@@ -64,7 +64,10 @@ def draw_coefficients(gram: np.ndarray, cross: np.ndarray, precision: np.ndarray
     """
     if mask.shape[1] == 0:
         return np.zeros(mask.shape)
-    return draw_coefficients_from_system(np.kron(precision, gram), cross @ precision, mask, rng)
+    p, k = precision.shape[0], gram.shape[0]
+    # Q ⊗ X'X by broadcasting: the same products as np.kron, without its overhead
+    full = (precision[:, None, :, None] * gram[None, :, None, :]).reshape(p * k, p * k)
+    return draw_coefficients_from_system(full, cross @ precision, mask, rng)
 
 
 def draw_coefficients_from_system(full_precision: np.ndarray, linear: np.ndarray,

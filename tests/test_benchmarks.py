@@ -33,14 +33,32 @@ def test_scaling_harness_runs(tmp_path):
 
 
 @pytest.mark.r
-def test_ess_harness_runs_and_writes_table(tmp_path):
-    require_r("jomo")
-    from benchmarks import ess
-    assert ess.main(["--shape", "small", "--iterations", "100", "--out", str(tmp_path)]) == 0
-    lines = (tmp_path / "ess.md").read_text().splitlines()
-    assert lines[0].startswith("| shape | iterations | mlimpute ESS/s (min)") and "| small | 100 |" in lines[2]
-    values = [float(v) for v in lines[2].split("|")[3:-1]]
-    assert all(v > 0 for v in values)                         # both chains gave draws and times
+def test_peers_harness_runs_and_writes_table(tmp_path):
+    """jomo(), jomo's MCMCchain and pan on the same shape, ESS/s per block by one estimator."""
+    require_r("jomo", "mitml")
+    from benchmarks import peers
+    assert peers.main(["--shape", "few_clusters", "--iterations", "60", "--no-cli",
+                       "--out", str(tmp_path)]) == 0
+    rows = {}
+    for line in (tmp_path / "peers.md").read_text().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = float(cells[1])
+    for tool in ("mlimpute", "jomo()", "jomo chain", "pan"):
+        assert rows[f"{tool} ms/it"] > 0
+        for block in ("fixed", "omega_u", "omega_e"):
+            assert rows[f"{tool} ESS/s {block}"] > 0, (tool, block)
+    assert rows["slowest ESS/s vs pan"] > 0 and rows["slowest ESS/s vs jomo()"] > 0
+
+
+def test_after_sampling_share_is_measured(tmp_path):
+    """The end-to-end part: a default command-line run and the timings of the parts."""
+    from benchmarks import peers
+    shape = peers.few_clusters_shape()
+    shape.frame = shape.frame.iloc[:200]
+    shape.frame.to_csv(tmp_path / "data.csv", index=False)
+    row = peers.end_to_end(shape, tmp_path, burnin=20, between=2, m=3)
+    assert row["CLI wall s"] > 0 and row["sampling s"] > 0 and row["after sampling %"] > 0
+    assert (tmp_path / "cli.dta").stat().st_size > 0
 
 
 @pytest.mark.r

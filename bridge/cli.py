@@ -206,6 +206,10 @@ def _mcmc_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=_count(0), help="random seed (default: random, recorded in the spec)")
     p.add_argument("--chains", type=_count(1), help="independent chains, each with its own burn-in "
                    "(default 1); M is split among them")
+    p.add_argument("--fixed-random", choices=("joint", "separate"),
+                   help="draw the level-1 fixed and random effects jointly (default: joint, "
+                        "far better mixing at high ICC) or one given the other (as releases "
+                        "before 0.2 did)")
 
 
 def _model_options(p: argparse.ArgumentParser) -> None:

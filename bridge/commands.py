@@ -100,7 +100,8 @@ def _with_run_settings(spec: Spec, args) -> Spec:
     the run draws one and records it in ``result.spec``)."""
     from .delta import with_shifts
     spec = spec.with_mcmc(**{k: getattr(args, k, None) for k in (
-        "m", "burnin", "between", "seed", "chains", "max_burnin", "pilot_m", "se_cv")})
+        "m", "burnin", "between", "seed", "chains", "max_burnin", "pilot_m", "se_cv",
+        "fixed_random")})
     return with_shifts(spec, getattr(args, "delta", None))
 
 

@@ -428,8 +428,11 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale),
                     p.cluster_df_start, p.cluster_df_prior)
     try:
+        weighted = weights1 is not None or any(c.weights is not None for c in classifications)
+        cluster_covariance = spec.level1_covariance == "cluster"
+        joint = spec.mcmc.fixed_random == "joint" and not weighted and not cluster_covariance
         data = ModelData(LevelData(y1, x1, mask1, kinds[0], ncats[0], shifts[0]), classifications,
-                         priors, weights1, spec.level1_covariance == "cluster")
+                         priors, weights1, cluster_covariance, joint)
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working[0]))
         for c, cls in enumerate(classifications):

@@ -106,6 +106,14 @@ class MCMC:
     run exactly.  jomo_compatible reproduces R jomo's (approximate) draw of the level-2
     fixed effects, for cross-checking against jomo only; the default is the exact full
     conditional.
+
+    ``fixed_random = "joint"`` (the default) draws the level-1 fixed effects together
+    with the random effects of the first classification, the fixed effects with the
+    random effects integrated out (:class:`mlimpute.engine.steps.JointFixedRandom1`):
+    the same posterior, and at high intraclass correlations many times the effective
+    samples per iteration.  Weighted models and cluster-specific level-1 covariances
+    use ``"separate"`` (one given the other), which is also what releases before 0.2
+    did: a spec saved by them repeats its run exactly with ``fixed_random = "separate"``.
     """
 
     burnin: int | str = 1000
@@ -117,6 +125,7 @@ class MCMC:
     max_burnin: int = 20000
     pilot_m: int = 20
     se_cv: float = 0.05
+    fixed_random: str = "joint"
 
     def __post_init__(self):
         for name, low in (("burnin", 0), ("between", 1), ("m", 1), ("chains", 1),
@@ -134,6 +143,8 @@ class MCMC:
         if isinstance(self.se_cv, bool) or not isinstance(self.se_cv, (int, float)) \
                 or not 0 < self.se_cv < 1:
             raise SpecError(f"mcmc.se_cv must be a number between 0 and 1, got {self.se_cv!r}")
+        if self.fixed_random not in ("joint", "separate"):
+            raise SpecError(f"mcmc.fixed_random must be 'joint' or 'separate', got {self.fixed_random!r}")
         if not isinstance(self.jomo_compatible, bool):
             raise SpecError(f"mcmc.jomo_compatible must be true or false, got {self.jomo_compatible!r}")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)

@@ -164,6 +164,10 @@ class ModelData:
     weights1 : optional (N,) level-1 sampling weights, see :func:`scaled_weights`.
     cluster_covariance : give every unit of the (one) classification its own level-1
         covariance matrix (jomo's ``meth = "random"``); continuous level-1 responses only.
+    block_fixed_random : a sampler choice, not a model one: draw the level-1 fixed effects
+        and the first classification's random effects jointly (:class:`~.steps.
+        JointFixedRandom1`), which mixes far better at high intraclass correlations;
+        unweighted models with a common level-1 covariance.
 
     The two-level model is one classification; ``level2``, ``cluster``, ``z``,
     ``weights2`` and ``n_clusters`` name the first one.
@@ -174,6 +178,7 @@ class ModelData:
     priors: Priors = field(default_factory=Priors)
     weights1: np.ndarray | None = None
     cluster_covariance: bool = False
+    block_fixed_random: bool = False
 
     def __post_init__(self):
         n = self.level1.n_rows
@@ -205,6 +210,10 @@ class ModelData:
                 raise ValueError("every cluster needs a positive level-1 weight")
         if self.cluster_covariance and len(self.classifications) > 1:
             raise ValueError("a cluster-specific level-1 covariance needs a single classification")
+        if self.block_fixed_random and (self.cluster_covariance or self.weights1 is not None
+                                        or any(c.weights is not None for c in self.classifications)):
+            raise ValueError("the joint draw of fixed and random effects needs an unweighted "
+                             "model with one level-1 covariance matrix")
 
     # the first classification, by its two-level names
     @property

@@ -53,7 +53,7 @@ from .imputer import PatternImputer, distinct_rows
 from .level import Level
 from .model import ModelData, parent_codes, scaled_weights
 from .steps import (ClusterCovariance1, Covariance, Covariance1, FixedEffects, FixedEffects1,
-                    ImputeLevel, ImputeLevel1, RandomEffects, Step)
+                    ImputeLevel, ImputeLevel1, JointFixedRandom1, RandomEffects, Step)
 
 
 # --------------------------------------------------------------------------- results
@@ -168,13 +168,24 @@ class GibbsSampler:
             self.covariance1 = Covariance1(self.cov_e)
         classes = range(len(self.classes))
         #: the Gibbs iteration: these blocks, in this order, over this object's state
-        self.steps: list[Step] = [ImputeLevel1(self.covariance1),
-                                  *(ImputeLevel(c) for c in classes),
-                                  FixedEffects1(self.covariance1),
-                                  *(FixedEffects(c) for c in classes),
-                                  *(RandomEffects(c, self.covariance1) for c in classes),
-                                  *(Covariance(c) for c in classes),
-                                  self.covariance1]
+        if data.block_fixed_random and self.classes[0].d_units:
+            # (B1, u of the first classification) jointly, then the rest given them
+            self.steps: list[Step] = [ImputeLevel1(self.covariance1),
+                                      *(ImputeLevel(c) for c in classes),
+                                      JointFixedRandom1(self),
+                                      RandomEffects(0, self.covariance1),
+                                      *(FixedEffects(c) for c in classes),
+                                      *(RandomEffects(c, self.covariance1) for c in classes[1:]),
+                                      *(Covariance(c) for c in classes),
+                                      self.covariance1]
+        else:
+            self.steps = [ImputeLevel1(self.covariance1),
+                          *(ImputeLevel(c) for c in classes),
+                          FixedEffects1(self.covariance1),
+                          *(FixedEffects(c) for c in classes),
+                          *(RandomEffects(c, self.covariance1) for c in classes),
+                          *(Covariance(c) for c in classes),
+                          self.covariance1]
         self.imputer1 = PatternImputer(self.level1.impute_mask)
 
         # starting values: least squares on the mean-filled data, no random effects

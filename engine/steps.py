@@ -124,6 +124,75 @@ class FixedEffects(Step):
         c.beta = draw_coefficients(c.level.gram, cross, inv_pd(cond_cov), c.level.coef_mask, s.rng)
 
 
+class JointFixedRandom1(Step):
+    """B1 drawn with the random effects u of the first classification integrated out, so
+    that this block and the :class:`RandomEffects` block of that classification, run
+    right after it, draw (B1, u) jointly from their full conditional.
+
+    Where the intraclass correlation is high, B1 and u are strongly correlated a
+    posteriori (an intercept can move only as far as the cluster effects let it), and
+    drawing them one given the other mixes slowly.  Per unit j of the classification,
+    with y*_j the level-1 working values less the other classifications' random parts
+    and less Z_j m_j (m_j the prior mean of u_j given the level-2 residuals), the
+    marginal of B1 is GLS with V_j = Z_j T Z_j' + I ⊗ Omega_e; by Woodbury, with
+    P_j = T^-1 + Omega_e^-1 ⊗ Z_j'Z_j (the precision the random-effects block uses),
+
+        precision = Omega_e^-1 ⊗ X'X - sum_j M_j' P_j^-1 M_j,   M_j = Omega_e^-1 ⊗ Z_j'X_j
+        linear    = vec(X'Y* Omega_e^-1) - sum_j M_j' P_j^-1 vec(Omega_e^-1 S_j),
+        S_j = sum_i y*_i z_i'.
+
+    Unweighted, common level-1 covariance only (the caller checks)."""
+
+    def __init__(self, s):
+        c = s.classes[0]
+        x = s.level1.x
+        self._zx = c.sums(c.z[:, :, None] * x[:, None, :])          # (J, q, k) Z_j'X_j
+
+    def system(self, s) -> tuple[np.ndarray, np.ndarray]:
+        """Precision (w1 k, w1 k) and linear term (k, w1) of B1's marginal conditional."""
+        c = s.classes[0]
+        j, w, q, k = c.n_units, s.w1, c.q, s.level1.x.shape[1]
+        o_uu, o_uv, o_vv = c.split_omega()
+        if c.width:
+            kk = np.linalg.solve(o_vv, o_uv.T).T                       # (d, w2)
+            prior_prec = inv_pd(symmetrize(o_uu - kk @ o_uv.T))
+            mean_u = c.residuals() @ kk.T                              # m_j = K e_j
+        else:
+            prior_prec = inv_pd(o_uu)
+            mean_u = np.zeros((j, c.d))
+        q_e = inv_pd(s.omega_e)
+        # Y* = W1 - other random parts - Z m = r + X B1 + Z (u - m), r the kept residuals:
+        # S_j and X'Y* from the residuals' sums and per-unit cross products, one pass
+        # over the rows each (as the separate blocks make)
+        shift = (c.u - mean_u).reshape(j, w, q)
+        if c.z_is_ones:
+            sums = c.sums(s.resid1)[:, :, None]
+        else:
+            sums = c.sums(s.resid1[:, :, None] * c.z[:, None, :])
+        sums += np.einsum("br,jab->jra", s.beta1, self._zx) + np.einsum("jab,jrb->jra", c.zz, shift)
+        cross = (s.level1.x.T @ s.resid1 + s.level1.gram @ s.beta1
+                 + np.einsum("jab,jra->br", self._zx, shift))                # X'Y* (k, w)
+        p = prior_prec + np.einsum("rs,jab->jrasb", q_e, c.zz).reshape(j, w * q, w * q)
+        m = np.einsum("rs,jab->jrasb", q_e, self._zx).reshape(j, w * q, w * k)
+        g = np.einsum("rs,jsa->jra", q_e, sums).reshape(j, w * q, 1)
+        solved = np.linalg.solve(p, np.concatenate([m, g], axis=2))   # P_j^-1 [M_j | g_j]
+        # sum_j M_j' [P_j^-1 M_j | P_j^-1 g_j]: one product over the stacked units
+        stacked = m.reshape(j * w * q, w * k).T @ solved.reshape(j * w * q, w * k + 1)
+        precision = (q_e[:, None, :, None] * s.level1.gram[None, :, None, :]).reshape(w * k, w * k)
+        precision = symmetrize(precision - stacked[:, :-1])
+        correction = stacked[:, -1]                                     # layout r k + a
+        linear = cross @ q_e - correction.reshape(w, k).T
+        return precision, linear
+
+    def step(self, s, adapt: bool) -> None:
+        if s.w1 == 0:
+            return
+        precision, linear = self.system(s)
+        beta1 = draw_coefficients_from_system(precision, linear, s.level1.coef_mask, s.rng)
+        s.resid1 -= np.matmul(s.level1.x, beta1 - s.beta1, out=s.scratch1)
+        s.beta1 = beta1
+
+
 # --------------------------------------------------------------------------- imputation
 
 def update_latents(s, level, values: np.ndarray, resid: np.ndarray, cov: np.ndarray,

@@ -1,7 +1,9 @@
-"""Simulated two-level data with known parameters and MAR missingness.
+"""Simulated multilevel data with known parameters and MAR missingness.
 
 Used by the tests (recovering the truth), the benchmarks and the fixtures.  The
-generating model is the imputation model itself::
+generating model is the imputation model itself; for two levels (:func:`simulate`,
+:func:`simulate_mixed`; :func:`simulate_multilevel` for three levels and crossed
+classifications)::
 
     y_ij = b0 + b1 x_ij + b2 w_j + u_j + e_ij       (level-1 responses y1..yp)
     g_j  = c0 + c1 w_j + v_j                         (level-2 responses g1..gq)

@@ -1,4 +1,5 @@
-"""mlimpute.engine: the numpy/scipy Gibbs sampler of the two-level joint imputation model.
+"""mlimpute.engine: the numpy/scipy Gibbs sampler of the multilevel joint imputation model
+(two levels, or several nested or crossed classifications).
 
 It knows nothing of files, column names or user syntax: the bridge (``mlimpute``)
 compiles a spec and a data frame into :class:`ModelData` and reads back a

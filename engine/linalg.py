@@ -72,6 +72,16 @@ def draw_normal_from_precision_batched(precision: np.ndarray, linear: np.ndarray
     return np.linalg.solve(np.swapaxes(chol, -1, -2), half + z)[..., 0]
 
 
+def _simultaneous_diagonalisation(prior_precision: np.ndarray, data_precision: np.ndarray):
+    """W and l with W' A W = I and W' B W = diag(l) (A the prior, B the data precision),
+    so that (A + s B)^-1 = W diag(1 / (1 + s l)) W' for every scalar s."""
+    chol = np.linalg.cholesky(prior_precision)
+    half = solve_triangular(chol, data_precision)                         # C^-1 B
+    inner = solve_triangular(chol, np.ascontiguousarray(half.T))          # C^-1 B C^-T
+    eigval, eigvec = np.linalg.eigh(symmetrize(inner))
+    return solve_triangular(chol, eigvec, transpose=True), eigval         # W = C^-T V
+
+
 def draw_normal_two_precisions(prior_precision: np.ndarray, data_precision: np.ndarray,
                                scales: np.ndarray, linear: np.ndarray,
                                rng: np.random.Generator) -> np.ndarray:
@@ -82,14 +92,20 @@ def draw_normal_two_precisions(prior_precision: np.ndarray, data_precision: np.n
     P_j^-1 = W diag(1 / (1 + s_j l)) W' for every cluster at once: O(J d^2) work
     instead of J Cholesky factorisations.
     """
-    chol = np.linalg.cholesky(prior_precision)
-    half = solve_triangular(chol, data_precision)                         # C^-1 B
-    inner = solve_triangular(chol, np.ascontiguousarray(half.T))          # C^-1 B C^-T
-    eigval, eigvec = np.linalg.eigh(symmetrize(inner))
-    w = solve_triangular(chol, eigvec, transpose=True)                    # W = C^-T V
+    w, eigval = _simultaneous_diagonalisation(prior_precision, data_precision)
     inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
     coords = (linear @ w) * inv_diag + rng.standard_normal(linear.shape) * np.sqrt(inv_diag)
     return coords @ w.T
+
+
+def solve_two_precisions(prior_precision: np.ndarray, data_precision: np.ndarray,
+                         scales: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """P_j^-1 R_j for every j, with P_j = A + s_j B (as :func:`draw_normal_two_precisions`)
+    and R (J, d, m): matrix products instead of J small LAPACK solves."""
+    w, eigval = _simultaneous_diagonalisation(prior_precision, data_precision)
+    inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
+    coords = np.einsum("da,jdm->jam", w, rhs) * inv_diag[:, :, None]
+    return np.einsum("da,jam->jdm", w, coords)
 
 
 def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,7 @@ import numpy as np
 from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
-                     draw_normal_two_precisions, inv_pd, symmetrize)
+                     draw_normal_two_precisions, inv_pd, solve_two_precisions, symmetrize)
 from .responses import ColumnConditional
 
 
@@ -172,10 +172,14 @@ class JointFixedRandom1(Step):
         sums += np.einsum("br,jab->jra", s.beta1, self._zx) + np.einsum("jab,jrb->jra", c.zz, shift)
         cross = (s.level1.x.T @ s.resid1 + s.level1.gram @ s.beta1
                  + np.einsum("jab,jra->br", self._zx, shift))                # X'Y* (k, w)
-        p = prior_prec + np.einsum("rs,jab->jrasb", q_e, c.zz).reshape(j, w * q, w * q)
         m = np.einsum("rs,jab->jrasb", q_e, self._zx).reshape(j, w * q, w * k)
         g = np.einsum("rs,jsa->jra", q_e, sums).reshape(j, w * q, 1)
-        solved = np.linalg.solve(p, np.concatenate([m, g], axis=2))   # P_j^-1 [M_j | g_j]
+        rhs = np.concatenate([m, g], axis=2)
+        if q == 1:          # P_j = T^-1 + (z_j'z_j) Omega_e^-1: one diagonalisation for all j
+            solved = solve_two_precisions(prior_prec, q_e, c.zz[:, 0, 0], rhs)
+        else:
+            p = prior_prec + np.einsum("rs,jab->jrasb", q_e, c.zz).reshape(j, w * q, w * q)
+            solved = np.linalg.solve(p, rhs)                            # P_j^-1 [M_j | g_j]
         # sum_j M_j' [P_j^-1 M_j | P_j^-1 g_j]: one product over the stacked units
         stacked = m.reshape(j * w * q, w * k).T @ solved.reshape(j * w * q, w * k + 1)
         precision = (q_e[:, None, :, None] * s.level1.gram[None, :, None, :]).reshape(w * k, w * k)

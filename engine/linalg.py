@@ -72,7 +72,7 @@ def draw_normal_from_precision_batched(precision: np.ndarray, linear: np.ndarray
     return np.linalg.solve(np.swapaxes(chol, -1, -2), half + z)[..., 0]
 
 
-def _simultaneous_diagonalisation(prior_precision: np.ndarray, data_precision: np.ndarray):
+def simultaneous_diagonalisation(prior_precision: np.ndarray, data_precision: np.ndarray):
     """W and l with W' A W = I and W' B W = diag(l) (A the prior, B the data precision),
     so that (A + s B)^-1 = W diag(1 / (1 + s l)) W' for every scalar s."""
     chol = np.linalg.cholesky(prior_precision)
@@ -92,20 +92,10 @@ def draw_normal_two_precisions(prior_precision: np.ndarray, data_precision: np.n
     P_j^-1 = W diag(1 / (1 + s_j l)) W' for every cluster at once: O(J d^2) work
     instead of J Cholesky factorisations.
     """
-    w, eigval = _simultaneous_diagonalisation(prior_precision, data_precision)
+    w, eigval = simultaneous_diagonalisation(prior_precision, data_precision)
     inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
     coords = (linear @ w) * inv_diag + rng.standard_normal(linear.shape) * np.sqrt(inv_diag)
     return coords @ w.T
-
-
-def solve_two_precisions(prior_precision: np.ndarray, data_precision: np.ndarray,
-                         scales: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """P_j^-1 R_j for every j, with P_j = A + s_j B (as :func:`draw_normal_two_precisions`)
-    and R (J, d, m): matrix products instead of J small LAPACK solves."""
-    w, eigval = _simultaneous_diagonalisation(prior_precision, data_precision)
-    inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])             # (J, d)
-    coords = np.einsum("da,jdm->jam", w, rhs) * inv_diag[:, :, None]
-    return np.einsum("da,jam->jdm", w, coords)
 
 
 def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator) -> np.ndarray:

@@ -33,7 +33,8 @@ import numpy as np
 from .cluster_covariance import ClusterCovarianceSampler
 from .covariance import CovarianceSampler
 from .linalg import (draw_normal_from_precision, draw_normal_from_precision_batched,
-                     draw_normal_two_precisions, inv_pd, solve_two_precisions, symmetrize)
+                     draw_normal_two_precisions, inv_pd, simultaneous_diagonalisation,
+                     symmetrize)
 from .responses import ColumnConditional
 
 
@@ -172,21 +173,46 @@ class JointFixedRandom1(Step):
         sums += np.einsum("br,jab->jra", s.beta1, self._zx) + np.einsum("jab,jrb->jra", c.zz, shift)
         cross = (s.level1.x.T @ s.resid1 + s.level1.gram @ s.beta1
                  + np.einsum("jab,jra->br", self._zx, shift))                # X'Y* (k, w)
+        gram = (q_e[:, None, :, None] * s.level1.gram[None, :, None, :]).reshape(w * k, w * k)
+        if q == 1:
+            correction_p, correction_l = self._corrections_one_coefficient(
+                prior_prec, q_e, c.zz[:, 0, 0], sums[:, :, 0])
+        else:
+            correction_p, correction_l = self._corrections(prior_prec, q_e, c.zz, sums)
+        precision = symmetrize(gram - correction_p)
+        linear = cross @ q_e - correction_l.reshape(w, k).T            # layout r k + a
+        return precision, linear
+
+    def _corrections(self, prior_prec, q_e, zz, sums):
+        """sum_j M_j' P_j^-1 M_j and sum_j M_j' P_j^-1 vec(Omega_e^-1 S_j), any q: one
+        small solve per unit."""
+        j, w, q = sums.shape
+        k = self._zx.shape[2]
+        p = prior_prec + np.einsum("rs,jab->jrasb", q_e, zz).reshape(j, w * q, w * q)
         m = np.einsum("rs,jab->jrasb", q_e, self._zx).reshape(j, w * q, w * k)
         g = np.einsum("rs,jsa->jra", q_e, sums).reshape(j, w * q, 1)
-        rhs = np.concatenate([m, g], axis=2)
-        if q == 1:          # P_j = T^-1 + (z_j'z_j) Omega_e^-1: one diagonalisation for all j
-            solved = solve_two_precisions(prior_prec, q_e, c.zz[:, 0, 0], rhs)
-        else:
-            p = prior_prec + np.einsum("rs,jab->jrasb", q_e, c.zz).reshape(j, w * q, w * q)
-            solved = np.linalg.solve(p, rhs)                            # P_j^-1 [M_j | g_j]
-        # sum_j M_j' [P_j^-1 M_j | P_j^-1 g_j]: one product over the stacked units
+        solved = np.linalg.solve(p, np.concatenate([m, g], axis=2))   # P_j^-1 [M_j | g_j]
         stacked = m.reshape(j * w * q, w * k).T @ solved.reshape(j * w * q, w * k + 1)
-        precision = (q_e[:, None, :, None] * s.level1.gram[None, :, None, :]).reshape(w * k, w * k)
-        precision = symmetrize(precision - stacked[:, :-1])
-        correction = stacked[:, -1]                                     # layout r k + a
-        linear = cross @ q_e - correction.reshape(w, k).T
-        return precision, linear
+        return stacked[:, :-1], stacked[:, -1]
+
+    def _corrections_one_coefficient(self, prior_prec, q_e, scales, sums):
+        """The same sums when each level-1 response has one random coefficient (q = 1):
+        P_j = T^-1 + s_j Omega_e^-1 with s_j = z_j'z_j, so with W' T^-1 W = I and
+        W' Omega_e^-1 W = diag(l), P_j^-1 = W D_j W' (D_j = 1 / (1 + s_j l)) and, with
+        V = W' Omega_e^-1 and zx_j = Z_j'X_j, W' M_j = V ⊗ zx_j': the sums are
+        sum_a V[a,s] V[a,t] sum_j D_j[a] zx_j[b] zx_j[c] and
+        sum_a V[a,s] sum_j D_j[a] zx_j[b] (W' Omega_e^-1 S_j)[a], O(J w k^2) work."""
+        basis, eigval = simultaneous_diagonalisation(prior_prec, q_e)
+        inv_diag = 1.0 / (1.0 + scales[:, None] * eigval[None, :])     # (J, w) D_j
+        v = basis.T @ q_e                                               # (w, w)
+        zx = self._zx[:, 0, :]                                          # (J, k)
+        w, k = v.shape[0], zx.shape[1]
+        weighted = inv_diag[:, :, None] * zx[:, None, :]                # (J, w, k) D_j[a] zx_j[b]
+        h = np.einsum("jab,jc->abc", weighted, zx)                      # (w, k, k)
+        precision = np.einsum("as,at,abc->sbtc", v, v, h).reshape(w * k, w * k)
+        projected = (sums @ q_e) @ basis                                # (J, w) W' Omega_e^-1 S_j
+        e = np.einsum("jab,ja->ab", weighted, projected)                 # (w, k)
+        return precision, (v.T @ e).reshape(w * k)
 
     def step(self, s, adapt: bool) -> None:
         if s.w1 == 0:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlimpute.engine.linalg import (solve_two_precisions, conditional_normal, draw_inverse_wishart, draw_normal_from_precision,
+from mlimpute.engine.linalg import (conditional_normal, draw_inverse_wishart, draw_normal_from_precision,
                                     draw_normal_from_precision_batched, draw_normal_two_precisions)
 from mlimpute.engine.imputer import PatternImputer as _PatternImputer
 from mlimpute.engine.steps import draw_coefficients as _draw_coefficients
@@ -187,14 +187,3 @@ def test_lapack_helpers_equal_scipy_and_numpy():
         inv_pd(-np.eye(2))
     assert inv_pd(np.zeros((0, 0))).shape == (0, 0)
 
-
-def test_two_precision_solve_equals_the_general_one():
-    """P_j^-1 R_j with P_j = A + s_j B by one simultaneous diagonalisation equals J
-    separate solves (the joint draw of fixed and random effects uses it)."""
-    rng = np.random.default_rng(3)
-    a = rng.normal(size=(4, 4)); a = a @ a.T + 4 * np.eye(4)
-    b = rng.normal(size=(4, 4)); b = b @ b.T + np.eye(4)
-    scales = rng.uniform(1, 30, size=7)
-    rhs = rng.normal(size=(7, 4, 5))
-    expected = np.linalg.solve(a + scales[:, None, None] * b, rhs)
-    np.testing.assert_allclose(solve_two_precisions(a, b, scales, rhs), expected, rtol=1e-10, atol=1e-12)

@@ -134,11 +134,11 @@ def from_mitml(data: pd.DataFrame, formula: str | Sequence[str] | None = None, *
     if random_L1 not in ("none", "mean", "full"):
         raise SpecError(f"mitml random.L1 must be 'none', 'mean' or 'full', got {random_L1!r}")
     labelled = {name for name, labels in (value_labels or {}).items() if labels}
-    clusters, crossed = _classifications(data, level1, formulas[0])
+    clusters, crossed, codes = _classifications(data, level1, formulas[0])
     responses = [_jomo_response(data, name, 1, level1.intercept, name in labelled)
                  for name in level1.targets]
     if level2 is not None:
-        responses += [_jomo_response(data, name, _level_of(data, name, clusters),
+        responses += [_jomo_response(data, name, _level_of(data, name, clusters, codes),
                                      level2.intercept, name in labelled)
                       for name in level2.targets]
     slopes = {c: level1.random[c] for c in clusters if level1.random[c]}
@@ -152,30 +152,32 @@ def from_mitml(data: pd.DataFrame, formula: str | Sequence[str] | None = None, *
                 mcmc=MCMC(burnin=n_burn, between=n_iter, m=m, seed=seed))
 
 
-def _classifications(data: pd.DataFrame, parsed: "_Formula", text: str) -> tuple[list[str], bool]:
-    """The formula's grouping factors, innermost (most units) first, and whether they are
+def _classifications(data: pd.DataFrame, parsed: "_Formula", text: str
+                     ) -> tuple[list[str], bool, dict[str, np.ndarray]]:
+    """The formula's grouping factors, innermost (most units) first, whether they are
     crossed rather than each nested in the next (lme4's ``school/class`` gives
-    ``school`` and ``school:class``, nested by construction)."""
+    ``school`` and ``school:class``, nested by construction), and each one's unit codes."""
+    from mlimpute.engine.model import NestingError, parent_codes
     from .compile import group_codes
-    sizes = {name: int(group_codes(data, name)[0].max()) + 1 for name in parsed.clusters}
-    clusters = sorted(parsed.clusters, key=lambda name: -sizes[name])
-    codes = [group_codes(data, name)[0] for name in clusters]
-    nested = all(_is_nested(codes[c], codes[c + 1]) for c in range(len(codes) - 1))
-    return clusters, len(clusters) > 1 and not nested
+    codes = {name: group_codes(data, name)[0] for name in parsed.clusters}
+    clusters = sorted(parsed.clusters, key=lambda name: -(int(codes[name].max()) + 1))
+    try:
+        for inner, outer in zip(clusters, clusters[1:]):
+            parent_codes(codes[inner], codes[outer], int(codes[inner].max()) + 1)
+        nested = True
+    except NestingError:
+        nested = False
+    return clusters, len(clusters) > 1 and not nested, codes
 
 
-def _is_nested(inner: np.ndarray, outer: np.ndarray) -> bool:
-    frame = pd.DataFrame({"inner": inner, "outer": outer})
-    return bool((frame.groupby("inner")["outer"].nunique() == 1).all())
-
-
-def _level_of(data: pd.DataFrame, name: str, clusters: list[str]) -> int:
+def _level_of(data: pd.DataFrame, name: str, clusters: list[str],
+              codes: dict[str, np.ndarray]) -> int:
     """Level of a level-2 formula's target: the coarsest classification it is constant
     within (the first one when none, where the compiler then says it varies)."""
-    from .compile import group_codes, is_constant_within
-    for c in sorted(range(len(clusters)), key=lambda c: int(group_codes(data, clusters[c])[0].max())):
-        codes = group_codes(data, clusters[c])[0]
-        if is_constant_within(data[name], codes, int(codes.max()) + 1):
+    from .compile import is_constant_within
+    for c in sorted(range(len(clusters)), key=lambda c: int(codes[clusters[c]].max())):
+        units = codes[clusters[c]]
+        if is_constant_within(data[name], units, int(units.max()) + 1):
             return c + 2
     return 2
 

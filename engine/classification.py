@@ -20,6 +20,7 @@ from scipy import sparse
 from .covariance import CovarianceSampler
 from .imputer import PatternImputer
 from .level import Level
+from .linalg import inv_pd, symmetrize
 
 
 class GroupSums:
@@ -121,6 +122,24 @@ class ClassificationState:
         residuals e of this classification's responses."""
         d, o = self.d, self.omega
         return o[:d, :d], o[:d, d:], o[d:, d:]
+
+    def residuals_given_effects(self) -> tuple[np.ndarray | None, np.ndarray]:
+        """(H, S) with e_j | u_j ~ N(H u_j, S) under Omega: H = O_eu O_uu^-1,
+        S = O_ee - H O_ue (H None when the classification has no random effects)."""
+        o_uu, o_ue, o_ee = self.split_omega()
+        if not self.d:
+            return None, o_ee
+        h = np.linalg.solve(o_uu, o_ue).T                  # (w, d)
+        return h, symmetrize(o_ee - h @ o_ue)
+
+    def effects_given_residuals(self) -> tuple[np.ndarray, np.ndarray | None]:
+        """(T^-1, m) with u_j | e_j ~ N(m_j, T): m_j = K e_j, K = O_ue O_ee^-1,
+        T = O_uu - K O_eu (m None when the classification has no responses)."""
+        o_uu, o_ue, o_ee = self.split_omega()
+        if not self.width:
+            return inv_pd(o_uu), None
+        k = np.linalg.solve(o_ee, o_ue.T).T                # (d, w)
+        return inv_pd(symmetrize(o_uu - k @ o_ue.T)), self.residuals() @ k.T
 
     def offsets(self) -> np.ndarray | None:
         """(J, w) random intercepts of this classification's responses from the

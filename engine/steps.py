@@ -85,6 +85,14 @@ def draw_coefficients_from_system(full_precision: np.ndarray, linear: np.ndarray
     return beta.reshape(p, k).T
 
 
+class ClassificationStep(Step):
+    """A block of one classification's part of the model: `index` into the sampler's
+    ``classes``."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+
 class FixedEffects1(Step):
     """B1 | W1, u, Omega_e: the normal equations come from the level-1 covariance block."""
 
@@ -99,28 +107,25 @@ class FixedEffects1(Step):
         s.beta1 = beta1
 
 
-class FixedEffects(Step):
-    """B_c of the responses of classification c | W_c, u_c: e_j | u_j ~ N(H u_j, S) with
-    H = O_eu O_uu^-1, S = O_ee - H O_ue.  With ``jomo_compatible`` the u part is
-    ignored, as R jomo does."""
-
-    def __init__(self, index: int):
-        self.index = index
+class FixedEffects(ClassificationStep):
+    """B_c of the responses of classification c | W_c, u_c: e_j | u_j ~ N(H u_j, S)
+    (:meth:`~.classification.ClassificationState.residuals_given_effects`).  With
+    ``jomo_compatible`` the u part is ignored, as R jomo does."""
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
         if c.width == 0:
             return
-        o_uu, o_uv, o_vv = c.split_omega()
         target = c.level.working
         offsets = c.offsets()
         if offsets is not None:
             target = target - offsets
-        cond_cov = o_vv
-        if c.d and not s.jomo_compatible:
-            h = np.linalg.solve(o_uu, o_uv).T        # (w, d)
+        if s.jomo_compatible:
+            h, cond_cov = None, c.split_omega()[2]
+        else:
+            h, cond_cov = c.residuals_given_effects()
+        if h is not None:
             target = target - c.u @ h.T
-            cond_cov = symmetrize(o_vv - h @ o_uv)
         cross = c.level.x.T @ c.level.weighted(target)
         c.beta = draw_coefficients(c.level.gram, cross, inv_pd(cond_cov), c.level.coef_mask, s.rng)
 
@@ -153,19 +158,12 @@ class JointFixedRandom1(Step):
         """Precision (w1 k, w1 k) and linear term (k, w1) of B1's marginal conditional."""
         c = s.classes[0]
         j, w, q, k = c.n_units, s.w1, c.q, s.level1.x.shape[1]
-        o_uu, o_uv, o_vv = c.split_omega()
-        if c.width:
-            kk = np.linalg.solve(o_vv, o_uv.T).T                       # (d, w2)
-            prior_prec = inv_pd(symmetrize(o_uu - kk @ o_uv.T))
-            mean_u = c.residuals() @ kk.T                              # m_j = K e_j
-        else:
-            prior_prec = inv_pd(o_uu)
-            mean_u = np.zeros((j, c.d))
+        prior_prec, mean_u = c.effects_given_residuals()              # T^-1, m_j = K e_j
         q_e = inv_pd(s.omega_e)
         # Y* = W1 - other random parts - Z m = r + X B1 + Z (u - m), r the kept residuals:
         # S_j and X'Y* from the residuals' sums and per-unit cross products, one pass
         # over the rows each (as the separate blocks make)
-        shift = (c.u - mean_u).reshape(j, w, q)
+        shift = (c.u if mean_u is None else c.u - mean_u).reshape(j, w, q)
         if c.z_is_ones:
             sums = c.sums(s.resid1)[:, :, None]
         else:
@@ -251,12 +249,9 @@ class ImputeLevel1(Step):
         self.covariance.impute(s, adapt)
 
 
-class ImputeLevel(Step):
+class ImputeLevel(ClassificationStep):
     """Latents and missing cells of the responses of classification c, jointly normal
     with its random effects u_c (treated as observed)."""
-
-    def __init__(self, index: int):
-        self.index = index
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
@@ -273,7 +268,7 @@ class ImputeLevel(Step):
 
 # --------------------------------------------------------------------------- random effects
 
-class RandomEffects(Step):
+class RandomEffects(ClassificationStep):
     """u_j of classification c | rest, for all its units at once: prior
     u_j | e_j ~ N(K e_j, T) times the likelihood of the level-1 rows in unit j
     (precision Omega_e^-1 ⊗ Z_j'Z_j) and of the units of classifications nested in c
@@ -281,23 +276,18 @@ class RandomEffects(Step):
     given their own random effects)."""
 
     def __init__(self, index: int, covariance: "Covariance1"):
-        self.index = index
+        super().__init__(index)
         self.covariance = covariance
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
         if c.d == 0:
             return
-        o_uu, o_uv, o_vv = c.split_omega()
-        if c.width:
-            v = c.residuals()
-            k = np.linalg.solve(o_vv, o_uv.T).T      # (d, w)
-            prior_cov = symmetrize(o_uu - k @ o_uv.T)
-            prior_prec = inv_pd(prior_cov)
-            linear = (v @ k.T) @ prior_prec
-        else:
-            prior_prec = inv_pd(o_uu)
+        prior_prec, prior_mean = c.effects_given_residuals()
+        if prior_mean is None:
             linear = np.zeros((c.n_units, c.d))
+        else:
+            linear = prior_mean @ prior_prec
         prec_e = self.covariance.precision(s)
         per_cluster = "jrs" if prec_e.ndim == 3 else "rs"             # Omega_e,j^-1 or Omega_e^-1
         du = c.d_units
@@ -341,12 +331,9 @@ class RandomEffects(Step):
         g = e + u_c, are N(H u_inner + u_c, S) given their own random effects."""
         inner = part.inner
         g = inner.residuals() + c.u[part.codes, part.span]
-        o_uu, o_ue, o_ee = inner.split_omega()
-        cond_cov = o_ee
-        if inner.d:
-            h = np.linalg.solve(o_uu, o_ue).T
+        h, cond_cov = inner.residuals_given_effects()
+        if h is not None:
             g -= inner.u @ h.T
-            cond_cov = symmetrize(o_ee - h @ o_ue)
         s_inv = inv_pd(cond_cov)
         if part.weights is not None:
             g *= part.weights[:, None]
@@ -356,12 +343,9 @@ class RandomEffects(Step):
 
 # --------------------------------------------------------------------------- covariances
 
-class Covariance(Step):
+class Covariance(ClassificationStep):
     """Omega_c | u_c, e_c of classification c: inverse-Wishart (Metropolis-Hastings where
     latents fix entries)."""
-
-    def __init__(self, index: int):
-        self.index = index
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]

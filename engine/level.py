@@ -96,13 +96,15 @@ class Level:
                 raise ValueError(f"working column {c} has no observed value")
             working[miss, c] = working[~miss, c].mean()
 
-    def decode(self, shifted: bool = False) -> np.ndarray:
-        """Response values implied by the working columns; ``shifted`` adds the MNAR
+    def decode(self, shifted: bool = False, working: np.ndarray | None = None) -> np.ndarray:
+        """Response values implied by the working columns (or by `working`, working
+        values of some of the rows laid out the same way); ``shifted`` adds the MNAR
         shift to the missing cells first (for a completed data set, not for the chain)."""
-        working = self.working
-        if shifted and self.shift_working is not None:
-            working = working + self.shift_working
-        out = np.empty(self.values.shape)
+        if working is None:
+            working = self.working
+            if shifted and self.shift_working is not None:
+                working = working + self.shift_working
+        out = np.empty((working.shape[0], self.values.shape[1]))
         for rtype, cols, r in self.blocks:
             out[:, r] = rtype.decode(working[:, cols])
         return out

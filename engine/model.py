@@ -179,6 +179,8 @@ class ModelData:
     weights1: np.ndarray | None = None
     cluster_covariance: bool = False
     block_fixed_random: bool = False
+    #: the model of interest as part of the imputation model (:mod:`.substantive`), or None
+    substantive: object = None
 
     def __post_init__(self):
         n = self.level1.n_rows
@@ -214,6 +216,9 @@ class ModelData:
                                         or any(c.weights is not None for c in self.classifications)):
             raise ValueError("the joint draw of fixed and random effects needs an unweighted "
                              "model with one level-1 covariance matrix")
+        if self.substantive is not None:
+            from .substantive import check_model_of_interest
+            check_model_of_interest(self)
 
     # the first classification, by its two-level names
     @property

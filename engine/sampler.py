@@ -93,6 +93,8 @@ class Imputation:
 
     levels: list[np.ndarray]
     iteration: int
+    #: imputed cells of the model of interest's outcome (None without one)
+    outcome: np.ndarray | None = None
 
     level1 = property(lambda self: self.levels[0])
     level2 = property(lambda self: self.levels[1])
@@ -187,6 +189,7 @@ class GibbsSampler:
                           *(Covariance(c) for c in classes),
                           self.covariance1]
         self.imputer1 = PatternImputer(self.level1.impute_mask)
+        self.smc = None
 
         # starting values: least squares on the mean-filled data, no random effects
         self.beta1 = self._least_squares(self.level1)
@@ -199,6 +202,11 @@ class GibbsSampler:
         self.scratch1 = np.empty_like(self.resid1)     # reused for (N, w1) temporaries
         # what a run has done so far (warm_up / keep may be called repeatedly)
         self._missing = [np.isnan(data.level1.y)] + [np.isnan(c.level.y) for c in data.classifications]
+        if data.substantive is not None:
+            # the model of interest (outcome | covariates) joins as blocks of its own
+            from .substantive import SubstantiveState, with_model_of_interest
+            self.smc = SubstantiveState(self, data.substantive)
+            self.steps = with_model_of_interest(self, self.steps)
         self._segments: list[Chain] = []
         self._imputations: list[Imputation] = []
         self.iterations_done = 0
@@ -362,8 +370,9 @@ class GibbsSampler:
             done = it + 1
             if between and done % between == 0:
                 values = self.current_values()
+                outcome = None if self.smc is None else self.smc.imputed_outcome(self._order)
                 self._imputations.append(Imputation([v[miss] for v, miss in zip(values, self._missing)],
-                                                    self.iterations_done + done))
+                                                    self.iterations_done + done, outcome))
             if progress is not None:
                 progress(done, total, len(self._imputations))
         self.iterations_done += total
@@ -389,6 +398,9 @@ class GibbsSampler:
     def result(self) -> SamplerResult:
         """The imputations kept and the chain so far."""
         extra = self.covariance1.summaries()
+        if self.smc is not None:
+            extra["outcome_missing"] = np.isnan(self.data.substantive.y)
+            extra["acceptance"] = self.smc.acceptance()
         return SamplerResult(list(self._imputations), self.chain, self._missing,
                              self.iterations_done, extra)
 

@@ -1,0 +1,362 @@
+"""The model of interest as a block of the imputation model (substantive-model-compatible
+imputation, Goldstein, Carpenter & Browne 2014; Bartlett et al. 2015; R jomo's
+``jomo.lmer``/``jomo.glmer``).
+
+The joint model imputes every incomplete variable as a response of one multivariate
+normal model.  That is compatible with an analysis that is linear in those variables
+with random intercepts, and not with a random slope of an incomplete x, an interaction
+``x * z``, a square ``x^2`` or a binary outcome.  Here the joint distribution is
+factorised instead::
+
+    p(y, x | z) = p(y | x, z; model of interest) p(x | z; joint covariate model)
+
+* the **model of interest** (outcome y): y_ij = X_ij beta + Z_ij b_j + e_ij, with X and Z
+  terms of the variables (:mod:`.design`), b_j ~ N(0, Omega_b), and e_ij ~ N(0, sigma2)
+  (``family = "normal"``) or a probit latent with sigma2 = 1 (``"probit"``);
+* the **covariate model**: the incomplete covariates (and auxiliary variables) are the
+  responses of the joint model the sampler already has, at level 1 or at any
+  classification, of any response type.
+
+Missing values of a covariate are drawn by Metropolis-Hastings: the joint model's own
+draw (given the row's other values and random effects) is the proposal, accepted with
+probability min(1, p(y_i | x_new) / p(y_i | x_old)), per row for level-1 covariates
+and per unit (the product over its rows) for covariates of a classification.  Rows
+whose outcome is missing always accept (their outcome is integrated out), and the
+outcome is then drawn from the model of interest.  Terms built from imputed values
+(products, powers, dummies) are recomputed from them at every use.
+
+Unordered categorical and binary covariates are supported; an ordinal covariate is
+not: its thresholds move with the joint model's latent draws and would change an
+imputed category behind the model of interest's back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from .classification import GroupSums
+from .covariance import CovarianceSampler
+from .design import Design
+from .linalg import draw_normal_from_precision, draw_normal_from_precision_batched, inv_pd
+from .steps import ImputeLevel, ImputeLevel1, Step
+from .truncated import truncated_normal_one_sided
+
+FAMILIES = ("normal", "probit")
+
+
+@dataclass
+class SubstantiveData:
+    """The model of interest, in the engine's terms.
+
+    y : (N,) outcome, NaN where missing (0/1 for ``family = "probit"``).
+    values : (N, V) the variables the terms read; columns that are responses of the
+        covariate model are read from the sampler (their entries here are ignored).
+    sources : per variable, None (fully observed, from ``values``) or (level, r): the
+        response r of level 0 (level 1) or of classification level - 1.
+    fixed, random : the terms of X and of Z (the random part).
+    classification : index of the classification whose units carry b.
+    """
+
+    y: np.ndarray
+    family: str
+    values: np.ndarray
+    sources: list[tuple[int, int] | None]
+    fixed: Design
+    random: Design
+    classification: int = 0
+
+    def __post_init__(self):
+        self.y = np.asarray(self.y, dtype=float)
+        self.values = np.asarray(self.values, dtype=float)
+        n = len(self.y)
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}")
+        if self.values.shape != (n, len(self.sources)):
+            raise ValueError("values need one row per level-1 row and one column per variable")
+        if self.family == "probit" and not np.isin(self.y[~np.isnan(self.y)], (0.0, 1.0)).all():
+            raise ValueError("a probit outcome takes the values 0 and 1")
+        if np.isnan(self.y).all():
+            raise ValueError("the outcome has no observed value")
+
+    @property
+    def n_missing(self) -> int:
+        return int(np.isnan(self.y).sum())
+
+
+class SubstantiveState:
+    """What the sampler keeps of the model of interest: the current outcome (and probit
+    latent), the variables' current values, beta, b, Omega_b, sigma2.  Rows are in the
+    sampler's sorted order."""
+
+    def __init__(self, s, data: SubstantiveData):
+        order = s._order
+        self.data = data
+        self.family = data.family
+        self.missing = np.isnan(data.y[order])
+        self.observed_one = data.y[order] == 1.0
+        self.y = np.where(self.missing, np.nanmean(data.y), data.y[order])
+        cls = s.classes[data.classification]
+        self.codes, self.n_units = cls.codes, cls.n_units
+        self.sums = GroupSums(self.codes, self.n_units)
+        self.values = data.values[order].copy()
+        self.sources = data.sources
+        self.fixed, self.random = data.fixed, data.random
+        q = data.random.width
+        # priors as the joint model's defaults: Omega_b ~ IW(q, I); sigma2 flat
+        self.cov_b = CovarianceSampler(np.full((q, q), np.nan), float(q), np.eye(q))
+        self.cov_e = CovarianceSampler(np.full((1, 1), np.nan), -1.0, np.zeros((1, 1)))
+        self.read_values(s)
+        x = self.fixed.matrix(self.values)
+        self.beta = np.linalg.lstsq(x[~self.missing], self.y[~self.missing], rcond=None)[0]
+        resid = self.y - x @ self.beta
+        self.sigma2 = 1.0 if self.family == "probit" else max(float(resid[~self.missing].var()), 1e-8)
+        self.omega_b = np.eye(q) * (0.1 * self.sigma2)
+        self.b = np.zeros((self.n_units, q))
+        self.latent = self.y.copy()
+        if self.family == "probit":
+            self.latent = np.where(self.observed_one, 0.5, -0.5)
+        self.accepted = np.zeros(2)               # (accepted, proposed) after burn-in
+
+    # ------------------------------------------------------------------ values
+    def variables_at(self, level: int) -> list[tuple[int, int]]:
+        """(variable, response) pairs of the variables that are responses of `level`."""
+        return [(v, src[1]) for v, src in enumerate(self.sources)
+                if src is not None and src[0] == level]
+
+    def read_values(self, s) -> None:
+        """Every covariate-model variable's current values from the sampler's state."""
+        s.fill_masked_level1()
+        levels = s.levels
+        for v, src in enumerate(self.sources):
+            if src is None:
+                continue
+            level, r = src
+            decoded = levels[level].decode()[:, r]
+            self.values[:, v] = decoded if level == 0 else decoded[s.classes[level - 1].codes]
+
+    # ------------------------------------------------------------------ likelihood
+    def log_likelihood(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """log p(y_i | x_i) of `rows` with their variables at `values` (len(rows), V),
+        given beta, b and sigma2: for an observed outcome the normal density (or the
+        probit probability of its category), 0 for a missing one."""
+        eta = self.fixed.matrix(values) @ self.beta
+        eta += np.einsum("na,na->n", self.random.matrix(values), self.b[self.codes[rows]])
+        missing = self.missing[rows]
+        if self.family == "normal":
+            out = -0.5 * (self.y[rows] - eta) ** 2 / self.sigma2
+        else:
+            out = special.log_ndtr(np.where(self.observed_one[rows], eta, -eta))
+        out[missing] = 0.0
+        return out
+
+    def accept(self, log_ratio: np.ndarray, rng: np.random.Generator, adapt: bool) -> np.ndarray:
+        """Metropolis-Hastings acceptance of proposals with these log likelihood ratios."""
+        take = np.log(rng.random(len(log_ratio))) < log_ratio
+        if not adapt:
+            self.accepted += (take.sum(), len(take))
+        return take
+
+    def acceptance(self) -> float:
+        """Share of the covariates' proposals accepted after burn-in (NaN: none yet)."""
+        return float(self.accepted[0] / self.accepted[1]) if self.accepted[1] else float("nan")
+
+    # ------------------------------------------------------------------ the model's draws
+    def draw(self, s) -> None:
+        """One Gibbs sweep of the model of interest given the completed covariates: the
+        outcome (missing values; the probit latent), beta, b, Omega_b, sigma2."""
+        rng = s.rng
+        x = self.fixed.matrix(self.values)
+        z = self.random.matrix(self.values)
+        zb = np.einsum("na,na->n", z, self.b[self.codes])
+        eta = x @ self.beta + zb
+        sd = np.sqrt(self.sigma2)
+        if self.family == "normal":
+            drawn = eta[self.missing] + sd * rng.standard_normal(int(self.missing.sum()))
+            self.y[self.missing] = drawn
+            target = self.y
+        else:
+            self.latent = truncated_normal_one_sided(eta, 1.0, 0.0, self.observed_one, rng)
+            free = eta[self.missing] + rng.standard_normal(int(self.missing.sum()))
+            self.latent[self.missing] = free
+            self.y[self.missing] = (free > 0).astype(float)
+            target = self.latent
+        # beta | b (flat prior)
+        self.beta = draw_normal_from_precision(x.T @ x / self.sigma2,
+                                               x.T @ (target - zb) / self.sigma2, rng)
+        # b_j | beta, one batched draw over the units
+        resid = target - x @ self.beta
+        zz = self.sums(z[:, :, None] * z[:, None, :]) / self.sigma2
+        linear = self.sums(z * resid[:, None]) / self.sigma2
+        precision = zz + inv_pd(self.omega_b)
+        self.b = draw_normal_from_precision_batched(precision, linear, rng)
+        self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
+                                       rng, False)
+        if self.family == "normal":
+            e = resid - np.einsum("na,na->n", z, self.b[self.codes])
+            self.sigma2 = float(self.cov_e.draw(np.array([[self.sigma2]]),
+                                                np.array([[e @ e]]), float(len(e)), rng, False)[0, 0])
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        lower = np.tril_indices(self.omega_b.shape[0])
+        out = {"model.beta": self.beta.copy(), "model.omega_b": self.omega_b[lower].copy()}
+        if self.family == "normal":
+            out["model.sigma2"] = np.array([self.sigma2])
+        return out
+
+    def imputed_outcome(self, order: np.ndarray) -> np.ndarray:
+        """The outcome's imputed cells in the caller's row order."""
+        y = np.empty(len(self.y))
+        y[order] = self.y
+        return y[np.isnan(self.data.y)]
+
+
+# --------------------------------------------------------------------------- blocks
+
+class ImputeLevel1GivenOutcome(Step):
+    """Latents and missing level-1 cells as :class:`~.steps.ImputeLevel1` draws them, the
+    missing cells then accepted row by row with the outcome's likelihood ratio (the
+    covariate model's draw is the proposal)."""
+
+    def __init__(self, s, covariance):
+        self.covariance = covariance
+        imp = s.imputer1
+        self.active = imp.active and bool(s.smc.variables_at(0))
+        if not self.active:
+            return
+        self.rows = np.unique(imp.cell_rows)
+        self.cells = (imp.cell_rows, imp.cell_cols)
+        self.cell_at = np.searchsorted(self.rows, imp.cell_rows)      # position among rows
+
+    def step(self, s, adapt: bool) -> None:
+        if s.w1 == 0:
+            return
+        if not self.active:
+            self.covariance.impute(s, adapt)
+            return
+        old = s.resid1[self.cells]                 # latent updates leave masked cells alone
+        self.covariance.impute(s, adapt)
+        new = s.resid1[self.cells]
+        smc, rows = s.smc, self.rows
+        mean = s.level1.x[rows] @ s.beta1
+        for cls in s.classes:
+            if cls.d_units:
+                mean += cls.random_part_at(rows)
+        working = s.level1.working[rows]
+        values = []
+        for resid in (old, new):
+            working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + resid
+            decoded = s.level1.decode(working=working)
+            v = smc.values[rows]
+            for var, r in smc.variables_at(0):
+                v[:, var] = decoded[:, r]
+            values.append(v)
+        ratio = smc.log_likelihood(values[1], rows) - smc.log_likelihood(values[0], rows)
+        take = smc.accept(ratio, s.rng, adapt)
+        smc.values[rows[take]] = values[1][take]
+        back = ~take[self.cell_at]
+        s.resid1[self.cells[0][back], self.cells[1][back]] = old[back]
+
+
+class ImputeLevelGivenOutcome(ImputeLevel):
+    """:class:`~.steps.ImputeLevel` of a classification whose responses are covariates of
+    the model of interest: each unit's draw is accepted with the likelihood ratio of the
+    outcomes of all its rows."""
+
+    def __init__(self, s, index: int):
+        super().__init__(index)
+        c = s.classes[index]
+        self.variables = s.smc.variables_at(index + 1)
+        mask = c.level.impute_mask
+        self.units = np.flatnonzero(mask.any(axis=1))
+        self.rows = np.flatnonzero(np.isin(c.codes, self.units))
+        self.unit_of_row = np.searchsorted(self.units, c.codes[self.rows])
+
+    def step(self, s, adapt: bool) -> None:
+        c = s.classes[self.index]
+        if not len(self.units):
+            super().step(s, adapt)
+            return
+        mask = c.level.impute_mask
+        old = c.level.working[mask]
+        super().step(s, adapt)
+        new = c.level.working[mask]
+        smc = s.smc
+        values = []
+        for cells in (old, new):
+            working = c.level.working.copy()
+            working[mask] = cells
+            decoded = c.level.decode(working=working)[c.codes[self.rows]]
+            v = smc.values[self.rows]
+            for var, r in self.variables:
+                v[:, var] = decoded[:, r]
+            values.append(v)
+        per_row = smc.log_likelihood(values[1], self.rows) - smc.log_likelihood(values[0], self.rows)
+        ratio = np.bincount(self.unit_of_row, weights=per_row, minlength=len(self.units))
+        take = smc.accept(ratio, s.rng, adapt)
+        rows_taken = take[self.unit_of_row]
+        smc.values[self.rows[rows_taken]] = values[1][rows_taken]
+        rejected = np.zeros(c.n_units, dtype=bool)
+        rejected[self.units[~take]] = True
+        keep_old = (mask & rejected[:, None])[mask]
+        cells = c.level.working[mask]
+        cells[keep_old] = old[keep_old]
+        c.level.working[mask] = cells
+
+
+class SubstantiveModel(Step):
+    """The model of interest's Gibbs sweep (:meth:`SubstantiveState.draw`); its
+    parameters go to the chain as ``model.beta``, ``model.omega_b`` (lower triangle, row
+    by row) and ``model.sigma2``."""
+
+    def __init__(self, state: SubstantiveState):
+        self.state = state
+
+    def step(self, s, adapt: bool) -> None:
+        self.state.draw(s)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return self.state.parameters()
+
+
+def with_model_of_interest(s, steps: list[Step]) -> list[Step]:
+    """The sampler's blocks with the model of interest added: the imputation blocks of
+    levels holding its covariates become Metropolis-Hastings blocks, and its own sweep
+    comes last."""
+    out = []
+    for block in steps:
+        if isinstance(block, ImputeLevel1):
+            block = ImputeLevel1GivenOutcome(s, block.covariance)
+        elif isinstance(block, ImputeLevel) and s.smc.variables_at(block.index + 1):
+            block = ImputeLevelGivenOutcome(s, block.index)
+        out.append(block)
+    return out + [SubstantiveModel(s.smc)]
+
+
+def check_model_of_interest(data) -> None:
+    """Raise ModelError when the model of interest cannot be part of `data`'s model."""
+    from .model import ModelError
+    smc = data.substantive
+    if data.cluster_covariance or data.weights1 is not None or any(
+            c.weights is not None for c in data.classifications):
+        raise ModelError("a model of interest in the imputation model needs an unweighted "
+                         "model with one level-1 covariance matrix")
+    if len(smc.y) != data.level1.n_rows:
+        raise ModelError("the outcome needs one value per level-1 row")
+    if not 0 <= smc.classification < len(data.classifications):
+        raise ModelError("the model of interest's random effects name no classification")
+    levels = [data.level1] + [c.level for c in data.classifications]
+    for src in smc.sources:
+        if src is None:
+            continue
+        level, r = src
+        if not (0 <= level < len(levels) and 0 <= r < levels[level].n_responses):
+            raise ModelError("a variable of the model of interest names no response")
+        if levels[level].kinds[r] == "ordinal":
+            raise ModelError("an ordinal covariate of the model of interest is not supported "
+                             "(its thresholds would move imputed categories); model it as "
+                             "categorical")
+    for v, src in enumerate(smc.sources):
+        if src is None and np.isnan(smc.values[:, v]).any():
+            raise ModelError("a fully observed variable of the model of interest has missing values")

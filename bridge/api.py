@@ -76,7 +76,8 @@ def new_seed() -> int:
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,
            progress: bool | str = False, workers: int | None = None,
            scheduler=None, hard_missing: dict | None = None, sample=None,
-           model: str | None = None) -> ImputationResult:
+           model: str | None = None, family: str = "auto",
+           compatible: bool = True) -> ImputationResult:
     """Multiply impute `data` under `spec` (or the default model for `cluster`).
 
     Returns an :class:`ImputationResult` with the M completed data sets, the stacked
@@ -100,9 +101,17 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     enter the model and are imputed; the others are kept, unchanged, in every completed
     data set, as Stata's ``mi impute`` does.
 
-    ``model`` (a model-of-interest formula, ``"y ~ x + (1 | school)"``): what
+    ``model`` (the model of interest in lme4 notation, ``"y ~ x * z + (1 + x | school)"``)
+    becomes part of the imputation model (substantive-model-compatible imputation,
+    :mod:`mlimpute.substantive`): its outcome is imputed from it and its incomplete
+    covariates so that it holds, with the spec's responses (or REALCOM's default model,
+    the outcome left out) as the covariate model; without a spec or `cluster`, the
+    formula's grouping is the cluster.  ``family`` is the outcome's ("auto", "gaussian",
+    "probit").  A spec may hold the model itself (``spec.model``).  It is also what
     ``m = "auto"`` sizes M for (the largest fraction of missing information of its
-    estimates); without it, the means and category shares of the imputed variables.
+    estimates; without a model, the means and category shares of the imputed
+    variables).  With ``compatible=False`` the joint model imputes and `model` only
+    sizes M.
     """
     check_not_stacked(data)
     rows = None
@@ -115,10 +124,19 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
             raise DataError("no row is in the sample: nothing to impute")
         rows = np.flatnonzero(mask)
         modelled = data.iloc[rows]
+    if model is not None and compatible:
+        from .spec import ModelOfInterest
+        from .substantive import spec_for_model
+        if spec is not None and spec.model is not None:
+            raise SpecError("the spec already has a model of interest; give it there or as "
+                            "`model`, not both")
+        spec = spec_for_model(modelled, ModelOfInterest(model, family), spec, cluster)
     if spec is None:
         if cluster is None:
             raise SpecError("give a spec or the name of the cluster identifier")
         spec = propose(modelled, cluster)
+    if model is None and spec.model is not None:
+        model = spec.model.formula
     if model is not None:
         from .fit import check_formula
         check_formula(model, data)

@@ -6,7 +6,8 @@
                     [--chains K] [--workers N | --scheduler dask://HOST:PORT]
     mlimpute propose INPUT --cluster VAR -o spec.toml
     mlimpute show spec.toml
-    mlimpute pool STACKED --model "y ~ x + (1 | cluster)" [-o table.csv]
+    mlimpute impute INPUT -o OUTPUT --model "y ~ x * z + (1 + x | school)"   (compatible with the model)
+    mlimpute pool STACKED [--model "y ~ x + (1 | cluster)"] [-o table.csv]
     mlimpute diagnose CHAIN -o DIR [--between N]
     mlimpute sensitivity INPUT --response Y --deltas D1 D2 ... --model "..." -o table.csv
 
@@ -124,8 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
                      "trace and autocorrelation plots) to this folder")
     imp.add_argument("--report", metavar="FILE.html", help="write an HTML report (model, posterior "
                      "means, convergence diagnostics with plots, pooled model of interest)")
-    imp.add_argument("--model", help='model of interest, e.g. "y ~ x + (1 | school)": fitted '
-                     "and pooled in --report, and what --m auto sizes M for")
+    imp.add_argument("--model", help='model of interest in lme4 notation, e.g. "y ~ x * z + '
+                     'I(x^2) + (1 + x | school)": part of the imputation model (the outcome '
+                     "and the incomplete covariates are imputed compatibly with it; the cluster "
+                     "comes from its grouping), fitted and pooled in --report, and what --m auto "
+                     "sizes M for")
+    imp.add_argument("--family", choices=["auto", "gaussian", "probit"], default="auto",
+                     help="the --model outcome's distribution: gaussian (linear mixed model) or "
+                          "probit (binary); auto: probit for two categories")
+    imp.add_argument("--joint-only", action="store_true",
+                     help="impute with the joint model alone; --model then only names the "
+                          "report's model and what --m auto sizes M for")
     imp.add_argument("--delta", action="append", metavar='"Y=SHIFT [if COND]"',
                      help="MNAR sensitivity: add SHIFT to the imputed values of response Y (latent "
                           "scale for binary/ordinal), optionally only where COND holds "
@@ -156,8 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     pool = sub.add_parser("pool", help="fit a model to every imputation and pool (Rubin's rules)")
     pool.add_argument("stacked", help="stacked imputations written by 'mlimpute impute'")
-    pool.add_argument("--model", required=True,
-                      help='model of interest, e.g. "y ~ x + C(g) + (1 | school)" (lme4 notation)')
+    pool.add_argument("--model",
+                      help='model of interest, e.g. "y ~ x + C(g) + (1 | school)" (lme4 notation); '
+                           "default: the model of interest the imputation used (recorded in a "
+                           ".dta output, or in --spec)")
+    pool.add_argument("--spec", help="the spec the imputation saved (--save-spec): its model of "
+                      "interest is the default --model")
     pool.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
     pool.add_argument("--family", choices=["gaussian", "logit", "probit"], default="gaussian",
                       help="linear (mixed) model, or logit/probit for a binary response")

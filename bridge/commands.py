@@ -55,8 +55,14 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
         spec = replace(spec, responses=[replace(r, type=declared.get(r.name, r.type))
                                         for r in spec.responses])
     else:
+        if not args.cluster and getattr(args, "model", None) and not getattr(args, "joint_only", True):
+            from .spec import ModelOfInterest
+            from .substantive import parse_model
+            grouping = parse_model(ModelOfInterest(args.model, args.family))[1]
+            args.cluster = [grouping] if grouping else None
         if not args.cluster:
-            raise SpecError("--cluster is required (or give --spec)")
+            raise SpecError("--cluster is required (or give --spec, or a --model with a random "
+                            "term)")
         responses = _names(args.responses) if args.responses else None
         if responses is not None:
             missing = sorted(set(declared) - set(responses))
@@ -131,8 +137,9 @@ def _cmd_impute(args) -> int:
         raise MlimputeError(f"'{output}': --impvals writes a folder; give a name without extension")
     if not impvals:
         format_for(output)                  # unknown output type: fail before any work
-    if args.model and not args.report and args.m != "auto":
-        raise MlimputeError("--model is used by --report and by --m auto; give one of them too")
+    if args.model and args.joint_only and not args.report and args.m != "auto":
+        raise MlimputeError("with --joint-only, --model is used by --report and by --m auto; "
+                            "give one of them too")
     plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
     if args.realcom:
         plan.read("weights file", weights_path(Path(args.input)))
@@ -176,12 +183,17 @@ def _cmd_impute(args) -> int:
         result = impute(frame, spec, progress=False if args.quiet else args.progress,
                         workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
-                        sample=sample, model=args.model)
+                        sample=sample, model=args.model, family=args.family,
+                        compatible=not args.joint_only)
     mcmc = result.spec.mcmc
+    model_formula = args.model or (result.spec.model.formula if result.spec.model else None)
     out_meta = replace(metadata, characteristics=dict(metadata.characteristics))
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
                                                            output_time(out_meta)))
+        out_meta.characteristics.pop(("_dta", MODEL_CHARACTERISTIC), None)   # an input's
+        if result.spec.model is not None:       # what `mlimpute pool` fits by default
+            out_meta.characteristics[("_dta", MODEL_CHARACTERISTIC)] = result.spec.model.formula
     if impvals:
         write_impvals(result, output)
     if args.save_spec:
@@ -204,8 +216,8 @@ def _cmd_impute(args) -> int:
     if args.report:
         from .fit import fit_pooled
         from .report import write_report
-        pooled = fit_pooled(result, args.model) if args.model and result.m >= 2 else None
-        write_report(args.report, result, pooled, args.model, diagnostics, metadata)
+        pooled = fit_pooled(result, model_formula) if model_formula and result.m >= 2 else None
+        write_report(args.report, result, pooled, model_formula, diagnostics, metadata)
     if not args.quiet:
         print(f"mlimpute: {result.m} imputations of {len(frame)} rows "
               f"({len(result.imputed_vars)} variables imputed, seed {result.seed}) -> {output}",
@@ -251,12 +263,33 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
+MODEL_CHARACTERISTIC = "mlimpute_model"
+
+
+def _recorded_model(args, metadata: Metadata) -> str:
+    """The model of interest an imputation recorded: in --spec, or in a .dta output's
+    ``_dta[mlimpute_model]`` characteristic."""
+    if args.spec:
+        spec = Spec.load(args.spec)
+        if spec.model is None:
+            raise MlimputeError(f"file '{args.spec}': the spec has no model of interest; give --model")
+        return spec.model.formula
+    recorded = metadata.characteristics.get(("_dta", MODEL_CHARACTERISTIC))
+    if not recorded:
+        raise MlimputeError(f"file '{args.stacked}' records no model of interest (only a .dta "
+                            "written by an imputation with --model does); give --model or --spec")
+    return recorded
+
+
 def _cmd_pool(args) -> int:
     from .fit import fit_one, fit_pooled
     from .stack import unstack
 
-    FilePlan().read("input file", args.stacked).write("output file", args.output).check()
-    stacked, _ = read_data(args.stacked, args.na_values)
+    FilePlan().read("input file", args.stacked).read("spec file", args.spec) \
+        .write("output file", args.output).check()
+    stacked, metadata = read_data(args.stacked, args.na_values)
+    if args.model is None:
+        args.model = _recorded_model(args, metadata)
     try:
         original, completed = unstack(stacked)
     except ValueError as exc:

@@ -48,6 +48,8 @@ class CompiledModel:
     working: list[list[str]]
     owner: list[list[int]]
     categories: dict[str, list]       # categories of binary/ordinal/categorical responses
+    #: the model of interest when it is part of the imputation model (``spec.model``)
+    substantive: "ModelTerms | None" = None
 
     cluster_labels = property(lambda self: self.labels[0])
     cluster_codes = property(lambda self: self.codes[0])
@@ -427,12 +429,20 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     priors = Priors(p.level1_df, None if p.level1_scale is None else np.array(p.level1_scale),
                     p.level2_df, None if p.level2_scale is None else np.array(p.level2_scale),
                     p.cluster_df_start, p.cluster_df_prior)
+    categories = {name: enc.categories for name, enc in encoded.items() if enc.categories is not None}
+    substantive = terms = None
+    if spec.model is not None:
+        from .substantive import compile_model_of_interest
+        substantive, terms = compile_model_of_interest(
+            spec, frame, names, {n: e.values for n, e in encoded.items()}, categories, codes)
+        if terms.categories is not None:
+            categories[terms.outcome] = terms.categories
     try:
         weighted = weights1 is not None or any(c.weights is not None for c in classifications)
         cluster_covariance = spec.level1_covariance == "cluster"
         joint = spec.mcmc.fixed_random == "joint" and not weighted and not cluster_covariance
         data = ModelData(LevelData(y1, x1, mask1, kinds[0], ncats[0], shifts[0]), classifications,
-                         priors, weights1, cluster_covariance, joint)
+                         priors, weights1, cluster_covariance, joint, substantive)
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working[0]))
         for c, cls in enumerate(classifications):
@@ -442,6 +452,5 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
             priors.cluster_df(len(working[0]))
     except ValueError as exc:
         raise SpecError(str(exc)) from None
-    categories = {name: enc.categories for name, enc in encoded.items() if enc.categories is not None}
     return CompiledModel(data, spec, labels, codes, names, covariates, random_columns, working,
-                         owner, categories)
+                         owner, categories, terms)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import MlimputeError
-from .formula import RandomTerm, split_random
+from .formula import RandomTerm, r_powers, split_random
 from .pool import likelihood_ratio_d3, rubin
 
 @dataclass
@@ -33,7 +33,7 @@ class Formula:
         if "~" not in text:
             raise MlimputeError(f"formula '{text}': expected 'response ~ terms'")
         lhs, rhs = text.split("~", 1)
-        fixed, terms = split_random(rhs, text)
+        fixed, terms = split_random(r_powers(rhs), text)
         return cls(f"{lhs.strip()} ~ {fixed or '1'}", terms)
 
     @property

@@ -57,6 +57,29 @@ class RandomTerm:
         return ":".join(self.factors)
 
 
+def r_powers(text: str) -> str:
+    """R's power ``^`` inside ``I(...)`` written as Python's ``**`` (patsy evaluates the
+    inside of I() as Python, where ^ is exclusive or): ``I(x^2)`` means x squared in an
+    lme4 formula and here alike."""
+    out, k = [], 0
+    for match in re.finditer(r"(?<![\w.])I\(", text):
+        if match.start() < k:
+            continue
+        depth, end = 0, None
+        for j in range(match.end() - 1, len(text)):
+            depth += (text[j] == "(") - (text[j] == ")")
+            if depth == 0:
+                end = j + 1
+                break
+        if end is None:
+            break
+        out.append(text[k:match.start()])
+        out.append(text[match.start():end].replace("^", "**"))
+        k = end
+    out.append(text[k:])
+    return "".join(out)
+
+
 def split_random(rhs: str, text: str | None = None) -> tuple[str, list[RandomTerm]]:
     """The right-hand side without its random terms, and those terms (``a/b`` expanded
     as lme4 does).  `text` (the whole formula) names the formula in errors.  A random

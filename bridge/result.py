@@ -65,7 +65,12 @@ class ImputationResult:
 
     @property
     def imputed_vars(self) -> list[str]:
-        return [name for names in self.model.names for name in names]
+        """Every column the run imputes: the responses of each level, then the outcome of
+        the model of interest (when it is part of the imputation model)."""
+        names = [name for names in self.model.names for name in names]
+        if self.model.substantive is not None:
+            names.append(self.model.substantive.outcome)
+        return names
 
     def completed(self, m: int) -> pd.DataFrame:
         """Completed data set m (1..M), same rows, columns and dtypes as the input (an
@@ -82,6 +87,10 @@ class ImputationResult:
             values[missing] = imputed
             rows = values[self.model.rows_of(level)]
             columns += [(name, rows[:, k]) for k, name in enumerate(self.model.names[level])]
+        if self.model.substantive is not None:
+            values = self.model.data.substantive.y.copy()
+            values[np.isnan(values)] = imputation.outcome
+            columns.append((self.model.substantive.outcome, values))
         rows = slice(None) if self.rows is None else self.rows
         for name, codes in columns:
             filled = decode(codes, self.original[name].iloc[rows], self.model.categories.get(name))
@@ -165,6 +174,9 @@ class ImputationResult:
                     columns[f"{name}[{labels[a]},{labels[b]}]"] = draws[start:, a, b]
         for key, draws in chain.extra.items():
             level, rest = key.split(".", 1)
+            if level == "model":
+                columns.update(self._model_draws(rest, draws[start:]))
+                continue
             if "[" not in rest:                 # a model-wide parameter, e.g. cluster_df
                 columns[rest] = draws[start:, 0]
                 continue
@@ -173,6 +185,18 @@ class ImputationResult:
             for k in range(draws.shape[1]):
                 columns[f"{what}[{names[int(index)]},{k + 2}]"] = draws[start:, k]
         return pd.DataFrame(columns)
+
+    def _model_draws(self, what: str, draws: np.ndarray) -> dict[str, np.ndarray]:
+        """Columns of the model of interest's parameters: ``model.beta[term]``,
+        ``model.omega_b[a,b]`` (lower triangle) and ``model.sigma2``."""
+        terms = self.model.substantive
+        if what == "beta":
+            return {f"model.beta[{name}]": draws[:, k] for k, name in enumerate(terms.fixed_names)}
+        if what == "omega_b":
+            rows, cols = np.tril_indices(len(terms.random_names))
+            return {f"model.omega_b[{terms.random_names[a]},{terms.random_names[b]}]": draws[:, k]
+                    for k, (a, b) in enumerate(zip(rows, cols))}
+        return {f"model.{what}": draws[:, 0]}
 
     def covariance_name(self, level: int) -> str:
         """Name of the covariance matrix of `level` in the draws: ``omega_e`` (level 1),

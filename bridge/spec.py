@@ -215,6 +215,37 @@ class PriorSpec:
             raise SpecError(f"priors.cluster_df_prior must be positive, got {self.cluster_df_prior}")
 
 
+FAMILIES = ("auto", "gaussian", "probit")
+
+
+@dataclass
+class ModelOfInterest:
+    """The analysis model, in lme4 notation, as part of the imputation model
+    (substantive-model-compatible imputation, :mod:`mlimpute.substantive`):
+    ``formula = "y ~ x * z + I(x^2) + (1 + x | school)"``.  Its outcome is imputed from
+    it and its incomplete covariates so that it holds; the spec's responses are then the
+    covariate model (the incomplete covariates and any auxiliary variables).
+    ``family``: ``"gaussian"`` (linear mixed model), ``"probit"`` (binary outcome), or
+    ``"auto"`` (probit for a two-category outcome, else gaussian).  There is no logit:
+    the sampler's binary outcome model is the probit's exact data augmentation."""
+
+    formula: str
+    family: str = "auto"
+
+    def __post_init__(self):
+        if not isinstance(self.formula, str) or "~" not in self.formula:
+            raise SpecError(f"model.formula must be a formula 'outcome ~ terms', got {self.formula!r}")
+        if self.family == "logit":
+            raise SpecError("model.family: logit is not available (a binary outcome is modelled "
+                            "by probit, whose data augmentation is exact); use 'probit'")
+        if self.family not in FAMILIES:
+            raise SpecError(f"model.family must be one of {', '.join(FAMILIES)}, got {self.family!r}")
+
+    @property
+    def outcome(self) -> str:
+        return self.formula.split("~", 1)[0].strip().strip("`")
+
+
 @dataclass
 class Spec:
     """A multilevel joint imputation model; see the module docstring.
@@ -245,13 +276,18 @@ class Spec:
     clusters: list[str] = field(default_factory=list)
     crossed: bool = False
     cluster_weights: dict[str, str] = field(default_factory=dict)
+    model: ModelOfInterest | None = None
     version: int = SPEC_VERSION
 
     def __post_init__(self):
         self._check_classifications()
         self.responses = [r if isinstance(r, Response) else Response(**_known(Response, r, "response"))
                           for r in self.responses]
-        if not self.responses:
+        if isinstance(self.model, dict):
+            self.model = ModelOfInterest(**_known(ModelOfInterest, self.model, "model"))
+        if isinstance(self.model, str):
+            self.model = ModelOfInterest(self.model)
+        if not self.responses and self.model is None:
             raise SpecError("the spec has no response: nothing to impute")
         if isinstance(self.mcmc, dict):
             self.mcmc = MCMC(**_known(MCMC, self.mcmc, "mcmc"))
@@ -276,6 +312,14 @@ class Spec:
         for cluster in self.clusters:
             if cluster in names:
                 raise SpecError(f"the cluster identifier '{cluster}' cannot also be a response")
+        if self.model is not None:
+            outcome = self.model.outcome
+            if outcome in names:
+                raise SpecError(f"'{outcome}' is the outcome of the model of interest and cannot "
+                                "also be a response of the covariate model")
+            if outcome in self.covariates or outcome in (self.level2_covariates or []):
+                raise SpecError(f"'{outcome}' is the outcome of the model of interest and cannot "
+                                "also be a covariate of the covariate model")
         slopes = [c for cols in self.slopes_by_classification.values() for c in cols]
         for r in self.responses:
             used = r.covariates if r.covariates is not None else []

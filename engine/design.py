@@ -17,6 +17,8 @@ written as nested tuples so that a model can be pickled to worker processes:
 ``("add", a, b)``           a + b; likewise ``sub``, ``mul``, ``div``, ``pow``
 ``("fn", name, a)``         log, exp, sqrt or abs of a
 ``("is", i, k)``            1 where variable i equals k (a category's dummy), else 0
+``("map", i, table)``       table[k] where variable i is the category code k (the
+                            number a numeric category stands for)
 =========================  =============================================
 
 The empty product is the intercept.
@@ -41,6 +43,8 @@ def evaluate(factor: tuple, values: np.ndarray) -> np.ndarray:
         return np.full(len(values), float(factor[1]))
     if kind == "is":
         return (values[:, factor[1]] == factor[2]).astype(float)
+    if kind == "map":
+        return np.asarray(factor[2])[values[:, factor[1]].astype(int)]
     if kind == "neg":
         return -evaluate(factor[1], values)
     if kind == "fn":
@@ -51,7 +55,7 @@ def evaluate(factor: tuple, values: np.ndarray) -> np.ndarray:
 def variables_of(factor: tuple) -> set[int]:
     """The variables a factor reads."""
     kind = factor[0]
-    if kind in ("var", "is"):
+    if kind in ("var", "is", "map"):
         return {factor[1]}
     if kind == "const":
         return set()

@@ -182,17 +182,29 @@ class SubstantiveState:
             self.latent[self.missing] = free
             self.y[self.missing] = (free > 0).astype(float)
             target = self.latent
-        # beta | b (flat prior)
-        self.beta = draw_normal_from_precision(x.T @ x / self.sigma2,
-                                               x.T @ (target - zb) / self.sigma2, rng)
+        # beta with b integrated out, then b | beta: a joint draw of (beta, b), which mixes
+        # far better than beta | b when the intercept and the b_j are strongly correlated.
+        # With V_j = Z_j Omega_b Z_j' + sigma2 I, by Woodbury
+        # sigma2 V_j^-1 = I - Z_j P_j^-1 Z_j', P_j = sigma2 Omega_b^-1 + Z_j'Z_j.
+        zz = self.sums(z[:, :, None] * z[:, None, :])                      # (J, q, q)
+        omega_inv = inv_pd(self.omega_b)
+        gram, cross = x.T @ x, x.T @ target
+        if z.shape[1]:
+            zx = self.sums(z[:, :, None] * x[:, None, :])                  # (J, q, K)
+            zt = self.sums(z * target[:, None])                            # (J, q)
+            p = self.sigma2 * omega_inv + zz
+            solved = np.linalg.solve(p, np.concatenate([zx, zt[:, :, None]], axis=2))
+            gram = gram - np.einsum("jqk,jql->kl", zx, solved[:, :, :-1])
+            cross = cross - np.einsum("jqk,jq->k", zx, solved[:, :, -1])
+        self.beta = draw_normal_from_precision(gram / self.sigma2, cross / self.sigma2, rng)
         # b_j | beta, one batched draw over the units
         resid = target - x @ self.beta
-        zz = self.sums(z[:, :, None] * z[:, None, :]) / self.sigma2
-        linear = self.sums(z * resid[:, None]) / self.sigma2
-        precision = zz + inv_pd(self.omega_b)
-        self.b = draw_normal_from_precision_batched(precision, linear, rng)
-        self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
-                                       rng, False)
+        if z.shape[1]:
+            linear = self.sums(z * resid[:, None]) / self.sigma2
+            precision = zz / self.sigma2 + omega_inv
+            self.b = draw_normal_from_precision_batched(precision, linear, rng)
+            self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
+                                           rng, False)
         if self.family == "normal":
             e = resid - np.einsum("na,na->n", z, self.b[self.codes])
             self.sigma2 = float(self.cov_e.draw(np.array([[self.sigma2]]),

@@ -273,3 +273,60 @@ def simulate_multilevel(n_schools: int = 40, classes: int = 4, pupils: int = 20,
             for b in range(a + 1):
                 truth[f"{name}[{labels[a]},{labels[b]}]"] = matrix[a, b]
     return frame, truth
+
+
+#: the models of interest :func:`simulate_compatible` draws from
+COMPATIBLE_MODELS = {
+    "slope": "y ~ x + z + (1 + x | school)",
+    "interaction": "y ~ x * z + I(x^2) + (1 | school)",
+    "probit": "y ~ x + z + (1 | school)",
+}
+
+
+def simulate_compatible(kind: str = "slope", n_clusters: int = 50, cluster_size: int = 20,
+                        missing: float = 0.4, seed: int | None = None) -> tuple[pd.DataFrame, dict]:
+    """Data from a model of interest the joint model cannot represent, with x MAR-missing
+    (its probability rises with the fully observed outcome y, or with z for the probit
+    model, whose outcome then is binary); returns (frame, truth) with the generating
+    values of the fixed effects (by patsy's column names) and of the random part.
+
+    * ``"slope"``: y = 1 + 0.5 x + 0.3 z + b0_j + b1_j x + e, var(b0) = 0.5,
+      var(b1) = 0.3 (uncorrelated), var(e) = 1;
+    * ``"interaction"``: y = 1 + 0.5 x + 0.3 z + 0.4 x z + 0.25 x^2 + b0_j + e;
+    * ``"probit"``: y = 1(0.2 + 0.7 x + 0.3 z + b0_j + e > 0), var(b0) = 0.4, e ~ N(0, 1).
+
+    x = 0.4 z + a_j + d (var(a) = 0.3, var(d) = 1) and z ~ N(0, 1) at level 1.  Columns:
+    school, y, x, z.  The missing share of x is about `missing`.
+    """
+    if kind not in COMPATIBLE_MODELS:
+        raise ValueError(f"kind must be one of {sorted(COMPATIBLE_MODELS)}")
+    rng = np.random.default_rng(seed)
+    school = np.repeat(np.arange(n_clusters), cluster_size)
+    n = len(school)
+    z = rng.standard_normal(n)
+    x = 0.4 * z + np.sqrt(0.3) * rng.standard_normal(n_clusters)[school] + rng.standard_normal(n)
+    b0 = rng.standard_normal(n_clusters)[school]
+    truth: dict[str, float] = {}
+    if kind == "slope":
+        b1 = np.sqrt(0.3) * rng.standard_normal(n_clusters)[school]
+        y = 1 + 0.5 * x + 0.3 * z + np.sqrt(0.5) * b0 + b1 * x + rng.standard_normal(n)
+        truth = {"Intercept": 1.0, "x": 0.5, "z": 0.3, "var(school)": 0.5, "var(school:x)": 0.3,
+                 "var(residual)": 1.0}
+        driver = y
+    elif kind == "interaction":
+        y = (1 + 0.5 * x + 0.3 * z + 0.4 * x * z + 0.25 * x ** 2 + np.sqrt(0.5) * b0
+             + rng.standard_normal(n))
+        truth = {"Intercept": 1.0, "x": 0.5, "z": 0.3, "x:z": 0.4, "I(x ** 2)": 0.25,
+                 "var(school)": 0.5, "var(residual)": 1.0}
+        driver = y
+    else:
+        latent = 0.2 + 0.7 * x + 0.3 * z + np.sqrt(0.4) * b0 + rng.standard_normal(n)
+        y = (latent > 0).astype(float)
+        truth = {"Intercept": 0.2, "x": 0.7, "z": 0.3, "var(school)": 0.4}
+        driver = y + 0.5 * z
+    # MAR: the chance that x is missing grows with the (observed) driver
+    scaled = (driver - driver.mean()) / driver.std()
+    logit = np.log(missing / (1 - missing)) + 1.2 * scaled
+    x_observed = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), np.nan, x)
+    frame = pd.DataFrame({"school": school, "y": y, "x": x_observed, "z": z})
+    return frame, truth

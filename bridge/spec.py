@@ -193,9 +193,15 @@ class PriorSpec:
     level2_scale: list[list[float]] | None = None
     cluster_df_start: float | None = None
     cluster_df_prior: float | None = None
+    #: the model of interest's Omega_b ~ IW(model_df, model_scale) (default: q, identity)
+    #: and sigma2 ~ IW(model_residual_df, model_residual_scale) (default: -1, 0)
+    model_df: float | None = None
+    model_scale: list[list[float]] | None = None
+    model_residual_df: float | None = None
+    model_residual_scale: float | None = None
 
     def __post_init__(self):
-        for name in ("level1_scale", "level2_scale"):
+        for name in ("level1_scale", "level2_scale", "model_scale"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -206,7 +212,8 @@ class PriorSpec:
             if any(len(r) != len(rows) for r in rows):
                 raise SpecError(f"priors.{name} must be a square matrix")
             setattr(self, name, rows)
-        for name in ("level1_df", "level2_df", "cluster_df_start", "cluster_df_prior"):
+        for name in ("level1_df", "level2_df", "cluster_df_start", "cluster_df_prior",
+                     "model_df", "model_residual_df", "model_residual_scale"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value)):

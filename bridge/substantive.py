@@ -250,9 +250,25 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
     y, family, outcome_categories = _outcome(frame, outcome, model.family, text)
     data = SubstantiveData(y, "probit" if family == "probit" else "normal",
                            np.column_stack(columns) if columns else np.zeros((len(frame), 0)),
-                           sources, fixed, random, classification)
+                           sources, fixed, random, classification, *_priors(spec, random.width))
     return data, ModelTerms(text, outcome, family, fixed_names, random_names, grouping,
                             outcome_categories)
+
+
+def _priors(spec: Spec, q: int):
+    """(prior_b, prior_e) of the model of interest from ``spec.priors`` (None: defaults)."""
+    p = spec.priors
+    prior_b = prior_e = None
+    if p.model_df is not None or p.model_scale is not None:
+        scale = np.eye(q) if p.model_scale is None else np.array(p.model_scale)
+        if scale.shape != (q, q):
+            raise SpecError(f"priors.model_scale must be {q} x {q} (the model's random effects: "
+                            f"{q}), got {scale.shape[0]} x {scale.shape[1]}")
+        prior_b = (float(q) if p.model_df is None else p.model_df, scale)
+    if p.model_residual_df is not None or p.model_residual_scale is not None:
+        prior_e = (-1.0 if p.model_residual_df is None else p.model_residual_df,
+                   0.0 if p.model_residual_scale is None else p.model_residual_scale)
+    return prior_b, prior_e
 
 
 def _fixed_values(column: pd.Series) -> np.ndarray:

@@ -57,6 +57,11 @@ class SubstantiveData:
         response r of level 0 (level 1) or of classification level - 1.
     fixed, random : the terms of X and of Z (the random part).
     classification : index of the classification whose units carry b.
+    prior_b : (df, scale) of the inverse-Wishart prior of Omega_b; None: (q, I), the joint
+        model's level-2 default.
+    prior_e : (df, scale) of the inverse-Wishart (inverse-gamma) prior of sigma2; None:
+        (-1, 0), the joint model's level-1 default (posterior df N - 1).  R jomo's
+        jomo.lmer uses (q, Omega_b) and (1, sigma2) from a complete-case lmer fit.
     """
 
     y: np.ndarray
@@ -66,6 +71,8 @@ class SubstantiveData:
     fixed: Design
     random: Design
     classification: int = 0
+    prior_b: tuple[float, np.ndarray] | None = None
+    prior_e: tuple[float, float] | None = None
 
     def __post_init__(self):
         self.y = np.asarray(self.y, dtype=float)
@@ -104,9 +111,12 @@ class SubstantiveState:
         self.sources = data.sources
         self.fixed, self.random = data.fixed, data.random
         q = data.random.width
-        # priors as the joint model's defaults: Omega_b ~ IW(q, I); sigma2 flat
-        self.cov_b = CovarianceSampler(np.full((q, q), np.nan), float(q), np.eye(q))
-        self.cov_e = CovarianceSampler(np.full((1, 1), np.nan), -1.0, np.zeros((1, 1)))
+        df_b, scale_b = data.prior_b or (float(q), np.eye(q))
+        df_e, scale_e = data.prior_e or (-1.0, 0.0)
+        self.cov_b = CovarianceSampler(np.full((q, q), np.nan), float(df_b),
+                                       np.asarray(scale_b, dtype=float).reshape(q, q))
+        self.cov_e = CovarianceSampler(np.full((1, 1), np.nan), float(df_e),
+                                       np.full((1, 1), float(scale_e)))
         self.read_values(s)
         x = self.fixed.matrix(self.values)
         self.beta = np.linalg.lstsq(x[~self.missing], self.y[~self.missing], rcond=None)[0]

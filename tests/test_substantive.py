@@ -1,0 +1,337 @@
+"""Imputation compatible with the model of interest (substantive-model-compatible, SMC).
+
+External references: patsy's design matrices (the terms), lme4-equivalent pooled fits of
+the completed data against the generating truth (random slopes, interactions and squares
+of an incomplete x, with the joint model's bias beside them), a probit outcome's
+posterior against truth, R jomo's ``jomo.lmer`` on the same data and model, and a
+coverage simulation.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlimpute
+from mlimpute.compile import compile_model
+from mlimpute.errors import MlimputeError
+from mlimpute.fit import fit_pooled
+from mlimpute.propose import propose
+from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
+from mlimpute.spec import ModelOfInterest, PriorSpec, Response, Spec
+from mlimpute.substantive import spec_for_model
+
+from conftest import require_r, run_r, z_scores
+
+
+def _mixed_frame(seed: int = 0, n_clusters: int = 30, size: int = 10) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    school = np.repeat(np.arange(n_clusters), size)
+    n = len(school)
+    frame = pd.DataFrame({
+        "school": school,
+        "x": rng.normal(size=n),
+        "z": rng.normal(size=n),
+        "w": np.exp(rng.normal(size=n_clusters))[school],           # a school-level variable
+        "g": rng.choice(["north", "south", "west"], size=n),
+        "b": rng.choice([0.0, 1.0], size=n),
+        "a b": rng.normal(size=n),
+    })
+    frame["y"] = frame.x + frame.z + rng.normal(size=n)
+    return frame
+
+
+def _run(frame, formula, seed=1, burnin=300, between=50, m=5, **options):
+    spec = spec_for_model(frame, ModelOfInterest(formula, **options))
+    return mlimpute.impute(frame, spec.with_mcmc(burnin=burnin, between=between, m=m, seed=seed))
+
+
+# --------------------------------------------------------------------------- terms
+
+def test_design_equals_patsys_on_complete_data():
+    """Every term the engine rebuilds from the variables (products, powers with R's ^,
+    functions, dummies of text and 0/1 columns, quoted names) equals patsy's column of
+    the same name."""
+    import patsy
+
+    frame = _mixed_frame()
+    formula = ("y ~ x * z + I(x^2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) "
+               "+ x:g + (1 + x | school)")
+    frame.loc[::7, "x"] = np.nan          # x is a response of the covariate model
+    spec = spec_for_model(frame, ModelOfInterest(formula))
+    compiled = compile_model(spec, frame)
+    data = compiled.data.substantive
+    complete = frame.assign(x=frame.x.fillna(0.25))
+    values = data.values.copy()
+    for v, source in enumerate(data.sources):
+        if source is not None:
+            values[:, v] = complete.x.to_numpy()
+    ours = pd.DataFrame(data.fixed.matrix(values), columns=compiled.substantive.fixed_names)
+    fixed = "y ~ x * z + I(x**2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) + x:g"
+    theirs = patsy.dmatrix(fixed.split("~")[1], complete, return_type="dataframe")
+    assert sorted(ours.columns) == sorted(theirs.columns)
+    np.testing.assert_allclose(ours[theirs.columns].to_numpy(), theirs.to_numpy(), rtol=1e-12)
+    assert compiled.substantive.random_names == ["Intercept", "x"]
+
+
+def test_outcome_and_covariates_imputed_observed_values_kept():
+    frame, _ = simulate_compatible("interaction", 30, 10, seed=4)
+    frame.loc[frame.index[::9], "y"] = np.nan
+    result = _run(frame, COMPATIBLE_MODELS["interaction"], m=3)
+    assert result.imputed_vars == ["x", "y"]
+    for m in range(1, 4):
+        done = result.completed(m)
+        assert not done[["x", "y"]].isna().any().any()
+        for column in frame.columns:
+            seen = frame[column].notna()
+            assert (done.loc[seen, column] == frame.loc[seen, column]).all()
+    again = _run(frame, COMPATIBLE_MODELS["interaction"], m=3)
+    pd.testing.assert_frame_equal(result.stacked(), again.stacked())
+    draws = result.parameter_draws()
+    assert {"model.beta[x:z]", "model.beta[I(x ** 2)]", "model.sigma2",
+            "model.omega_b[Intercept,Intercept]"} <= set(draws.columns)
+
+
+def test_binary_outcome_comes_back_in_its_own_labels():
+    frame, _ = simulate_compatible("probit", 30, 10, seed=2)
+    frame["y"] = np.where(frame.y == 1, "pass", "fail")
+    frame.loc[frame.index[::6], "y"] = None
+    result = _run(frame, COMPATIBLE_MODELS["probit"], m=2)
+    assert result.spec.model.family == "probit"
+    done = result.completed(1)
+    assert set(done.y) == {"pass", "fail"}
+    assert done.y.dtype == frame.y.dtype
+
+
+def test_level2_covariate_with_a_cross_level_interaction():
+    """A school-level w with missing values is a level-2 response of the covariate model;
+    its draws are accepted per school, and it stays constant within schools."""
+    rng = np.random.default_rng(5)
+    school = np.repeat(np.arange(60), 15)
+    w = rng.normal(size=60)
+    x = rng.normal(size=len(school)) + 0.5 * w[school]
+    y = 1 + 0.5 * x + 0.4 * w[school] + 0.5 * x * w[school] \
+        + 0.6 * rng.normal(size=60)[school] + rng.normal(size=len(school))
+    frame = pd.DataFrame({"school": school, "y": y, "x": x, "w": w[school]})
+    frame.loc[frame.school.isin(range(0, 60, 4)), "w"] = np.nan
+    frame.loc[rng.random(len(frame)) < 0.2, "x"] = np.nan
+    result = _run(frame, "y ~ x * w + (1 | school)", burnin=400, m=3)
+    spec = result.spec
+    assert [r.name for r in spec.responses_at(1)] == ["w"]
+    done = result.completed(1)
+    assert (done.groupby("school").w.nunique() == 1).all()
+    means = result.posterior_summary()["mean"]
+    assert abs(means["model.beta[x:w]"] - 0.5) < 0.15
+
+
+# --------------------------------------------------------------------------- against truth
+
+def _replicates(kind: str, reps: int, compatible: bool, size=(50, 20)) -> pd.DataFrame:
+    """Pooled estimates (or, for probit, posterior means of the model of interest) over
+    replicate data sets."""
+    rows = []
+    for seed in range(reps):
+        frame, _ = simulate_compatible(kind, *size, seed=100 + seed)
+        model = COMPATIBLE_MODELS[kind]
+        if compatible:
+            spec = spec_for_model(frame, ModelOfInterest(model))
+        else:
+            spec = propose(frame, "school")
+        result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=5, seed=seed))
+        if kind == "probit":
+            means = result.posterior_summary()["mean"]
+            rows.append({"Intercept": means["model.beta[Intercept]"],
+                         "x": means["model.beta[x]"], "z": means["model.beta[z]"],
+                         "var(school)": means["model.omega_b[Intercept,Intercept]"]})
+        else:
+            rows.append(fit_pooled(result, model)["estimate"])
+    return pd.DataFrame(rows)
+
+
+def _bias_z(estimates: pd.DataFrame, truth: dict) -> pd.Series:
+    """(mean - truth) / (SD over replicates / sqrt(replicates)) of every true parameter."""
+    names = [n for n in truth if n in estimates]
+    est = estimates[names]
+    return (est.mean() - pd.Series(truth)[names]) / (est.std(ddof=1) / np.sqrt(len(est)))
+
+
+REPS = 4
+
+
+def test_random_slope_of_incomplete_x_unbiased_where_the_joint_model_is_not():
+    _, truth = simulate_compatible("slope", seed=0)
+    smc = _replicates("slope", REPS, True)
+    joint = _replicates("slope", REPS, False)
+    z = _bias_z(smc, truth)
+    assert (z.abs() < 4).all(), z
+    # the joint model (no random slope for x) halves the slope variance
+    assert joint["var(school:x)"].mean() < 0.7 * truth["var(school:x)"]
+    assert _bias_z(joint, truth)["var(school:x)"] < -4
+
+
+def test_interaction_and_square_unbiased_where_the_joint_model_is_not():
+    _, truth = simulate_compatible("interaction", seed=0)
+    smc = _replicates("interaction", REPS, True)
+    joint = _replicates("interaction", REPS, False)
+    z = _bias_z(smc, truth)
+    assert (z.abs() < 4).all(), z
+    assert _bias_z(joint, truth)[["x:z", "I(x ** 2)"]].min() < -4
+
+
+def test_binary_outcome_with_random_intercept_recovers_truth():
+    _, truth = simulate_compatible("probit", seed=0)
+    z = _bias_z(_replicates("probit", REPS, True, size=(60, 20)), truth)
+    assert (z.abs() < 4).all(), z
+
+
+M_COVERAGE = 10
+
+
+def _coverage(reps: int) -> pd.DataFrame:
+    _, truth = simulate_compatible("slope", seed=0)
+    hits = []
+    for seed in range(reps):
+        frame, _ = simulate_compatible("slope", 40, 15, seed=5000 + seed)
+        spec = spec_for_model(frame, ModelOfInterest(COMPATIBLE_MODELS["slope"]))
+        result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=M_COVERAGE,
+                                                       seed=seed))
+        pooled = fit_pooled(result, COMPATIBLE_MODELS["slope"]).loc[["Intercept", "x", "z"]]
+        true = pd.Series(truth)[pooled.index]
+        hits.append((pooled.ci_lower <= true) & (true <= pooled.ci_upper))
+    return pd.DataFrame(hits)
+
+
+def test_coverage_reduced():
+    """8 replicates: at most two misses per fixed effect (P < 0.006 at 95% coverage)."""
+    covered = _coverage(8)
+    assert (covered.sum() >= 6).all(), covered.mean()
+
+
+@pytest.mark.slow
+def test_coverage_500_replicates():
+    covered = _coverage(500)
+    rate = covered.mean()
+    print(rate)
+    assert ((rate >= 0.93) & (rate <= 0.97)).all(), rate
+
+
+# --------------------------------------------------------------------------- against jomo.lmer
+
+@pytest.mark.r
+def test_posterior_agrees_with_jomo_lmer(tmp_path):
+    """Same data, same model, jomo.lmer's covariate model (every covariate a level-1
+    response with an intercept and random intercepts): posterior means of the model of
+    interest within 4 combined Monte Carlo SEs."""
+    require_r("jomo", "lme4")
+    frame, _ = simulate_compatible("slope", 60, 20, seed=11)
+    frame.loc[frame.index[::10], "y"] = np.nan
+    data = tmp_path / "d.csv"
+    frame.to_csv(data, index=False)
+    formula = COMPATIBLE_MODELS["slope"]
+    iterations = 6000
+    run_r("jomo_lmer_chain.R", f"data={data}", f"out={tmp_path / 'j.csv'}", f"formula={formula}",
+          "columns=y,x,z,school", f"iterations={iterations}", "seed=3",
+          f"priors={tmp_path / 'p.csv'}")
+    theirs = pd.read_csv(tmp_path / "j.csv").iloc[1000:]
+    # jomo.lmer's priors: IW(q, complete-case Omega_b) and IW(1, complete-case sigma2)
+    priors = pd.read_csv(tmp_path / "p.csv").to_numpy()[0]
+    spec = Spec(cluster="school", responses=[Response("x"), Response("z")], covariates=[],
+                model=ModelOfInterest(formula),
+                priors=PriorSpec(model_df=2, model_scale=priors[1:].reshape(2, 2).tolist(),
+                                 model_residual_df=1, model_residual_scale=float(priors[0])))
+    result = mlimpute.impute(frame, spec.with_mcmc(burnin=1000, between=iterations - 1000, m=1,
+                                                   seed=4))
+    ours = result.parameter_draws()[theirs.columns]
+    z = pd.Series(z_scores(ours.to_numpy(), theirs.to_numpy()), index=theirs.columns)
+    assert (z.abs() < 4).all(), z
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("formula, message", [
+    ("y ~ x + nothere + (1 | school)", "column 'nothere' is not in the data"),
+    ("y ~ x + y + (1 | school)", "outcome 'y' is also a covariate"),
+    ("y ~ x + w + (1 + w | school)", "constant within each 'school'"),
+    ("g ~ x + (1 | school)", "2 categories"),
+    ("y ~ x + center(x) + (1 | school)", "not supported"),
+    ("y ~ x + (1 | school) + (1 | g)", "one grouping"),
+    ("y ~ x + (1 | area)", "not in the data"),
+])
+def test_bad_model_is_one_line_exit_2_nothing_written(tmp_path, formula, message):
+    frame = _mixed_frame()
+    frame.loc[::5, "x"] = np.nan
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    out = tmp_path / "out.csv"
+    run = subprocess.run([sys.executable, "-m", "mlimpute.cli", "impute", str(source), "-o",
+                          str(out), "--model", formula, "--m", "2", "--burnin", "5",
+                          "--between", "2", "--quiet"], capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], run.stderr
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+def test_logit_and_categorical_outcomes_are_refused():
+    frame = _mixed_frame()
+    with pytest.raises(MlimputeError, match="logit is not available"):
+        ModelOfInterest("b ~ x + (1 | school)", "logit")
+    spec = propose(frame.assign(g=frame.g.mask(frame.index % 7 == 0)), "school")
+    with pytest.raises(MlimputeError, match="categorical"):
+        spec_for_model(frame, ModelOfInterest("g ~ x + (1 | school)"), spec)
+    with pytest.raises(MlimputeError, match="outcome of the model of interest"):
+        Spec(cluster="school", responses=[Response("y")], model=ModelOfInterest("y ~ x"))
+
+
+# --------------------------------------------------------------------------- interfaces
+
+def test_cli_model_pool_uses_the_recorded_formula(tmp_path):
+    frame, _ = simulate_compatible("slope", 25, 12, seed=8)
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    out, spec_file = tmp_path / "out.dta", tmp_path / "spec.toml"
+    formula = COMPATIBLE_MODELS["slope"]
+    run = subprocess.run([sys.executable, "-m", "mlimpute.cli", "impute", str(source), "-o",
+                          str(out), "--model", formula, "--m", "3", "--burnin", "100",
+                          "--between", "20", "--seed", "2", "--quiet", "--save-spec",
+                          str(spec_file)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    saved = Spec.load(spec_file)
+    assert saved.model.formula == formula and saved.cluster == "school"
+    assert [r.name for r in saved.responses] == ["x"]
+    default = subprocess.run([sys.executable, "-m", "mlimpute.cli", "pool", str(out), "--quiet"],
+                             capture_output=True, text=True)
+    given = subprocess.run([sys.executable, "-m", "mlimpute.cli", "pool", str(out), "--quiet",
+                            "--model", formula], capture_output=True, text=True)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout == given.stdout and "var(school:x)" in default.stdout
+    csv_out = tmp_path / "out.csv"
+    subprocess.run([sys.executable, "-m", "mlimpute.cli", "impute", str(source), "-o",
+                    str(csv_out), "--spec", str(spec_file), "--quiet"], check=True)
+    bare = subprocess.run([sys.executable, "-m", "mlimpute.cli", "pool", str(csv_out), "--quiet"],
+                          capture_output=True, text=True)
+    assert bare.returncode == 2 and "give --model or --spec" in bare.stderr
+    with_spec = subprocess.run([sys.executable, "-m", "mlimpute.cli", "pool", str(csv_out),
+                                "--quiet", "--spec", str(spec_file)], capture_output=True, text=True)
+    assert with_spec.returncode == 0 and with_spec.stdout == given.stdout
+
+
+def test_joint_only_keeps_the_joint_model():
+    frame, _ = simulate_compatible("slope", 25, 12, seed=8)
+    spec = propose(frame, "school").with_mcmc(burnin=50, between=10, m=2, seed=1)
+    result = mlimpute.impute(frame, spec, model=COMPATIBLE_MODELS["slope"], compatible=False)
+    assert result.spec.model is None
+    compatible = mlimpute.impute(frame, spec, model=COMPATIBLE_MODELS["slope"])
+    assert compatible.spec.model.formula == COMPATIBLE_MODELS["slope"]
+    assert [r.name for r in compatible.spec.responses] == ["x"]
+
+
+def test_spec_round_trip_with_a_model():
+    spec = Spec(cluster="school", responses=[Response("x")],
+                model=ModelOfInterest("y ~ x * z + (1 + x | school)", "gaussian"))
+    assert Spec.from_toml(spec.to_toml()) == spec
+    assert "[model]" in spec.to_toml()
+    assert Spec.from_json(spec.to_json()) == spec

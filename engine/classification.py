@@ -32,6 +32,8 @@ class GroupSums:
 
     def __init__(self, group: np.ndarray, n_groups: int):
         n = len(group)
+        self.group = group
+        self._bins: dict[int, np.ndarray] = {}        # of_columns' bins, by number of columns
         self.indicator = sparse.csr_matrix((np.ones(n), (group, np.arange(n))),
                                            shape=(n_groups, n))
 
@@ -39,6 +41,17 @@ class GroupSums:
         """(J, ...) sums of the rows of `a` (N, ...) by group."""
         sums = self.indicator @ a.reshape(len(a), -1)
         return np.asarray(sums).reshape((self.indicator.shape[0],) + a.shape[1:])
+
+    def of_columns(self, a: np.ndarray) -> np.ndarray:
+        """(J, m) sums by group of the columns of `a` (m, N): for data kept one variable
+        per row, whose products are many times faster to form than (N, m, m) ones.  One
+        bincount over m J bins (row r's groups offset by r J) needs no transposed copy."""
+        m, n_groups = a.shape[0], self.indicator.shape[0]
+        bins = self._bins.get(m)
+        if bins is None:
+            bins = self._bins[m] = (np.arange(m)[:, None] * n_groups + self.group[None, :]).ravel()
+        sums = np.bincount(bins, weights=a.ravel(), minlength=m * n_groups)
+        return sums.reshape(m, n_groups).T
 
 
 class Nested:

@@ -35,16 +35,17 @@ FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs}
 
 
 def evaluate(factor: tuple, values: np.ndarray) -> np.ndarray:
-    """The factor's value in every row of `values` (n, variables)."""
+    """The factor's value in every row, `values` (variables, n) holding one variable per
+    row (so that each is contiguous)."""
     kind = factor[0]
     if kind == "var":
-        return values[:, factor[1]]
+        return values[factor[1]]
     if kind == "const":
-        return np.full(len(values), float(factor[1]))
+        return np.full(values.shape[1], float(factor[1]))
     if kind == "is":
-        return (values[:, factor[1]] == factor[2]).astype(float)
+        return (values[factor[1]] == factor[2]).astype(float)
     if kind == "map":
-        return np.asarray(factor[2])[values[:, factor[1]].astype(int)]
+        return np.asarray(factor[2])[values[factor[1]].astype(int)]
     if kind == "neg":
         return -evaluate(factor[1], values)
     if kind == "fn":
@@ -74,12 +75,13 @@ class Design:
     def width(self) -> int:
         return len(self.terms)
 
-    def matrix(self, values: np.ndarray) -> np.ndarray:
-        """(n, width) design of the rows of `values` (n, variables)."""
-        out = np.ones((len(values), self.width))
+    def columns(self, values: np.ndarray) -> np.ndarray:
+        """The design transposed, (width, n), of `values` (variables, n): one term per row,
+        the layout in which the sampler's per-unit products and sums are fastest."""
+        out = np.ones((self.width, values.shape[1]))
         for k, term in enumerate(self.terms):
             for factor in term:
-                out[:, k] *= evaluate(factor, values)
+                out[k] *= evaluate(factor, values)
         return out
 
     def variables(self) -> set[int]:

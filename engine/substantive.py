@@ -94,8 +94,10 @@ class SubstantiveData:
 
 class SubstantiveState:
     """What the sampler keeps of the model of interest: the current outcome (and probit
-    latent), the variables' current values, beta, b, Omega_b, sigma2.  Rows are in the
-    sampler's sorted order."""
+    latent), the variables' current values and the design built from them, beta, b,
+    Omega_b, sigma2.  Rows are in the sampler's sorted order; values (V, N) and the
+    designs x (K, N) and z (q, N) are kept one variable or term per row (transposed),
+    the layout in which their per-unit products are fastest."""
 
     def __init__(self, s, data: SubstantiveData):
         order = s._order
@@ -107,7 +109,7 @@ class SubstantiveState:
         cls = s.classes[data.classification]
         self.codes, self.n_units = cls.codes, cls.n_units
         self.sums = GroupSums(self.codes, self.n_units)
-        self.values = data.values[order].copy()
+        self.values = np.ascontiguousarray(data.values[order].T)
         self.sources = data.sources
         self.fixed, self.random = data.fixed, data.random
         q = data.random.width
@@ -118,15 +120,14 @@ class SubstantiveState:
         self.cov_e = CovarianceSampler(np.full((1, 1), np.nan), float(df_e),
                                        np.full((1, 1), float(scale_e)))
         self.read_values(s)
-        x = self.fixed.matrix(self.values)
-        self.beta = np.linalg.lstsq(x[~self.missing], self.y[~self.missing], rcond=None)[0]
-        resid = self.y - x @ self.beta
-        self.sigma2 = 1.0 if self.family == "probit" else max(float(resid[~self.missing].var()), 1e-8)
+        seen = ~self.missing
+        self.beta = np.linalg.lstsq(self.x[:, seen].T, self.y[seen], rcond=None)[0]
+        resid = self.y - self.beta @ self.x
+        self.sigma2 = 1.0 if self.family == "probit" else max(float(resid[seen].var()), 1e-8)
         self.omega_b = np.eye(q) * (0.1 * self.sigma2)
         self.b = np.zeros((self.n_units, q))
-        self.latent = self.y.copy()
-        if self.family == "probit":
-            self.latent = np.where(self.observed_one, 0.5, -0.5)
+        self.latent = np.where(self.observed_one, 0.5, -0.5) if self.family == "probit" \
+            else self.y
         self.accepted = np.zeros(2)               # (accepted, proposed) after burn-in
 
     # ------------------------------------------------------------------ values
@@ -136,7 +137,8 @@ class SubstantiveState:
                 if src is not None and src[0] == level]
 
     def read_values(self, s) -> None:
-        """Every covariate-model variable's current values from the sampler's state."""
+        """Every covariate-model variable's current values from the sampler's state, and
+        the designs built from them."""
         s.fill_masked_level1()
         levels = s.levels
         for v, src in enumerate(self.sources):
@@ -144,22 +146,44 @@ class SubstantiveState:
                 continue
             level, r = src
             decoded = levels[level].decode()[:, r]
-            self.values[:, v] = decoded if level == 0 else decoded[s.classes[level - 1].codes]
+            self.values[v] = decoded if level == 0 else decoded[s.classes[level - 1].codes]
+        self.x = self.fixed.columns(self.values)
+        self.z = self.random.columns(self.values)
+
+    def propose(self, rows: np.ndarray, decoded: np.ndarray, level: int):
+        """Values and designs of `rows` with the variables of `level` replaced by
+        `decoded` (len(rows), responses of the level): a proposal to accept or not."""
+        values = self.values[:, rows]
+        for v, r in self.variables_at(level):
+            values[v] = decoded[:, r]
+        return values, self.fixed.columns(values), self.random.columns(values)
+
+    def update(self, rows: np.ndarray, take: np.ndarray, proposal) -> None:
+        """Keep the accepted part (`take`) of a proposal for `rows`."""
+        values, x, z = proposal
+        kept = rows[take]
+        self.values[:, kept] = values[:, take]
+        self.x[:, kept] = x[:, take]
+        self.z[:, kept] = z[:, take]
 
     # ------------------------------------------------------------------ likelihood
-    def log_likelihood(self, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """log p(y_i | x_i) of `rows` with their variables at `values` (len(rows), V),
-        given beta, b and sigma2: for an observed outcome the normal density (or the
-        probit probability of its category), 0 for a missing one."""
-        eta = self.fixed.matrix(values) @ self.beta
-        eta += np.einsum("na,na->n", self.random.matrix(values), self.b[self.codes[rows]])
-        missing = self.missing[rows]
+    def log_likelihood(self, x: np.ndarray, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """log p(y_i | x_i) of `rows` with designs x (K, n) and z (q, n), given beta, b and
+        sigma2: for an observed outcome the normal density (or the probit probability of
+        its category), 0 for a missing one."""
+        eta = self.beta @ x + np.einsum("an,na->n", z, self.b[self.codes[rows]])
         if self.family == "normal":
             out = -0.5 * (self.y[rows] - eta) ** 2 / self.sigma2
         else:
             out = special.log_ndtr(np.where(self.observed_one[rows], eta, -eta))
-        out[missing] = 0.0
+        out[self.missing[rows]] = 0.0
         return out
+
+    def log_ratio(self, rows: np.ndarray, proposal) -> np.ndarray:
+        """log p(y | proposal) - log p(y | current values), row by row."""
+        _, x, z = proposal
+        return (self.log_likelihood(x, z, rows)
+                - self.log_likelihood(self.x[:, rows], self.z[:, rows], rows))
 
     def accept(self, log_ratio: np.ndarray, rng: np.random.Generator, adapt: bool) -> np.ndarray:
         """Metropolis-Hastings acceptance of proposals with these log likelihood ratios."""
@@ -173,17 +197,23 @@ class SubstantiveState:
         return float(self.accepted[0] / self.accepted[1]) if self.accepted[1] else float("nan")
 
     # ------------------------------------------------------------------ the model's draws
+    def _random_part(self) -> np.ndarray:
+        """(N,) Z_i b_j of every row."""
+        out = np.zeros(self.z.shape[1])
+        for a, effects in enumerate(self.b.T):
+            out += self.z[a] * effects.take(self.codes)
+        return out
+
     def draw(self, s) -> None:
         """One Gibbs sweep of the model of interest given the completed covariates: the
         outcome (missing values; the probit latent), beta, b, Omega_b, sigma2."""
         rng = s.rng
-        x = self.fixed.matrix(self.values)
-        z = self.random.matrix(self.values)
-        zb = np.einsum("na,na->n", z, self.b[self.codes])
-        eta = x @ self.beta + zb
-        sd = np.sqrt(self.sigma2)
+        x, z = self.x, self.z
+        k, q = x.shape[0], z.shape[0]
+        zb = self._random_part()
+        eta = self.beta @ x + zb
         if self.family == "normal":
-            drawn = eta[self.missing] + sd * rng.standard_normal(int(self.missing.sum()))
+            drawn = eta[self.missing] + np.sqrt(self.sigma2) * rng.standard_normal(int(self.missing.sum()))
             self.y[self.missing] = drawn
             target = self.y
         else:
@@ -196,27 +226,26 @@ class SubstantiveState:
         # far better than beta | b when the intercept and the b_j are strongly correlated.
         # With V_j = Z_j Omega_b Z_j' + sigma2 I, by Woodbury
         # sigma2 V_j^-1 = I - Z_j P_j^-1 Z_j', P_j = sigma2 Omega_b^-1 + Z_j'Z_j.
-        zz = self.sums(z[:, :, None] * z[:, None, :])                      # (J, q, q)
-        omega_inv = inv_pd(self.omega_b)
-        gram, cross = x.T @ x, x.T @ target
-        if z.shape[1]:
-            zx = self.sums(z[:, :, None] * x[:, None, :])                  # (J, q, K)
-            zt = self.sums(z * target[:, None])                            # (J, q)
+        gram, cross = x @ x.T, x @ target
+        if q:
+            omega_inv = inv_pd(self.omega_b)
+            stacked = np.vstack([x, z, target[None, :]])
+            sums = self.sums.of_columns((z[:, None, :] * stacked[None]).reshape(-1, len(target)))
+            sums = sums.reshape(self.n_units, q, k + q + 1)           # Z_j'[X_j | Z_j | t_j]
+            zx, zz = sums[:, :, :k], sums[:, :, k:k + q]
             p = self.sigma2 * omega_inv + zz
-            solved = np.linalg.solve(p, np.concatenate([zx, zt[:, :, None]], axis=2))
+            solved = np.linalg.solve(p, np.concatenate([zx, sums[:, :, -1:]], axis=2))
             gram = gram - np.einsum("jqk,jql->kl", zx, solved[:, :, :-1])
             cross = cross - np.einsum("jqk,jq->k", zx, solved[:, :, -1])
         self.beta = draw_normal_from_precision(gram / self.sigma2, cross / self.sigma2, rng)
-        # b_j | beta, one batched draw over the units
-        resid = target - x @ self.beta
-        if z.shape[1]:
-            linear = self.sums(z * resid[:, None]) / self.sigma2
-            precision = zz / self.sigma2 + omega_inv
-            self.b = draw_normal_from_precision_batched(precision, linear, rng)
+        resid = target - self.beta @ x
+        if q:   # b_j | beta, one batched draw over the units
+            linear = self.sums.of_columns(z * resid) / self.sigma2
+            self.b = draw_normal_from_precision_batched(zz / self.sigma2 + omega_inv, linear, rng)
             self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
                                            rng, False)
         if self.family == "normal":
-            e = resid - np.einsum("na,na->n", z, self.b[self.codes])
+            e = resid - self._random_part()
             self.sigma2 = float(self.cov_e.draw(np.array([[self.sigma2]]),
                                                 np.array([[e @ e]]), float(len(e)), rng, False)[0, 0])
 
@@ -239,7 +268,8 @@ class SubstantiveState:
 class ImputeLevel1GivenOutcome(Step):
     """Latents and missing level-1 cells as :class:`~.steps.ImputeLevel1` draws them, the
     missing cells then accepted row by row with the outcome's likelihood ratio (the
-    covariate model's draw is the proposal)."""
+    covariate model's draw is the proposal).  The current values need no decoding: a
+    rejected draw restores the cells' residuals, and the values they stand for."""
 
     def __init__(self, s, covariance):
         self.covariance = covariance
@@ -266,17 +296,10 @@ class ImputeLevel1GivenOutcome(Step):
             if cls.d_units:
                 mean += cls.random_part_at(rows)
         working = s.level1.working[rows]
-        values = []
-        for resid in (old, new):
-            working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + resid
-            decoded = s.level1.decode(working=working)
-            v = smc.values[rows]
-            for var, r in smc.variables_at(0):
-                v[:, var] = decoded[:, r]
-            values.append(v)
-        ratio = smc.log_likelihood(values[1], rows) - smc.log_likelihood(values[0], rows)
-        take = smc.accept(ratio, s.rng, adapt)
-        smc.values[rows[take]] = values[1][take]
+        working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + new
+        proposal = smc.propose(rows, s.level1.decode(working=working), 0)
+        take = smc.accept(smc.log_ratio(rows, proposal), s.rng, adapt)
+        smc.update(rows, take, proposal)
         back = ~take[self.cell_at]
         s.resid1[self.cells[0][back], self.cells[1][back]] = old[back]
 
@@ -289,7 +312,6 @@ class ImputeLevelGivenOutcome(ImputeLevel):
     def __init__(self, s, index: int):
         super().__init__(index)
         c = s.classes[index]
-        self.variables = s.smc.variables_at(index + 1)
         mask = c.level.impute_mask
         self.units = np.flatnonzero(mask.any(axis=1))
         self.rows = np.flatnonzero(np.isin(c.codes, self.units))
@@ -303,22 +325,13 @@ class ImputeLevelGivenOutcome(ImputeLevel):
         mask = c.level.impute_mask
         old = c.level.working[mask]
         super().step(s, adapt)
-        new = c.level.working[mask]
         smc = s.smc
-        values = []
-        for cells in (old, new):
-            working = c.level.working.copy()
-            working[mask] = cells
-            decoded = c.level.decode(working=working)[c.codes[self.rows]]
-            v = smc.values[self.rows]
-            for var, r in self.variables:
-                v[:, var] = decoded[:, r]
-            values.append(v)
-        per_row = smc.log_likelihood(values[1], self.rows) - smc.log_likelihood(values[0], self.rows)
+        decoded = c.level.decode(working=c.level.working[self.units])[self.unit_of_row]
+        proposal = smc.propose(self.rows, decoded, self.index + 1)
+        per_row = smc.log_ratio(self.rows, proposal)
         ratio = np.bincount(self.unit_of_row, weights=per_row, minlength=len(self.units))
         take = smc.accept(ratio, s.rng, adapt)
-        rows_taken = take[self.unit_of_row]
-        smc.values[self.rows[rows_taken]] = values[1][rows_taken]
+        smc.update(self.rows, take[self.unit_of_row], proposal)
         rejected = np.zeros(c.n_units, dtype=bool)
         rejected[self.units[~take]] = True
         keep_old = (mask & rejected[:, None])[mask]

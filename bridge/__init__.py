@@ -34,9 +34,12 @@ _LAZY = {
     "MCMC": (".spec", "MCMC"),
     "Delta": (".spec", "Delta"),
     "PriorSpec": (".spec", "PriorSpec"),
+    "ModelOfInterest": (".spec", "ModelOfInterest"),
+    "spec_for_model": (".substantive", "spec_for_model"),
     "Response": (".spec", "Response"),
     "Spec": (".spec", "Spec"),
     "from_jomo": (".translate", "from_jomo"),
+    "from_jomo_smc": (".translate", "from_jomo_smc"),
     "from_mice": (".translate", "from_mice"),
     "from_mitml": (".translate", "from_mitml"),
 }

@@ -100,9 +100,34 @@ def _covariance_lines(spec: Spec, number) -> list[str]:
     return lines
 
 
+def _model_lines(spec: Spec) -> list[str]:
+    """The model of interest and how it factorises the imputation model."""
+    from .substantive import parse_model
+    model = spec.model
+    formula, grouping = parse_model(model)
+    fixed = formula.fixed.split("~", 1)[1].strip()
+    sub = _subscript(spec, 0)
+    random = formula.terms[0].expression if formula.terms else None
+    part = f" + Z_{sub} b_j" if random else ""
+    if model.family == "probit":
+        head = f"  P({model.outcome}_{sub} = 1) = Phi(X_{sub} beta{part})   (probit)"
+    else:
+        head = f"  {model.outcome}_{sub} = X_{sub} beta{part} + e_{sub},   e ~ N(0, sigma2)"
+    lines = ["Model of interest (imputes the outcome; the covariates' draws are accepted so "
+             "that it holds):", head, f"  X: {fixed}"]
+    if random:
+        lines += [f"  Z: {random}", f"  b_j ~ N(0, Omega_b)   unstructured ('{grouping}')"]
+    covariates = ", ".join(r.name for r in spec.responses) or "none"
+    lines += [f"  = p({model.outcome} | covariates) x p({covariates} | fully observed "
+              "covariates), the second the joint model below", ""]
+    return lines
+
+
 def render(spec: Spec) -> str:
     """Text rendering of the imputation model a spec describes."""
     lines = [_title(spec), ""]
+    if spec.model is not None:
+        lines += _model_lines(spec)
     order = []
     for level in range(len(spec.clusters) + 1):
         responses = spec.responses_at(level)
@@ -208,6 +233,14 @@ def render_fitted(result, latex: bool = False) -> str:
         lines.append(f"  threshold {key[len('thresholds'):]} = {means[key]:.3f}")
     for name, labels in _covariances(result):
         lines += _matrix(labels, means, name)
+    terms = result.model.substantive
+    if terms is not None:
+        lines += ["", f"Model of interest {terms.formula} ({terms.family}):"]
+        lines += [f"  beta[{name}] = {means[f'model.beta[{name}]']:.3f}" for name in terms.fixed_names]
+        if terms.random_names:
+            lines += _matrix(terms.random_names, means, "model.omega_b")
+        if "model.sigma2" in means:
+            lines.append(f"  sigma2 = {means['model.sigma2']:.3f}")
     return "\n".join(lines) + "\n"
 
 

@@ -60,7 +60,8 @@ def impute_rds(input: str, output: str, *, cluster: str | list | None = None, cr
                chains=None, level1_weight: str | None = None, level2_weight: str | None = None,
                priors: dict | None = None, chain: str | None = None,
                quiet: bool = True, max_burnin=None, pilot_m=None, se_cv=None,
-               delta: list | None = None, model: str | None = None) -> dict:
+               delta: list | None = None, model: str | None = None, family: str = "auto",
+               joint_only: bool = False) -> dict:
     """Impute the data.frame in `input` (.rds) and write the stacked R-long result
     (``.imp`` 0..M, ``.id``) to `output` (.rds).  The model comes from `spec` (JSON
     text), a mitml `formula`/`type`, or REALCOM's default model for `cluster`; MCMC
@@ -68,7 +69,9 @@ def impute_rds(input: str, output: str, *, cluster: str | list | None = None, cr
     `chain`, every iteration's draws are written there (.rds) for ``plot()``.
     `burnin`, `between` and `m` may be "auto" (with `max_burnin`, `pilot_m`, `se_cv`);
     `delta` holds MNAR shifts written as the command line's ``--delta`` ("y=-0.3 if
-    girl == 1"); `model` is the model of interest that ``m = "auto"`` sizes M for.
+    girl == 1"); `model` is the model of interest: part of the imputation model
+    (substantive-model-compatible, `family` its outcome's), or with `joint_only` only
+    what ``m = "auto"`` sizes M for.
 
     Returns the spec used (JSON, seed included, so that it reproduces the run), the
     imputed columns, the diagnostics table (posterior mean, sd, bulk and tail ESS,
@@ -81,8 +84,10 @@ def impute_rds(input: str, output: str, *, cluster: str | list | None = None, cr
                                exclude=exclude, spec=spec, m=m, burnin=burnin, between=between,
                                seed=seed, chains=chains, level1_weight=level1_weight,
                                level2_weight=level2_weight, priors=priors, max_burnin=max_burnin,
-                               pilot_m=pilot_m, se_cv=se_cv, delta=delta)
-        result = impute(frame, model_spec, progress=not quiet, model=model)
+                               pilot_m=pilot_m, se_cv=se_cv, delta=delta,
+                               model=None if joint_only else model, family=family)
+        result = impute(frame, model_spec, progress=not quiet,
+                        model=model if joint_only else None)
     write_data(result.stacked("long"), output, metadata)
     if chain:
         from .diagnose import chain_table
@@ -99,10 +104,13 @@ def impute_rds(input: str, output: str, *, cluster: str | list | None = None, cr
 def _spec_for(frame, metadata, *, cluster=None, crossed=False, formula=None, type=None, random_L1="none",
               responses=None, covariates=None, exclude=None, spec=None, m=None, burnin=None,
               between=None, seed=None, chains=None, level1_weight=None, level2_weight=None,
-              priors=None, max_burnin=None, pilot_m=None, se_cv=None, delta=None) -> Spec:
+              priors=None, max_burnin=None, pilot_m=None, se_cv=None, delta=None,
+              model=None, family="auto") -> Spec:
     """The imputation model of an R call: from a spec (JSON), a mitml formula/type or the
-    default model for a cluster, with the call's settings, weights, priors and deltas,
-    checked against the data (without a seed, the run draws one and records it)."""
+    default model for a cluster, with the model of interest `model` joined to it
+    (:func:`~mlimpute.substantive.spec_for_model`; alone, it gives the cluster too), the
+    call's settings, weights, priors and deltas, checked against the data (without a
+    seed, the run draws one and records it)."""
     from dataclasses import replace
 
     settings = {"m": _integer(m, "m", auto=True), "burnin": _integer(burnin, "burnin", auto=True),
@@ -111,30 +119,38 @@ def _spec_for(frame, metadata, *, cluster=None, crossed=False, formula=None, typ
                 "max_burnin": _integer(max_burnin, "max_burnin"),
                 "pilot_m": _integer(pilot_m, "pilot_m"),
                 "se_cv": None if se_cv is None else float(se_cv)}
+    interest = model            # the model of interest's formula (text) or None
     if spec is not None:
-        model = Spec.from_json(spec)
+        built = Spec.from_json(spec)
     elif formula is not None or type is not None:
-        model = from_mitml(frame, formula, type=type, random_L1=random_L1,
+        built = from_mitml(frame, formula, type=type, random_L1=random_L1,
                            value_labels=metadata.value_labels)
     elif cluster is not None:
-        model = propose(frame, _names(cluster), responses=_names(responses),
+        built = propose(frame, _names(cluster), responses=_names(responses),
                         covariates=_names(covariates), exclude=_names(exclude),
                         value_labels=metadata.value_labels, crossed=bool(crossed))
+    elif interest is not None:
+        built = None            # the default covariate model for the formula's grouping
     else:
-        raise MlimputeError("give formula, type, spec or cluster")
+        raise MlimputeError("give formula, type, spec, cluster or model")
+    if interest is not None:
+        from .spec import ModelOfInterest
+        from .substantive import spec_for_model
+        built = spec_for_model(frame, ModelOfInterest(str(interest), family), built,
+                               exclude=_names(exclude), value_labels=metadata.value_labels)
     if spec is None:       # a formula or default model: the package's defaults, not jomo's
-        model = replace(model, mcmc=replace(model.mcmc, burnin=1000, between=500, m=20))
+        built = replace(built, mcmc=replace(built.mcmc, burnin=1000, between=500, m=20))
     if level1_weight or level2_weight:
-        model = replace(model, level1_weight=level1_weight or model.level1_weight,
-                        level2_weight=level2_weight or model.level2_weight)
+        built = replace(built, level1_weight=level1_weight or built.level1_weight,
+                        level2_weight=level2_weight or built.level2_weight)
     if priors:                  # checked as a spec file's [priors] is: unknown names refused
-        settings_now = model.to_dict()
+        settings_now = built.to_dict()
         settings_now["priors"] = {**settings_now.get("priors", {}), **dict(priors)}
-        model = Spec.from_dict(settings_now)
+        built = Spec.from_dict(settings_now)
     from .delta import with_shifts
-    model = with_shifts(model.with_mcmc(**settings), _names(delta))
-    model.validate(frame)
-    return model
+    built = with_shifts(built.with_mcmc(**settings), _names(delta))
+    built.validate(frame)
+    return built
 
 
 @_guarded

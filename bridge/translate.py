@@ -9,7 +9,9 @@ cannot represent:
 - :func:`from_mitml`: ``jomoImpute``/``panImpute``'s ``formula`` (one, or the level-1 and
   level-2 pair) or ``type`` vector;
 - :func:`from_mice`: a ``predictorMatrix`` and ``method`` vector using the ``2l.*``
-  methods that are conditionals of the joint model.
+  methods that are conditionals of the joint model;
+- :func:`from_jomo_smc`: ``jomo.lmer``/``jomo.glmer``'s model of interest and levels
+  (substantive-model-compatible imputation).
 
 jomo (and mitml, which calls it) model every factor as unordered with the *last* level as
 reference, so factor responses become binary/categorical with ``reference = "last"``,
@@ -62,6 +64,44 @@ def from_jomo(data: pd.DataFrame, Y: Sequence[str], clus: str, *, Y2: Sequence[s
                 random_slopes=z_slopes,
                 level1_covariance="cluster" if meth == "random" else "common",
                 mcmc=MCMC(burnin=nburn, between=nbetween, m=nimp, seed=seed), priors=priors)
+
+
+def from_jomo_smc(data: pd.DataFrame, formula: str, level: Mapping[str, int] | Sequence[int] | None = None,
+                  *, family: str = "gaussian", nburn: int = 1000, nbetween: int = 1000,
+                  nimp: int = 5, seed: int | None = None) -> Spec:
+    """The spec of ``jomo.lmer(formula, data, level, nburn, nbetween, nimp)`` (``family =
+    "gaussian"``) or ``jomo.glmer(..., family = "binomial")`` (probit, as jomo's): the
+    formula is the model of interest; every other column the formula names is, as in
+    jomo, a response of the covariate model (level 1, or level 2 where `level` says 2),
+    with an intercept and random intercepts, whether it has missing values or not.
+    `level` is jomo's vector over the columns of `data` (or a mapping by name)."""
+    from .spec import ModelOfInterest
+    from .substantive import _formula_columns, parse_model
+
+    families = {"gaussian": "gaussian", "binomial": "probit"}
+    if family not in families:
+        raise SpecError(f"jomo.smc family = {family!r}: jomo takes 'gaussian' or 'binomial'")
+    model = ModelOfInterest(formula, families[family])
+    parsed, grouping = parse_model(model)
+    if not grouping:
+        raise SpecError(f"formula '{formula}': jomo.lmer needs a random term (expr | cluster)")
+    if isinstance(level, Mapping):
+        levels = dict(level)
+    elif level is None:
+        levels = {}
+    else:
+        levels = dict(zip(data.columns, level))
+        if len(levels) != len(list(level)):
+            raise SpecError(f"jomo level has {len(list(level))} entries for {data.shape[1]} columns")
+    columns = [c for c in _formula_columns(parsed, data)
+               if c not in (model.outcome, grouping) and c not in parsed.factors]
+    responses = []
+    for name in columns:
+        if int(levels.get(name, 1)) not in (1, 2):
+            raise SpecError(f"jomo level of '{name}' must be 1 or 2, got {levels[name]}")
+        responses.append(_jomo_response(data, name, int(levels.get(name, 1)), True))
+    return Spec(cluster=grouping, responses=responses, covariates=[], model=model,
+                mcmc=MCMC(burnin=nburn, between=nbetween, m=nimp, seed=seed))
 
 
 def _jomo_response(data: pd.DataFrame, name: str, level: int, intercept: bool,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -238,10 +239,10 @@ def test_posterior_agrees_with_jomo_lmer(tmp_path):
     theirs = pd.read_csv(tmp_path / "j.csv").iloc[1000:]
     # jomo.lmer's priors: IW(q, complete-case Omega_b) and IW(1, complete-case sigma2)
     priors = pd.read_csv(tmp_path / "p.csv").to_numpy()[0]
-    spec = Spec(cluster="school", responses=[Response("x"), Response("z")], covariates=[],
-                model=ModelOfInterest(formula),
-                priors=PriorSpec(model_df=2, model_scale=priors[1:].reshape(2, 2).tolist(),
-                                 model_residual_df=1, model_residual_scale=float(priors[0])))
+    spec = mlimpute.from_jomo_smc(frame[["y", "x", "z", "school"]], formula)
+    assert [r.name for r in spec.responses] == ["x", "z"] and spec.covariates == []
+    spec = replace(spec, priors=PriorSpec(model_df=2, model_scale=priors[1:].reshape(2, 2).tolist(),
+                                          model_residual_df=1, model_residual_scale=float(priors[0])))
     result = mlimpute.impute(frame, spec.with_mcmc(burnin=1000, between=iterations - 1000, m=1,
                                                    seed=4))
     ours = result.parameter_draws()[theirs.columns]
@@ -327,6 +328,19 @@ def test_joint_only_keeps_the_joint_model():
     compatible = mlimpute.impute(frame, spec, model=COMPATIBLE_MODELS["slope"])
     assert compatible.spec.model.formula == COMPATIBLE_MODELS["slope"]
     assert [r.name for r in compatible.spec.responses] == ["x"]
+
+
+def test_from_jomo_smc_levels_and_family():
+    frame = _mixed_frame()
+    spec = mlimpute.from_jomo_smc(frame[["y", "x", "w", "school"]], "y ~ x * w + (1 + x | school)",
+                                  level=[1, 1, 2, 1], nburn=200, nbetween=20, nimp=3, seed=5)
+    assert spec.cluster == "school" and spec.model.family == "gaussian"
+    assert [(r.name, spec.level_of(r)) for r in spec.responses] == [("x", 0), ("w", 1)]
+    assert (spec.mcmc.burnin, spec.mcmc.between, spec.mcmc.m, spec.mcmc.seed) == (200, 20, 3, 5)
+    probit = mlimpute.from_jomo_smc(frame, "b ~ x + (1 | school)", family="binomial")
+    assert probit.model.family == "probit"
+    with pytest.raises(MlimputeError, match="gaussian' or 'binomial'"):
+        mlimpute.from_jomo_smc(frame, "b ~ x + (1 | school)", family="poisson")
 
 
 def test_spec_round_trip_with_a_model():

@@ -35,8 +35,20 @@
 #'   \code{"y=-0.3"} adds -0.3 to every imputed value of \code{y} (the latent probit
 #'   index of a binary or ordinal response), \code{"y=-0.3 if girl == 1"} only in a
 #'   subgroup. Observed values never move. See also \code{mlimpute_sensitivity()}.
-#' @param model The model of interest (a formula such as \code{y ~ x + (1 | school)});
-#'   \code{m = "auto"} sizes M for its estimates.
+#' @param model The model of interest in lme4's notation, e.g.
+#'   \code{y ~ x * z + I(x^2) + (1 + x | school)}: it becomes part of the imputation
+#'   model (substantive-model-compatible imputation, as \code{jomo.lmer}/\code{jomo.glmer}
+#'   but with any covariate model): its outcome is imputed from it, and its incomplete
+#'   covariates so that it holds, with interactions, powers and random slopes of
+#'   incomplete covariates recomputed from the imputed values. The covariate model is
+#'   the rest of the call (formula, type, spec, cluster) or, alone, mlimpute's default
+#'   for the formula's grouping without the outcome. \code{m = "auto"} sizes M for its
+#'   estimates.
+#' @param family The outcome's model: \code{"auto"} (probit for two categories),
+#'   \code{"gaussian"} or \code{"probit"}. There is no logit (the sampler's data
+#'   augmentation for a binary outcome is the probit's).
+#' @param joint_only \code{TRUE} imputes with the joint model alone; \code{model} then
+#'   only sizes M.
 #' @param seed Integer seed; the same seed gives identical imputations. \code{NULL}:
 #'   the spec's, or a random one (recorded in \code{mlimpute_spec()}).
 #' @param random.L1 \code{"none"} (common level-1 covariance) or \code{"mean"}/\code{"full"}
@@ -65,6 +77,9 @@
 #' fits <- with(mitml::as.mitml.list(imp), lme4::lmer(ReadAchiev ~ ReadDis + (1 | ID)))
 #' mitml::testEstimates(fits)
 #' summary(imp)
+#' # compatible with a random slope of an incomplete covariate
+#' imp2 <- mlimpute(studentratings, model = ReadAchiev ~ ReadDis + SES + (1 + ReadDis | ID),
+#'                  seed = 1)
 #' }
 #' @export
 mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL, burnin = NULL,
@@ -72,14 +87,16 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                      responses = NULL, covariates = NULL, exclude = NULL, spec = NULL,
                      chains = NULL, level1_weight = NULL, level2_weight = NULL, priors = NULL,
                      quiet = TRUE, max_burnin = NULL, pilot_m = NULL, se_cv = NULL,
-                     delta = NULL, model = NULL, crossed = FALSE) {
+                     delta = NULL, model = NULL, crossed = FALSE, family = "auto",
+                     joint_only = FALSE) {
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
   random.L1 <- match.arg(random.L1)
   data <- as.data.frame(data)
   carried <- names(data)[vapply(data, unreadable_column, logical(1))]
   used <- c(cluster, responses, covariates, level1_weight, level2_weight, names(type),
-            unlist(lapply(formula_text(formula), all.vars_text)))
+            unlist(lapply(formula_text(formula), all.vars_text)),
+            if (is.null(model)) NULL else all.vars_text(formula_text(model)))
   clash <- intersect(carried, used)
   if (length(clash)) {
     stop("mlimpute: column '", clash[1], "' of '", name, "' is a ", class(data[[clash[1]]])[1],
@@ -102,6 +119,7 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                         max_burnin = max_burnin, pilot_m = pilot_m, se_cv = se_cv,
                         delta = if (is.null(delta)) NULL else as.list(delta),
                         model = if (is.null(model)) NULL else formula_text(model),
+                        family = family, joint_only = joint_only,
                         .files = stats::setNames(name, input))
   long <- readRDS(output)
   for (column in carried) long[[column]] <- rep(data[[column]], length.out = nrow(long))

@@ -220,3 +220,35 @@ test_that("three-level and cross-classified models in lme4's notation", {
   expect_error(mlimpute(d, cluster = c("class", "school"), m = 2, burnin = 5, seed = 1),
                "class 1 lies in two 'school' units")
 })
+
+test_that("a model of interest: compatible imputation of a random slope, factor outcome labels", {
+  need_python()
+  set.seed(4)
+  school <- rep(1:20, each = 15)
+  z <- rnorm(300)
+  x <- 0.4 * z + rnorm(300)
+  y <- 1 + (0.5 + rnorm(20, sd = 0.5)[school]) * x + 0.3 * z + rnorm(20)[school] + rnorm(300)
+  d <- data.frame(school, y, x, z)
+  d$x[sample(300, 90)] <- NA
+  d$y[sample(300, 30)] <- NA
+  imp <- mlimpute(d, model = y ~ x * z + (1 + x | school), m = 2, burnin = 50, between = 10,
+                  seed = 1)
+  spec <- mlimpute_spec(imp)
+  expect_match(spec, '"formula": "y ~ x \\* z \\+ \\(1 \\+ x \\| school\\)"')
+  expect_match(spec, '"cluster": "school"')
+  for (k in 1:2) {
+    expect_false(anyNA(imp[[k]][c("x", "y")]))
+    expect_identical(imp[[k]]$x[!is.na(d$x)], d$x[!is.na(d$x)])
+  }
+  fits <- with(mitml::as.mitml.list(imp), lme4::lmer(y ~ x * z + (1 + x | school)))
+  expect_true("x:z" %in% rownames(mitml::testEstimates(fits)$estimates))
+  # a binary factor outcome comes back as the factor it was (probit)
+  d$pass <- factor(ifelse(d$y > 1, "yes", "no"))
+  d$pass[sample(300, 30)] <- NA
+  bin <- mlimpute(d[c("school", "pass", "x", "z")], model = pass ~ x + z + (1 | school), m = 2,
+                  burnin = 50, between = 10, seed = 1)
+  expect_identical(levels(bin[[1]]$pass), c("no", "yes"))
+  expect_false(anyNA(bin[[1]]$pass))
+  expect_error(mlimpute(d, model = y ~ x + (1 | school), family = "logit", m = 2, seed = 1),
+               "logit is not available")
+})

@@ -9,7 +9,8 @@ program define mlimpute
          ORDinal(varlist numeric) CATegorical(varlist numeric) BINary(varlist numeric) ///
          CONTinuous(varlist numeric) COVariates(varlist numeric) EXclude(varlist) ///
          RANDOMslopes(varlist numeric) LEVEL1wgt(varname numeric) LEVEL2wgt(varname numeric) ///
-         CHAINS(integer 1) SPEC(string) REPort(string) MODel(string) ///
+         CHAINS(integer 1) SPEC(string) REPort(string) MODel(string) FAMily(string) ///
+         JOINTonly ///
          SAVing(string asis) PYthon(string) QUIETly SHELL]
 
     * saving(filename [, replace]) as Stata's own commands take it
@@ -66,9 +67,13 @@ program define mlimpute
     if `"`report'"' != "" {
         local args `"`args' --report "`report'""'
     }
+    * model(): the model of interest, part of the imputation model (compatible imputation)
     if `"`model'"' != "" {
         local args `"`args' --model "`model'""'
     }
+    if "`family'" != "" local args `"`args' --family `family'"'
+    if "`jointonly'" != "" local args `"`args' --joint-only"'
+
     if "`quietly'" != "" {
         local args `"`args' --quiet"'
     }

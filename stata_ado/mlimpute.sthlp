@@ -37,7 +37,9 @@ two schools is an error) or, with {opt crossed}, {cmd:cluster(school area)}{p_en
 {synopt:{opt ex:clude(varlist)}}variables left out of the model (ids, notes){p_end}
 {synopt:{opt spec(filename)}}a model spec file (TOML/JSON) written by {cmd:mlimpute propose}{p_end}
 {synopt:{opt rep:ort(filename)}}also write an HTML report (diagnostics, posterior means){p_end}
-{synopt:{opt mod:el(string)}}model of interest for the report and for {cmd:m(auto)}, e.g. {cmd:"y ~ x + (1 | school)"}{p_end}
+{synopt:{opt mod:el(string)}}model of interest in lme4 notation, e.g. {cmd:"y ~ x * z + I(x^2) + (1 + x | school)"}: part of the imputation model (its outcome is imputed from it and its incomplete covariates so that it holds: interactions, squares and random slopes of incomplete covariates); also the report's model and what {cmd:m(auto)} sizes M for{p_end}
+{synopt:{opt fam:ily(string)}}the {opt model()} outcome's distribution: {cmd:auto} (default; probit for two categories), {cmd:gaussian} or {cmd:probit}{p_end}
+{synopt:{opt joint:only}}impute with the joint model alone; {opt model()} then only names the report's model and what {cmd:m(auto)} sizes M for{p_end}
 {synopt:{opt sav:ing(filename[, replace])}}also save the mi data set; {opt replace} allows overwriting{p_end}
 {synopt:{opt py:thon(path)}}the Python interpreter that has the package (else {cmd:python set exec}, {cmd:$MLIMPUTE_PYTHON} or {cmd:mlimpute} on the PATH){p_end}
 {synopt:{opt quiet:ly}}no progress, summary or convergence warnings{p_end}
@@ -82,6 +84,11 @@ the {cmd:mlimpute} command on the PATH.
 {pstd}Let the run choose its burn-in, gap and number of imputations (what it chose is shown and kept in {opt saving()}'s spec):{p_end}
 
 {phang2}{cmd:. mlimpute nmatpost nlitpost, cluster(class) covariates(nmatpre fsm) burnin(auto) between(auto) m(auto) model("nmatpost ~ nmatpre + (1 | class)") seed(1)}{p_end}
+
+{pstd}Impute compatibly with the model of interest, here a random slope of the incomplete {cmd:nmatpre} and its interaction with {cmd:fsm} (the joint model alone would bias both); {cmd:nmatpost} is imputed from the model itself, {cmd:nmatpre} so that the model holds:{p_end}
+
+{phang2}{cmd:. mlimpute nmatpost nmatpre, cluster(class) model("nmatpost ~ nmatpre * fsm + (1 + nmatpre | class)") seed(1)}{p_end}
+{phang2}{cmd:. mi estimate: mixed nmatpost c.nmatpre##i.fsm || class: nmatpre, covariance(unstructured)}{p_end}
 
 {pstd}Sensitivity to data missing not at random: the same seed with the imputed {cmd:nmatpost} shifted by -0.4 ... 0.4 (0 is the MAR analysis); the command line's {cmd:mlimpute sensitivity} does the grid in one call:{p_end}
 

@@ -188,3 +188,27 @@ def test_entry_point_takes_several_clusters_as_the_ado_passes_them(tmp_path):
     code, message, _ = run(f'impute "{source}" -o "{output}" --cluster class school '
                            f'--responses y k c s --quiet --categorical k --covariates x w')
     assert code == 2 and "class 1 lies in two 'school' units" in message
+
+
+def test_entry_point_takes_a_model_of_interest_as_the_ado_passes_it(tmp_path):
+    """model("y ~ x * z + (1 + x | school)") with the varlist y x: the outcome is imputed
+    from the model, x from the covariate model; the formula is recorded for pool."""
+    from mlimpute.simulate import simulate_compatible
+    frame, _ = simulate_compatible("slope", 20, 10, seed=3)
+    frame.loc[frame.index[::8], "y"] = np.nan
+    source = tmp_path / "St01.tmp.dta"
+    mlimpute.write_data(frame, source)
+    output = tmp_path / "St02.tmp.dta"
+    argline = (f'impute "{source}" -o "{output}" --cluster school --responses y x '
+               f'--m 2 --burnin 20 --between 5 --chains 1 --model "y ~ x * z + (1 + x | school)" '
+               f'--family gaussian --quiet --seed 5')
+    ado = ADO.read_text()
+    for flag in re.findall(r"--[a-z0-9-]+", argline):
+        assert flag in ado, flag
+    code, message, _ = run(argline)
+    assert code == 0 and message == ""
+    chars = parse_characteristics(output)
+    assert chars[("_dta", "_mi_ivars")] == "x y"
+    assert chars[("_dta", "mlimpute_model")] == "y ~ x * z + (1 + x | school)"
+    back, _ = mlimpute.read_data(output)
+    assert not back.loc[back["_mi_m"] > 0, ["x", "y"]].isna().any().any()

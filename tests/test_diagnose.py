@@ -137,12 +137,22 @@ def _report_text(tmp_path, *options: str) -> str:
 
 
 def test_html_report_is_self_contained(tmp_path):
-    text = _report_text(tmp_path, "--model", "y1 ~ x + (1 | cluster)")
+    text = _report_text(tmp_path, "--model", "y1 ~ x + (1 | cluster)", "--joint-only")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     assert text.count("trace and autocorrelation' src='data:image/png;base64,") == 4  # 4 blocks
     assert text.count(": observed and imputed' src='data:image/png;base64,") == 3    # y1 y2 g1
     assert "Model of interest" in text and "var(cluster)" in text
     assert "http://" not in text and "https://" not in text and "<script" not in text
+
+
+def test_report_of_a_compatible_imputation_shows_the_model_of_interest(tmp_path):
+    """Without --joint-only the model of interest is part of the imputation model: its
+    blocks (beta, Omega_b, sigma2) get trace plots of their own and its formula is in the
+    spec; y1 is imputed from it."""
+    text = _report_text(tmp_path, "--model", "y1 ~ x + (1 | cluster)")
+    assert text.count("trace and autocorrelation' src='data:image/png;base64,") == 7
+    assert "model.beta[x]" in text and "[model]" in text
+    assert text.count(": observed and imputed' src='data:image/png;base64,") == 3
 
 
 def test_report_reuses_the_cli_diagnostics(tmp_path, monkeypatch):

@@ -148,8 +148,11 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         raise SpecError(str(exc)) from None
     _check_memory(probe, compiled, spec.mcmc)
     masks = {}
+    imputed = {name for names in compiled.names for name in names}
+    if compiled.substantive is not None:
+        imputed.add(compiled.substantive.outcome)
     for name, cells in (hard_missing or {}).items():
-        if any(name in names for names in compiled.names):
+        if name in imputed:
             masks[name] = np.zeros(len(data), dtype=bool)
             masks[name][list(cells)] = True
     with executor_for(scheduler) as executor, \

@@ -47,7 +47,7 @@ def sensitivity(data: pd.DataFrame, spec: Spec, response: str, deltas, model: st
         shifted = replace(spec, delta=kept + ([Delta(response, delta, where)] if delta else []))
         result = impute(data, shifted, progress=progress, workers=workers,
                         hard_missing=hard_missing, sample=sample,
-                        model=model if spec.mcmc.m == "auto" else None)
+                        model=model if spec.mcmc.m == "auto" else None, compatible=False)
         spec = replace(spec, mcmc=result.spec.mcmc)      # "auto" settles on the first run
         pooled = fit_pooled(result, model)
         pooled = pooled[pooled["std_error"].notna()]

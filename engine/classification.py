@@ -174,10 +174,13 @@ class ClassificationState:
         """e = W_c - X_c B_c - (random intercepts from above), (J, w)."""
         return self.level.working - self.fixed_part()
 
-    def random_part_at(self, rows: np.ndarray) -> np.ndarray:
-        """(len(rows), w1) contribution of the level-1 random coefficients to `rows`."""
-        u = self.u[self.codes[rows], :self.d_units].reshape(len(rows), self.w1, self.q)
-        return np.einsum("na,nra->nr", self.z[rows], u)
+    def random_part_at(self, codes: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """(n, w1) contribution of the level-1 random coefficients to some rows, given
+        their units `codes` and random-coefficient covariates `z` (n, q)."""
+        if self.z_is_ones:
+            return self.u[codes, :self.w1]
+        u = self.u[codes, :self.d_units].reshape(len(codes), self.w1, self.q)
+        return np.einsum("na,nra->nr", z, u)
 
     def random_part(self, u: np.ndarray, out: np.ndarray) -> np.ndarray:
         """(N, w1) contribution (I ⊗ z_i') u_j of the level-1 random coefficients in u

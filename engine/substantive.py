@@ -119,6 +119,13 @@ class SubstantiveState:
                                        np.asarray(scale_b, dtype=float).reshape(q, q))
         self.cov_e = CovarianceSampler(np.full((1, 1), np.nan), float(df_e),
                                        np.full((1, 1), float(scale_e)))
+        k, n = data.fixed.width, len(self.y)
+        # the designs and the outcome's working values, one buffer: x = rows 0..K-1,
+        # z = the next q, the target (outcome or latent) the last, so that the per-unit
+        # products of z with all of them are one operation
+        self._stacked = np.empty((k + q + 1, n))
+        self.x, self.z = self._stacked[:k], self._stacked[k:k + q]
+        self._products = np.empty((q, k + q + 1, n))
         self.read_values(s)
         seen = ~self.missing
         self.beta = np.linalg.lstsq(self.x[:, seen].T, self.y[seen], rcond=None)[0]
@@ -147,8 +154,8 @@ class SubstantiveState:
             level, r = src
             decoded = levels[level].decode()[:, r]
             self.values[v] = decoded if level == 0 else decoded[s.classes[level - 1].codes]
-        self.x = self.fixed.columns(self.values)
-        self.z = self.random.columns(self.values)
+        self.x[:] = self.fixed.columns(self.values)
+        self.z[:] = self.random.columns(self.values)
 
     def propose(self, rows: np.ndarray, decoded: np.ndarray, level: int):
         """Values and designs of `rows` with the variables of `level` replaced by
@@ -229,8 +236,9 @@ class SubstantiveState:
         gram, cross = x @ x.T, x @ target
         if q:
             omega_inv = inv_pd(self.omega_b)
-            stacked = np.vstack([x, z, target[None, :]])
-            sums = self.sums.of_columns((z[:, None, :] * stacked[None]).reshape(-1, len(target)))
+            self._stacked[-1] = target
+            np.multiply(z[:, None, :], self._stacked[None], out=self._products)
+            sums = self.sums.of_columns(self._products.reshape(-1, len(target)))
             sums = sums.reshape(self.n_units, q, k + q + 1)           # Z_j'[X_j | Z_j | t_j]
             zx, zz = sums[:, :, :k], sums[:, :, k:k + q]
             p = self.sigma2 * omega_inv + zz
@@ -277,9 +285,13 @@ class ImputeLevel1GivenOutcome(Step):
         self.active = imp.active and bool(s.smc.variables_at(0))
         if not self.active:
             return
-        self.rows = np.unique(imp.cell_rows)
+        self.rows = rows = np.unique(imp.cell_rows)
         self.cells = (imp.cell_rows, imp.cell_cols)
         self.cell_at = np.searchsorted(self.rows, imp.cell_rows)      # position among rows
+        # what the rows' means need and never changes: covariates, units, z
+        self.x_rows = s.level1.x[rows]
+        self.random_rows = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes
+                            if cls.d_units]
 
     def step(self, s, adapt: bool) -> None:
         if s.w1 == 0:
@@ -291,10 +303,9 @@ class ImputeLevel1GivenOutcome(Step):
         self.covariance.impute(s, adapt)
         new = s.resid1[self.cells]
         smc, rows = s.smc, self.rows
-        mean = s.level1.x[rows] @ s.beta1
-        for cls in s.classes:
-            if cls.d_units:
-                mean += cls.random_part_at(rows)
+        mean = self.x_rows @ s.beta1
+        for cls, codes, z in self.random_rows:
+            mean += cls.random_part_at(codes, z)
         working = s.level1.working[rows]
         working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + new
         proposal = smc.propose(rows, s.level1.decode(working=working), 0)

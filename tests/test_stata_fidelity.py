@@ -202,3 +202,18 @@ def test_notes_come_back_next_to_mis_bookkeeping(tmp_path):
     assert fields[("_dta", "note1")] == "collected in 2019"
     assert fields[("y", "note1")] == "score out of 10"
     assert fields[("_dta", "_mi_style")] == "flong" and fields[("_dta", "_mi_M")] == "2"
+
+
+def test_extended_missing_outcome_of_a_model_of_interest_is_not_imputed(stata_file, tmp_path):
+    """The outcome of --model is imputed from the model of interest, not as a response:
+    its .a/.b cells must still come back tagged, and its soft missing cells filled."""
+    out = tmp_path / "smc.dta"
+    assert main(["impute", str(stata_file), "-o", str(out), "--model", "y ~ x + (1 | school)",
+                 "--m", "2", "--burnin", "20", "--between", "5", "--seed", "2", "--quiet"]) == 0
+    r = read_in_r(out)
+    m, tags = np.array(r["m"]), np.array(r["y_tag"])
+    y = np.array([np.nan if v is None else v for v in r["y"]], dtype=float)
+    soft = np.isnan(y[m == 0]) & (tags[m == 0] == "")
+    for k in range(1, 3):
+        assert tags[m == k][[2, 49, 76]].tolist() == ["a", "a", "b"]
+        assert not np.isnan(y[m == k][soft]).any()

@@ -19,12 +19,13 @@ import pytest
 import mlimpute
 from mlimpute.compile import compile_model
 from mlimpute.errors import MlimputeError
-from mlimpute.fit import fit_pooled
+from mlimpute.fit import fit_one, fit_pooled
 from mlimpute.propose import propose
 from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
 from mlimpute.spec import ModelOfInterest, PriorSpec, Response, Spec
 from mlimpute.substantive import spec_for_model
 
+from benchmarks.smc_truth import bias_z, replicates
 from conftest import require_r, run_r, z_scores
 
 
@@ -130,92 +131,76 @@ def test_level2_covariate_with_a_cross_level_interaction():
 
 # --------------------------------------------------------------------------- against truth
 
-def _replicates(kind: str, reps: int, compatible: bool, size=(50, 20)) -> pd.DataFrame:
-    """Pooled estimates (or, for probit, posterior means of the model of interest) over
-    replicate data sets."""
-    rows = []
-    for seed in range(reps):
-        frame, _ = simulate_compatible(kind, *size, seed=100 + seed)
-        model = COMPATIBLE_MODELS[kind]
-        if compatible:
-            spec = spec_for_model(frame, ModelOfInterest(model))
-        else:
-            spec = propose(frame, "school")
-        result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=5, seed=seed))
-        if kind == "probit":
-            means = result.posterior_summary()["mean"]
-            rows.append({"Intercept": means["model.beta[Intercept]"],
-                         "x": means["model.beta[x]"], "z": means["model.beta[z]"],
-                         "var(school)": means["model.omega_b[Intercept,Intercept]"]})
-        else:
-            rows.append(fit_pooled(result, model)["estimate"])
-    return pd.DataFrame(rows)
-
-
-def _bias_z(estimates: pd.DataFrame, truth: dict) -> pd.Series:
-    """(mean - truth) / (SD over replicates / sqrt(replicates)) of every true parameter."""
-    names = [n for n in truth if n in estimates]
-    est = estimates[names]
-    return (est.mean() - pd.Series(truth)[names]) / (est.std(ddof=1) / np.sqrt(len(est)))
-
-
 REPS = 4
 
 
 def test_random_slope_of_incomplete_x_unbiased_where_the_joint_model_is_not():
     _, truth = simulate_compatible("slope", seed=0)
-    smc = _replicates("slope", REPS, True)
-    joint = _replicates("slope", REPS, False)
-    z = _bias_z(smc, truth)
+    smc = replicates("slope", REPS, True)
+    joint = replicates("slope", REPS, False)
+    z = bias_z(smc, truth)
     assert (z.abs() < 4).all(), z
     # the joint model (no random slope for x) halves the slope variance
     assert joint["var(school:x)"].mean() < 0.7 * truth["var(school:x)"]
-    assert _bias_z(joint, truth)["var(school:x)"] < -4
+    assert bias_z(joint, truth)["var(school:x)"] < -4
 
 
 def test_interaction_and_square_unbiased_where_the_joint_model_is_not():
     _, truth = simulate_compatible("interaction", seed=0)
-    smc = _replicates("interaction", REPS, True)
-    joint = _replicates("interaction", REPS, False)
-    z = _bias_z(smc, truth)
+    smc = replicates("interaction", REPS, True)
+    joint = replicates("interaction", REPS, False)
+    z = bias_z(smc, truth)
     assert (z.abs() < 4).all(), z
-    assert _bias_z(joint, truth)[["x:z", "I(x ** 2)"]].min() < -4
+    assert bias_z(joint, truth)[["x:z", "I(x ** 2)"]].min() < -4
 
 
 def test_binary_outcome_with_random_intercept_recovers_truth():
     _, truth = simulate_compatible("probit", seed=0)
-    z = _bias_z(_replicates("probit", REPS, True, size=(60, 20)), truth)
+    z = bias_z(replicates("probit", REPS, True, size=(60, 20)), truth)
     assert (z.abs() < 4).all(), z
 
 
 M_COVERAGE = 5
 
 
-def _coverage(reps: int) -> pd.DataFrame:
+def _coverage(reps: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Whether the 95% intervals of the fixed effects cover the truth, replicate by
+    replicate: after multiple imputation, and from the same data before any value was
+    removed (the complete-data analysis, the same rows' random draws)."""
     _, truth = simulate_compatible("slope", seed=0)
-    hits = []
+    terms = ["Intercept", "x", "z"]
+    imputed, complete = [], []
     for seed in range(reps):
         frame, _ = simulate_compatible("slope", 40, 15, seed=5000 + seed)
         spec = spec_for_model(frame, ModelOfInterest(COMPATIBLE_MODELS["slope"]))
         result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=M_COVERAGE,
                                                        seed=seed))
-        pooled = fit_pooled(result, COMPATIBLE_MODELS["slope"]).loc[["Intercept", "x", "z"]]
-        true = pd.Series(truth)[pooled.index]
-        hits.append((pooled.ci_lower <= true) & (true <= pooled.ci_upper))
-    return pd.DataFrame(hits)
+        pooled = fit_pooled(result, COMPATIBLE_MODELS["slope"]).loc[terms]
+        true = pd.Series(truth)[terms]
+        imputed.append((pooled.ci_lower <= true) & (true <= pooled.ci_upper))
+        full, _ = simulate_compatible("slope", 40, 15, missing=1e-12, seed=5000 + seed)
+        fit = fit_one(full, COMPATIBLE_MODELS["slope"]).loc[terms]
+        half = 1.959964 * fit.std_error
+        complete.append((fit.estimate - half <= true) & (true <= fit.estimate + half))
+    return pd.DataFrame(imputed), pd.DataFrame(complete)
 
 
 def test_coverage_reduced():
-    """8 replicates: at most two misses per fixed effect (P < 0.006 at 95% coverage)."""
-    covered = _coverage(8)
-    assert (covered.sum() >= 6).all(), covered.mean()
+    """8 replicates: the imputed data's intervals miss at most one more time than the
+    complete data's on the same replicates, and at most 5 of the 24 intervals miss (P <
+    0.01 at 95% coverage).  (The complete-data analysis is the yardstick: a block of
+    replicates can under-cover by chance before anything is missing, e.g. 51 of 60 for z
+    on seeds 5000-5059 against 0.0445 SD / 0.0468 mean SE over 200 others.)"""
+    imputed, complete = _coverage(8)
+    assert (imputed.sum() >= complete.sum() - 1).all(), (imputed.mean(), complete.mean())
+    assert (~imputed).to_numpy().sum() <= 5, imputed.mean()
 
 
 @pytest.mark.slow
 def test_coverage_500_replicates():
-    covered = _coverage(500)
+    covered, complete = _coverage(500)
     rate = covered.mean()
-    print(rate)
+    print(rate, complete.mean())
     assert ((rate >= 0.93) & (rate <= 0.97)).all(), rate
 
 

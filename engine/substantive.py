@@ -39,7 +39,7 @@ from scipy import special
 from .classification import GroupSums
 from .covariance import CovarianceSampler
 from .design import Design
-from .linalg import draw_normal_from_precision, draw_normal_from_precision_batched, inv_pd
+from .linalg import draw_normal_from_precision, inv_pd, symmetrize
 from .steps import ImputeLevel, ImputeLevel1, Step
 from .truncated import truncated_normal_one_sided
 
@@ -94,10 +94,10 @@ class SubstantiveData:
 
 class SubstantiveState:
     """What the sampler keeps of the model of interest: the current outcome (and probit
-    latent), the variables' current values and the design built from them, beta, b,
-    Omega_b, sigma2.  Rows are in the sampler's sorted order; values (V, N) and the
-    designs x (K, N) and z (q, N) are kept one variable or term per row (transposed),
-    the layout in which their per-unit products are fastest."""
+    latent), the variables' current values, beta, b, Omega_b, sigma2.  Rows are in the
+    sampler's sorted order; values (V, N) and the designs x (K, N) and z (q, N) built
+    from them at each sweep are kept one variable or term per row (transposed), the
+    layout in which their per-unit products are fastest."""
 
     def __init__(self, s, data: SubstantiveData):
         order = s._order
@@ -128,11 +128,15 @@ class SubstantiveState:
         self._products = np.empty((q, k + q + 1, n))
         self.read_values(s)
         seen = ~self.missing
+        self.x[:] = self.fixed.columns(self.values)
         self.beta = np.linalg.lstsq(self.x[:, seen].T, self.y[seen], rcond=None)[0]
         resid = self.y - self.beta @ self.x
         self.sigma2 = 1.0 if self.family == "probit" else max(float(resid[seen].var()), 1e-8)
         self.omega_b = np.eye(q) * (0.1 * self.sigma2)
         self.b = np.zeros((self.n_units, q))
+        #: X beta + Z b of every row at the current values and parameters, kept up to date
+        #: by the sweep and by every accepted proposal (so neither recomputes it)
+        self.eta = self.beta @ self.x
         self.latent = np.where(self.observed_one, 0.5, -0.5) if self.family == "probit" \
             else self.y
         self.accepted = np.zeros(2)               # (accepted, proposed) after burn-in
@@ -144,8 +148,7 @@ class SubstantiveState:
                 if src is not None and src[0] == level]
 
     def read_values(self, s) -> None:
-        """Every covariate-model variable's current values from the sampler's state, and
-        the designs built from them."""
+        """Every covariate-model variable's current values from the sampler's state."""
         s.fill_masked_level1()
         levels = s.levels
         for v, src in enumerate(self.sources):
@@ -154,31 +157,35 @@ class SubstantiveState:
             level, r = src
             decoded = levels[level].decode()[:, r]
             self.values[v] = decoded if level == 0 else decoded[s.classes[level - 1].codes]
-        self.x[:] = self.fixed.columns(self.values)
-        self.z[:] = self.random.columns(self.values)
 
-    def propose(self, rows: np.ndarray, decoded: np.ndarray, level: int):
-        """Values and designs of `rows` with the variables of `level` replaced by
+    def propose(self, rows: np.ndarray, decoded: np.ndarray, level: int) -> np.ndarray:
+        """Values (V, len(rows)) of `rows` with the variables of `level` replaced by
         `decoded` (len(rows), responses of the level): a proposal to accept or not."""
         values = self.values[:, rows]
         for v, r in self.variables_at(level):
             values[v] = decoded[:, r]
-        return values, self.fixed.columns(values), self.random.columns(values)
+        return values
 
-    def update(self, rows: np.ndarray, take: np.ndarray, proposal) -> None:
-        """Keep the accepted part (`take`) of a proposal for `rows`."""
-        values, x, z = proposal
+    def update(self, rows: np.ndarray, take: np.ndarray, proposal: np.ndarray,
+               eta: np.ndarray) -> None:
+        """Keep the accepted part (`take`) of a proposal for `rows`, with its linear
+        predictor `eta` (from :meth:`log_ratio`)."""
         kept = rows[take]
-        self.values[:, kept] = values[:, take]
-        self.x[:, kept] = x[:, take]
-        self.z[:, kept] = z[:, take]
+        self.values[:, kept] = proposal[:, take]
+        self.eta[kept] = eta[take]
 
     # ------------------------------------------------------------------ likelihood
-    def log_likelihood(self, x: np.ndarray, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """log p(y_i | x_i) of `rows` with designs x (K, n) and z (q, n), given beta, b and
-        sigma2: for an observed outcome the normal density (or the probit probability of
-        its category), 0 for a missing one."""
-        eta = self.beta @ x + np.einsum("an,na->n", z, self.b[self.codes[rows]])
+    def _linear_predictor(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """X beta + Z b of rows with these variables' values (V, n) and units."""
+        eta = self.beta @ self.fixed.columns(values)
+        for a, z in enumerate(self.random.columns(values)):
+            eta += z * self.b[:, a].take(codes)
+        return eta
+
+    def log_likelihood(self, eta: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """log p(y_i | x_i) of `rows` with linear predictor `eta`, given sigma2: for an
+        observed outcome the normal density (or the probit probability of its
+        category), 0 for a missing one."""
         if self.family == "normal":
             out = -0.5 * (self.y[rows] - eta) ** 2 / self.sigma2
         else:
@@ -186,11 +193,11 @@ class SubstantiveState:
         out[self.missing[rows]] = 0.0
         return out
 
-    def log_ratio(self, rows: np.ndarray, proposal) -> np.ndarray:
-        """log p(y | proposal) - log p(y | current values), row by row."""
-        _, x, z = proposal
-        return (self.log_likelihood(x, z, rows)
-                - self.log_likelihood(self.x[:, rows], self.z[:, rows], rows))
+    def log_ratio(self, rows: np.ndarray, proposal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """log p(y | proposal) - log p(y | current values), row by row, and the
+        proposal's linear predictor."""
+        eta = self._linear_predictor(proposal, self.codes[rows])
+        return self.log_likelihood(eta, rows) - self.log_likelihood(self.eta[rows], rows), eta
 
     def accept(self, log_ratio: np.ndarray, rng: np.random.Generator, adapt: bool) -> np.ndarray:
         """Metropolis-Hastings acceptance of proposals with these log likelihood ratios."""
@@ -215,10 +222,11 @@ class SubstantiveState:
         """One Gibbs sweep of the model of interest given the completed covariates: the
         outcome (missing values; the probit latent), beta, b, Omega_b, sigma2."""
         rng = s.rng
+        self.x[:] = self.fixed.columns(self.values)
+        self.z[:] = self.random.columns(self.values)
         x, z = self.x, self.z
         k, q = x.shape[0], z.shape[0]
-        zb = self._random_part()
-        eta = self.beta @ x + zb
+        eta = self.eta
         if self.family == "normal":
             drawn = eta[self.missing] + np.sqrt(self.sigma2) * rng.standard_normal(int(self.missing.sum()))
             self.y[self.missing] = drawn
@@ -232,28 +240,33 @@ class SubstantiveState:
         # beta with b integrated out, then b | beta: a joint draw of (beta, b), which mixes
         # far better than beta | b when the intercept and the b_j are strongly correlated.
         # With V_j = Z_j Omega_b Z_j' + sigma2 I, by Woodbury
-        # sigma2 V_j^-1 = I - Z_j P_j^-1 Z_j', P_j = sigma2 Omega_b^-1 + Z_j'Z_j.
+        # sigma2 V_j^-1 = I - Z_j P_j^-1 Z_j', P_j = sigma2 Omega_b^-1 + Z_j'Z_j; and
+        # b_j | beta ~ N(P_j^-1 Z_j'(t_j - X_j beta), sigma2 P_j^-1): one inverse of each
+        # (small) P_j serves both.
         gram, cross = x @ x.T, x @ target
         if q:
-            omega_inv = inv_pd(self.omega_b)
             self._stacked[-1] = target
             np.multiply(z[:, None, :], self._stacked[None], out=self._products)
             sums = self.sums.of_columns(self._products.reshape(-1, len(target)))
             sums = sums.reshape(self.n_units, q, k + q + 1)           # Z_j'[X_j | Z_j | t_j]
-            zx, zz = sums[:, :, :k], sums[:, :, k:k + q]
-            p = self.sigma2 * omega_inv + zz
-            solved = np.linalg.solve(p, np.concatenate([zx, sums[:, :, -1:]], axis=2))
-            gram = gram - np.einsum("jqk,jql->kl", zx, solved[:, :, :-1])
-            cross = cross - np.einsum("jqk,jq->k", zx, solved[:, :, -1])
+            zx, zz, zt = sums[:, :, :k], sums[:, :, k:k + q], sums[:, :, -1]
+            p_inv = np.linalg.inv(self.sigma2 * inv_pd(self.omega_b) + zz)
+            solved_x = p_inv @ zx                                      # P_j^-1 Z_j'X_j
+            solved_t = np.einsum("jab,jb->ja", p_inv, zt)              # P_j^-1 Z_j't_j
+            flat = zx.reshape(-1, k)
+            gram = gram - flat.T @ solved_x.reshape(-1, k)
+            cross = cross - flat.T @ solved_t.reshape(-1)
         self.beta = draw_normal_from_precision(gram / self.sigma2, cross / self.sigma2, rng)
         resid = target - self.beta @ x
-        if q:   # b_j | beta, one batched draw over the units
-            linear = self.sums.of_columns(z * resid) / self.sigma2
-            self.b = draw_normal_from_precision_batched(zz / self.sigma2 + omega_inv, linear, rng)
+        if q:
+            mean = solved_t - solved_x @ self.beta
+            root = np.linalg.cholesky(symmetrize(p_inv)) * np.sqrt(self.sigma2)
+            self.b = mean + np.einsum("jab,jb->ja", root, rng.standard_normal(mean.shape))
             self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
                                            rng, False)
+        e = resid - self._random_part()
+        self.eta = target - e
         if self.family == "normal":
-            e = resid - self._random_part()
             self.sigma2 = float(self.cov_e.draw(np.array([[self.sigma2]]),
                                                 np.array([[e @ e]]), float(len(e)), rng, False)[0, 0])
 
@@ -287,6 +300,7 @@ class ImputeLevel1GivenOutcome(Step):
             return
         self.rows = rows = np.unique(imp.cell_rows)
         self.cells = (imp.cell_rows, imp.cell_cols)
+        self.flat_cells = imp.flat_cells           # the same cells in the C-ordered residuals
         self.cell_at = np.searchsorted(self.rows, imp.cell_rows)      # position among rows
         # what the rows' means need and never changes: covariates, units, z
         self.x_rows = s.level1.x[rows]
@@ -299,9 +313,10 @@ class ImputeLevel1GivenOutcome(Step):
         if not self.active:
             self.covariance.impute(s, adapt)
             return
-        old = s.resid1[self.cells]                 # latent updates leave masked cells alone
+        flat = s.resid1.reshape(-1)                # a view: the residuals are C-ordered
+        old = flat.take(self.flat_cells)           # latent updates leave masked cells alone
         self.covariance.impute(s, adapt)
-        new = s.resid1[self.cells]
+        new = flat.take(self.flat_cells)
         smc, rows = s.smc, self.rows
         mean = self.x_rows @ s.beta1
         for cls, codes, z in self.random_rows:
@@ -309,10 +324,11 @@ class ImputeLevel1GivenOutcome(Step):
         working = s.level1.working[rows]
         working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + new
         proposal = smc.propose(rows, s.level1.decode(working=working), 0)
-        take = smc.accept(smc.log_ratio(rows, proposal), s.rng, adapt)
-        smc.update(rows, take, proposal)
+        ratio, eta = smc.log_ratio(rows, proposal)
+        take = smc.accept(ratio, s.rng, adapt)
+        smc.update(rows, take, proposal, eta)
         back = ~take[self.cell_at]
-        s.resid1[self.cells[0][back], self.cells[1][back]] = old[back]
+        flat.put(self.flat_cells[back], old[back])
 
 
 class ImputeLevelGivenOutcome(ImputeLevel):
@@ -339,10 +355,10 @@ class ImputeLevelGivenOutcome(ImputeLevel):
         smc = s.smc
         decoded = c.level.decode(working=c.level.working[self.units])[self.unit_of_row]
         proposal = smc.propose(self.rows, decoded, self.index + 1)
-        per_row = smc.log_ratio(self.rows, proposal)
+        per_row, eta = smc.log_ratio(self.rows, proposal)
         ratio = np.bincount(self.unit_of_row, weights=per_row, minlength=len(self.units))
         take = smc.accept(ratio, s.rng, adapt)
-        smc.update(self.rows, take[self.unit_of_row], proposal)
+        smc.update(self.rows, take[self.unit_of_row], proposal, eta)
         rejected = np.zeros(c.n_units, dtype=bool)
         rejected[self.units[~take]] = True
         keep_old = (mask & rejected[:, None])[mask]

@@ -50,6 +50,7 @@ bench: r-deps venv
 	$(PY) -m benchmarks.three_level
 	$(PY) -m benchmarks.scaling --full-rows 1000000
 	$(PY) -m benchmarks.jomo_cluster_covariance
+	$(PY) -m benchmarks.smc
 
 clean:
 	rm -rf $(VENV) demo_output benchmarks/results .pytest_cache

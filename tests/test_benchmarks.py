@@ -72,3 +72,16 @@ def test_jomo_cluster_covariance_replicate_runs():
     assert 0.3 < row["true cov"] < 0.6
     assert row["jomo cov"] > 0 and row["mlimpute cov"] > 0
     assert row["jomo layout corr"] > 0.4
+
+
+@pytest.mark.r
+def test_smc_harness_runs_and_writes_table(tmp_path):
+    """mlimpute against jomo.lmer on one small data set: both timed, both chains read."""
+    require_r("jomo", "lme4")
+    from benchmarks import smc
+    assert smc.main(["--sizes", "20x10", "--iterations", "60", "--out", str(tmp_path)]) == 0
+    lines = (tmp_path / "smc.md").read_text().splitlines()
+    header = [c.strip() for c in lines[0].split("|")]
+    row = dict(zip(header, (c.strip() for c in lines[2].split("|"))))
+    assert row["rows"] == "200" and float(row["mlimpute ms/it"]) > 0
+    assert float(row["jomo.lmer ms/it"]) > 0 and float(row["jomo.lmer slowest ESS"]) > 0

@@ -51,6 +51,7 @@ class ModelTerms:
     random_names: list[str]
     grouping: str
     categories: list | None            # the outcome's two categories (probit)
+    variables: list[str]               # the columns the terms read, in the engine's order
 
 
 def parse_model(model: ModelOfInterest) -> tuple[Formula, str]:
@@ -235,8 +236,11 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
             else:
                 return None
         v = index_of(name, code)
-        # dummies compare the engine's value: a response's code, a fixed column's code
-        return [(("is", v, float(k)), f"{code}[T.{label}]") for k, label in enumerate(labels) if k]
+        # dummies compare the variable's engine value: the category's code for a response
+        # or a text column, the number itself for a numeric column used as C(column)
+        coded = name in categories or not is_numeric(frame[name])
+        return [(("is", v, float(k) if coded else float(label)), f"{code}[T.{label}]")
+                for k, label in enumerate(labels) if k]
 
     lhs = formula.fixed.split("~", 1)[1]
     fixed, fixed_names = _terms(lhs, text, variable, categorical)
@@ -252,7 +256,7 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
                            np.column_stack(columns) if columns else np.zeros((len(frame), 0)),
                            sources, fixed, random, classification, *_priors(spec, random.width))
     return data, ModelTerms(text, outcome, family, fixed_names, random_names, grouping,
-                            outcome_categories)
+                            outcome_categories, variables)
 
 
 def _priors(spec: Spec, q: int):

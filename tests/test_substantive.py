@@ -41,6 +41,7 @@ def _mixed_frame(seed: int = 0, n_clusters: int = 30, size: int = 10) -> pd.Data
         "g": rng.choice(["north", "south", "west"], size=n),
         "b": rng.choice([0.0, 1.0], size=n),
         "a b": rng.normal(size=n),
+        "k3": rng.choice([1, 2, 3], size=n),
     })
     frame["y"] = frame.x + frame.z + rng.normal(size=n)
     return frame
@@ -61,18 +62,23 @@ def test_design_equals_patsys_on_complete_data():
 
     frame = _mixed_frame()
     formula = ("y ~ x * z + I(x^2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) "
-               "+ x:g + (1 + x | school)")
-    frame.loc[::7, "x"] = np.nan          # x is a response of the covariate model
+               "+ x:g + C(k3) + (1 + x | school)")
+    complete = frame.copy()
+    frame.loc[::7, "x"] = np.nan          # x and g are responses of the covariate model
+    frame.loc[3::11, "g"] = None
     spec = spec_for_model(frame, ModelOfInterest(formula))
     compiled = compile_model(spec, frame)
     data = compiled.data.substantive
-    complete = frame.assign(x=frame.x.fillna(0.25))
     values = data.values.copy()
-    for v, source in enumerate(data.sources):
-        if source is not None:
-            values[:, v] = complete.x.to_numpy()
+    for v, source in enumerate(data.sources):          # the engine's values of complete data
+        name = compiled.substantive.variables[v]
+        if source is not None and name in compiled.categories:
+            values[:, v] = complete[name].map({c: k for k, c in enumerate(compiled.categories[name])})
+        elif source is not None:
+            values[:, v] = complete[name]
+    assert sorted(v for v, s in zip(compiled.substantive.variables, data.sources) if s) == ["g", "x"]
     ours = pd.DataFrame(data.fixed.columns(values.T).T, columns=compiled.substantive.fixed_names)
-    fixed = "y ~ x * z + I(x**2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) + x:g"
+    fixed = "y ~ x * z + I(x**2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) + x:g + C(k3)"
     theirs = patsy.dmatrix(fixed.split("~")[1], complete, return_type="dataframe")
     assert sorted(ours.columns) == sorted(theirs.columns)
     np.testing.assert_allclose(ours[theirs.columns].to_numpy(), theirs.to_numpy(), rtol=1e-12)

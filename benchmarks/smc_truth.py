@@ -1,7 +1,7 @@
 """Imputation compatible with the model of interest against the truth, with the joint
 model beside it: replicate data sets from ``mlimpute.simulate.simulate_compatible``
 (a random slope of an incomplete x; an ``x * z`` interaction and a square; a binary
-outcome with a random intercept), each imputed both ways, the model of interest pooled
+outcome with a random intercept; an ordinal x in an interaction), each imputed both ways, the model of interest pooled
 (Rubin's rules) or, for the probit model, its posterior means taken.
 
 Run: ``python -m benchmarks.smc_truth [--reps 50]``; the table (mean estimate, its
@@ -32,10 +32,10 @@ def replicates(kind: str, reps: int, compatible: bool, size=(50, 20), first_seed
     model = COMPATIBLE_MODELS[kind]
     for seed in range(reps):
         frame, _ = simulate_compatible(kind, *size, seed=first_seed + seed)
+        types = {"x": "ordinal"} if kind == "ordinal" else None
+        spec = mlimpute.propose(frame, "school", types=types)
         if compatible:
-            spec = mlimpute.spec_for_model(frame, mlimpute.ModelOfInterest(model))
-        else:
-            spec = mlimpute.propose(frame, "school")
+            spec = mlimpute.spec_for_model(frame, mlimpute.ModelOfInterest(model), spec)
         result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=5, seed=seed))
         if kind == "probit":
             means = result.posterior_summary()["mean"]
@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     rows = []
-    for kind in ("slope", "interaction", "probit"):
+    for kind in ("slope", "interaction", "probit", "ordinal"):
         _, truth = simulate_compatible(kind, seed=0)
         ways = [True] if kind == "probit" else [True, False]
         for compatible in ways:

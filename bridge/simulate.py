@@ -280,6 +280,7 @@ COMPATIBLE_MODELS = {
     "slope": "y ~ x + z + (1 + x | school)",
     "interaction": "y ~ x * z + I(x^2) + (1 | school)",
     "probit": "y ~ x + z + (1 | school)",
+    "ordinal": "y ~ x * z + (1 | school)",
 }
 
 
@@ -293,7 +294,10 @@ def simulate_compatible(kind: str = "slope", n_clusters: int = 50, cluster_size:
     * ``"slope"``: y = 1 + 0.5 x + 0.3 z + b0_j + b1_j x + e, var(b0) = 0.5,
       var(b1) = 0.3 (uncorrelated), var(e) = 1;
     * ``"interaction"``: y = 1 + 0.5 x + 0.3 z + 0.4 x z + 0.25 x^2 + b0_j + e;
-    * ``"probit"``: y = 1(0.2 + 0.7 x + 0.3 z + b0_j + e > 0), var(b0) = 0.4, e ~ N(0, 1).
+    * ``"probit"``: y = 1(0.2 + 0.7 x + 0.3 z + b0_j + e > 0), var(b0) = 0.4, e ~ N(0, 1);
+    * ``"ordinal"``: x is the latent below cut at -0.8, 0.2 and 1.0 into the categories
+      1..4 (model it as ordinal), y = 1 + 0.5 x + 0.3 z + 0.3 x z + b0_j + e,
+      var(b0) = 0.5.
 
     x = 0.4 z + a_j + d (var(a) = 0.3, var(d) = 1) and z ~ N(0, 1) at level 1.  Columns:
     school, y, x, z.  The missing share of x is about `missing`.
@@ -307,6 +311,8 @@ def simulate_compatible(kind: str = "slope", n_clusters: int = 50, cluster_size:
     x = 0.4 * z + np.sqrt(0.3) * rng.standard_normal(n_clusters)[school] + rng.standard_normal(n)
     b0 = rng.standard_normal(n_clusters)[school]
     truth: dict[str, float] = {}
+    if kind == "ordinal":
+        x = np.digitize(x, [-0.8, 0.2, 1.0]) + 1.0
     if kind == "slope":
         b1 = np.sqrt(0.3) * rng.standard_normal(n_clusters)[school]
         y = 1 + 0.5 * x + 0.3 * z + np.sqrt(0.5) * b0 + b1 * x + rng.standard_normal(n)
@@ -318,6 +324,11 @@ def simulate_compatible(kind: str = "slope", n_clusters: int = 50, cluster_size:
              + rng.standard_normal(n))
         truth = {"Intercept": 1.0, "x": 0.5, "z": 0.3, "x:z": 0.4, "I(x ** 2)": 0.25,
                  "var(school)": 0.5, "var(residual)": 1.0}
+        driver = y
+    elif kind == "ordinal":
+        y = 1 + 0.5 * x + 0.3 * z + 0.3 * x * z + np.sqrt(0.5) * b0 + rng.standard_normal(n)
+        truth = {"Intercept": 1.0, "x": 0.5, "z": 0.3, "x:z": 0.3, "var(school)": 0.5,
+                 "var(residual)": 1.0}
         driver = y
     else:
         latent = 0.2 + 0.7 * x + 0.3 * z + np.sqrt(0.4) * b0 + rng.standard_normal(n)

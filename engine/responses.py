@@ -160,6 +160,11 @@ class Ordinal(ResponseType):
     name = "ordinal"
     link = "ordered probit"
     has_latent = True
+    #: set when the response is a covariate of a model of interest (:mod:`.substantive`):
+    #: ``extra_log_ratio(new, old)`` gives the outcome's log likelihood ratio of the
+    #: categories the missing cells' latents fall in under new against old thresholds,
+    #: and a function that records the new categories if the move is accepted
+    extra_log_ratio = None
 
     def __init__(self, n_categories: int | None = None):
         if n_categories is None or n_categories < 2:
@@ -217,9 +222,12 @@ class Ordinal(ResponseType):
                       - log_normal_interval((old[k - 1] - new[k]) / s, (new[k + 1] - new[k]) / s))
         log_like_new = log_normal_interval((new[y] - mean) / sd, (new[y + 1] - mean) / sd).sum()
         log_like_old = log_normal_interval((old[y] - mean) / sd, (old[y + 1] - mean) / sd).sum()
-        accept = np.log(rng.random()) < log_like_new - log_like_old + log_q
+        extra, commit = (0.0, None) if self.extra_log_ratio is None else self.extra_log_ratio(new, old)
+        accept = np.log(rng.random()) < log_like_new - log_like_old + log_q + extra
         if accept:
             self.cut = new
+            if commit is not None:
+                commit()
         if adapt:   # Robbins-Monro towards 40% acceptance, during burn-in only
             self._tries += 1
             self.step_sd *= np.exp((float(accept) - 0.4) / np.sqrt(self._tries))

@@ -25,9 +25,9 @@ whose outcome is missing always accept (their outcome is integrated out), and th
 outcome is then drawn from the model of interest.  Terms built from imputed values
 (products, powers, dummies) are recomputed from them at every use.
 
-Unordered categorical and binary covariates are supported; an ordinal covariate is
-not: its thresholds move with the joint model's latent draws and would change an
-imputed category behind the model of interest's back.
+An ordinal covariate's thresholds also decide the categories its missing cells' latents
+stand for, so their Metropolis-Hastings move (:class:`~.responses.Ordinal`) is accepted
+with the outcome's likelihood ratio of those categories too.
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from .classification import GroupSums
 from .covariance import CovarianceSampler
 from .design import Design
 from .linalg import draw_normal_from_precision, inv_pd, symmetrize
+from .responses import Ordinal
 from .steps import ImputeLevel, ImputeLevel1, Step
 from .truncated import truncated_normal_one_sided
 
@@ -206,6 +207,24 @@ class SubstantiveState:
             self.accepted += (take.sum(), len(take))
         return take
 
+    def threshold_move(self, rows: np.ndarray, latents: np.ndarray, variable: int,
+                       new_cut: np.ndarray, old_cut: np.ndarray):
+        """The outcome's part of an ordinal covariate's threshold move: (log likelihood
+        ratio, commit) for `rows` whose missing cell has latent `latents` (one per row),
+        `variable` the covariate.  commit (None when no category changes) records the
+        new categories, to be called if the move is accepted."""
+        new = np.searchsorted(new_cut[1:-1], latents, side="left").astype(float)
+        old = np.searchsorted(old_cut[1:-1], latents, side="left").astype(float)
+        changed = new != old
+        if not changed.any():
+            return 0.0, None
+        moved = rows[changed]
+        proposal = self.values[:, moved]
+        proposal[variable] = new[changed]
+        ratio, eta = self.log_ratio(moved, proposal)
+        return float(ratio.sum()), lambda: self.update(moved, np.ones(len(moved), bool),
+                                                       proposal, eta)
+
     def acceptance(self) -> float:
         """Share of the covariates' proposals accepted after burn-in (NaN: none yet)."""
         return float(self.accepted[0] / self.accepted[1]) if self.accepted[1] else float("nan")
@@ -306,6 +325,24 @@ class ImputeLevel1GivenOutcome(Step):
         self.x_rows = s.level1.x[rows]
         self.random_rows = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes
                             if cls.d_units]
+        for variable, r in s.smc.variables_at(0):
+            rtype, cols, _ = s.level1.blocks[r]
+            if isinstance(rtype, Ordinal):
+                rtype.extra_log_ratio = self._threshold_hook(s, variable, r, cols.start)
+
+    def _threshold_hook(self, s, variable: int, r: int, column: int):
+        """The outcome's part of the threshold move of ordinal covariate r: the latents
+        of its missing cells are their current means plus residuals."""
+        rows = np.flatnonzero(np.isnan(s.level1.values[:, r]))
+        x = s.level1.x[rows]
+        random = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes if cls.d_units]
+
+        def hook(new_cut, old_cut):
+            latents = x @ s.beta1[:, column] + s.resid1[rows, column]
+            for cls, codes, z in random:
+                latents += cls.random_part_at(codes, z)[:, column]
+            return s.smc.threshold_move(rows, latents, variable, new_cut, old_cut)
+        return hook
 
     def step(self, s, adapt: bool) -> None:
         if s.w1 == 0:
@@ -415,10 +452,9 @@ def check_model_of_interest(data) -> None:
         level, r = src
         if not (0 <= level < len(levels) and 0 <= r < levels[level].n_responses):
             raise ModelError("a variable of the model of interest names no response")
-        if levels[level].kinds[r] == "ordinal":
-            raise ModelError("an ordinal covariate of the model of interest is not supported "
-                             "(its thresholds would move imputed categories); model it as "
-                             "categorical")
+        if level > 0 and levels[level].kinds[r] == "ordinal":
+            raise ModelError("an ordinal covariate of the model of interest must be a level-1 "
+                             "variable; model a higher-level one as categorical")
     for v, src in enumerate(smc.sources):
         if src is None and np.isnan(smc.values[:, v]).any():
             raise ModelError("a fully observed variable of the model of interest has missing values")

@@ -173,6 +173,13 @@ def sensitivity_rds(input: str, output: str, *, response: str, deltas, model: st
 
 
 @_guarded
+def spec_model(spec: str) -> dict:
+    """The model of interest of a spec (JSON text): its formula, or None."""
+    model = Spec.from_json(spec).model
+    return {"formula": None if model is None else model.formula}
+
+
+@_guarded
 def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
              family: str = "gaussian", se_cv: float = 0.05) -> dict:
     """Fit `formula` (``y ~ x + (1 | cluster)``) to each imputation in the stacked .rds

@@ -9,7 +9,8 @@
 #' \code{mitml::as.mitml.list()} instead.
 #'
 #' @param x An \code{mlimpute} object.
-#' @param formula The model of interest.
+#' @param formula The model of interest; by default the one the imputation was
+#'   compatible with (\code{mlimpute(..., model = )}).
 #' @param reml Restricted maximum likelihood (\code{TRUE}) or maximum likelihood.
 #' @param family \code{"gaussian"}, \code{"logit"} or \code{"probit"}.
 #' @param se_cv Coefficient of variation of the standard errors to aim for: the
@@ -18,10 +19,16 @@
 #' @return A data.frame: term, estimate, std_error, df, t, p_value, ci_lower, ci_upper,
 #'   riv, lambda, fmi; attribute \code{m_needed}.
 #' @export
-mlimpute_pool <- function(x, formula, reml = TRUE, family = c("gaussian", "logit", "probit"),
-                          se_cv = 0.05) {
+mlimpute_pool <- function(x, formula = NULL, reml = TRUE,
+                          family = c("gaussian", "logit", "probit"), se_cv = 0.05) {
   if (!inherits(x, "mlimpute")) stop("mlimpute: 'x' must be an mlimpute object", call. = FALSE)
   family <- match.arg(family)
+  if (is.null(formula)) {
+    formula <- call_python("spec_model", attr(x, "spec"))$formula
+    if (is.null(formula)) {
+      stop("mlimpute: give the formula (the imputation had no model of interest)", call. = FALSE)
+    }
+  }
   stacked <- tempfile(fileext = ".rds")
   table <- tempfile(fileext = ".csv")
   on.exit(unlink(c(stacked, table)))

@@ -242,6 +242,8 @@ test_that("a model of interest: compatible imputation of a random slope, factor 
   }
   fits <- with(mitml::as.mitml.list(imp), lme4::lmer(y ~ x * z + (1 + x | school)))
   expect_true("x:z" %in% rownames(mitml::testEstimates(fits)$estimates))
+  pooled <- mlimpute_pool(imp)          # the model the imputation was compatible with
+  expect_true(all(c("x:z", "var(school:x)") %in% pooled$term))
   # a binary factor outcome comes back as the factor it was (probit)
   d$pass <- factor(ifelse(d$y > 1, "yes", "no"))
   d$pass[sample(300, 30)] <- NA

@@ -70,6 +70,8 @@ class MixedModel:
         self.ztx = np.asarray((self.z.T @ x))
         self.zty = np.asarray(self.z.T @ y).reshape(-1)
         self.xtx, self.xty, self.yty = x.T @ x, x.T @ y, float(y @ y)
+        if self.p and np.linalg.matrix_rank(x) < self.p:
+            raise MlimputeError("the fixed-effects design is rank deficient")
         # the diagonal of each factor is a standard deviation ratio: kept >= 0
         self.on_diagonal = np.concatenate([_diagonal_mask(t.r) for t in terms])
 
@@ -98,8 +100,8 @@ class MixedModel:
         a_b, a_c = lu.solve(b), lu.solve(c)
         m = self.xtx - b.T @ a_b
         sign, log_det_m = np.linalg.slogdet(m)
-        if sign <= 0:
-            raise MlimputeError("the fixed-effects design is rank deficient")
+        if sign <= 0:      # X has full rank (checked): theta so extreme that m lost it
+            raise _Degenerate
         beta = np.linalg.solve(m, self.xty - b.T @ a_c)
         # r^2 = (y - X beta)' (I - Z Lambda A^-1 Lambda'Z') (y - X beta)
         e_e = self.yty - 2 * beta @ self.xty + beta @ self.xtx @ beta
@@ -108,8 +110,13 @@ class MixedModel:
         return log_det_a, float(log_det_m), r2, beta, m
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """REML (or ML) deviance profiled over sigma^2: what the fit minimises."""
-        log_a, log_m, r2, _, _ = self.pieces(theta)
+        """REML (or ML) deviance profiled over sigma^2: what the fit minimises (infinite
+        where theta is so extreme that the fixed effects' matrix loses its rank in
+        floating point, so that the search turns back)."""
+        try:
+            log_a, log_m, r2, _, _ = self.pieces(theta)
+        except _Degenerate:
+            return np.inf
         if not reml:
             return log_a + self.n * (1 + np.log(2 * np.pi * r2 / self.n))
         df = self.n - self.p
@@ -140,10 +147,11 @@ class MixedModel:
         objective = lambda theta: self.deviance(theta, reml)
         start = self.on_diagonal.astype(float)
         bounds = [(0.0, None) if diagonal else (None, None) for diagonal in self.on_diagonal]
-        best = minimize(objective, start, method="L-BFGS-B", bounds=bounds,
-                        options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
-        polish = minimize(objective, best.x, method="Powell", bounds=bounds,
-                          options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
+        with np.errstate(invalid="ignore", over="ignore"):   # inf - inf near a turn-back
+            best = minimize(objective, start, method="L-BFGS-B", bounds=bounds,
+                            options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+            polish = minimize(objective, best.x, method="Powell", bounds=bounds,
+                              options={"xtol": 1e-10, "ftol": 1e-14, "maxiter": 20000})
         theta = polish.x if polish.fun <= best.fun else best.x
         if not np.isfinite(objective(theta)):
             raise MlimputeError("the mixed model did not converge")
@@ -174,6 +182,10 @@ class MixedModel:
                                             * np.eye(len(psi)))
             parts.append((factor / np.sqrt(sigma2))[np.tril_indices(len(psi))])
         return np.concatenate(parts)
+
+
+class _Degenerate(ArithmeticError):
+    """The fixed effects' matrix is numerically singular at this theta."""
 
 
 @dataclass

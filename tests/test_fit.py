@@ -264,3 +264,25 @@ def test_nested_model_of_interest_pools_from_the_command_line(tmp_path, capsys):
         fit_one(frame.dropna(), "y ~ x + (1 + x || school)")
     with pytest.raises(MlimputeError, match="grouping 'school' appears in two random terms"):
         fit_one(frame.dropna(), "y ~ x + (1 | school) + (0 + x | school)")
+
+
+@pytest.mark.r
+def test_a_search_that_strays_to_extreme_variances_turns_back(tmp_path):
+    """A completed data set on which the REML search once stepped to variances so large
+    that the fixed effects' matrix lost its rank in floating point (the fit then stopped
+    with "rank deficient"): the deviance is infinite there, the search turns back, and
+    the fit equals lme4's."""
+    from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
+    frame, _ = simulate_compatible("slope", 50, 20, seed=112)
+    spec = mlimpute.propose(frame, "school").with_mcmc(burnin=300, between=40, m=5, seed=12)
+    completed = mlimpute.impute(frame, spec).completed(2)
+    formula = COMPATIBLE_MODELS["slope"]
+    completed.to_csv(tmp_path / "d.csv", index=False)
+    run_r("lmer_fit.R", tmp_path / "d.csv", tmp_path / "o.csv", formula)
+    ref = pd.read_csv(tmp_path / "o.csv").drop_duplicates("name").set_index("name")
+    ours = fit_one(completed, formula)
+    fixed = ["Intercept", "x", "z"]
+    np.testing.assert_allclose(ours.loc[fixed, "estimate"], ref.loc[fixed, "estimate"], rtol=1e-4)
+    np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=1e-3)
+    with pytest.raises(MlimputeError, match="rank deficient"):
+        fit_one(completed.assign(z2=2 * completed.z), "y ~ x + z + z2 + (1 + x | school)")

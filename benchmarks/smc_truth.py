@@ -24,11 +24,11 @@ from .vs_jomo import HERE, write_table
 
 
 def replicates(kind: str, reps: int, compatible: bool, size=(50, 20), first_seed: int = 100
-               ) -> pd.DataFrame:
-    """One row per replicate: the pooled estimates of the model of interest (for
-    ``"probit"``, the posterior means of its parameters) after imputing compatibly with
-    it, or with the joint model (REALCOM's default model)."""
-    rows = []
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per replicate: the pooled estimates of the model of interest and their
+    standard errors (for ``"probit"``, the posterior means and SDs of its parameters)
+    after imputing compatibly with it, or with the joint model (REALCOM's default)."""
+    rows, errors = [], []
     model = COMPATIBLE_MODELS[kind]
     for seed in range(reps):
         frame, _ = simulate_compatible(kind, *size, seed=first_seed + seed)
@@ -38,20 +38,26 @@ def replicates(kind: str, reps: int, compatible: bool, size=(50, 20), first_seed
             spec = mlimpute.spec_for_model(frame, mlimpute.ModelOfInterest(model), spec)
         result = mlimpute.impute(frame, spec.with_mcmc(burnin=300, between=40, m=5, seed=seed))
         if kind == "probit":
-            means = result.posterior_summary()["mean"]
-            rows.append({"Intercept": means["model.beta[Intercept]"],
-                         "x": means["model.beta[x]"], "z": means["model.beta[z]"],
-                         "var(school)": means["model.omega_b[Intercept,Intercept]"]})
+            summary = result.posterior_summary()
+            names = {"Intercept": "model.beta[Intercept]", "x": "model.beta[x]",
+                     "z": "model.beta[z]", "var(school)": "model.omega_b[Intercept,Intercept]"}
+            rows.append({k: summary.loc[v, "mean"] for k, v in names.items()})
+            errors.append({k: summary.loc[v, "sd"] for k, v in names.items()})
         else:
-            rows.append(fit_pooled(result, model)["estimate"])
-    return pd.DataFrame(rows)
+            pooled = fit_pooled(result, model)
+            rows.append(pooled["estimate"])
+            errors.append(pooled["std_error"])
+    return pd.DataFrame(rows), pd.DataFrame(errors)
 
 
-def bias_z(estimates: pd.DataFrame, truth: dict) -> pd.Series:
-    """(mean - truth) / (SD over replicates / sqrt(replicates)) of every true parameter."""
+def bias_z(estimates: pd.DataFrame, truth: dict, errors: pd.DataFrame | None = None) -> pd.Series:
+    """(mean - truth) / (spread / sqrt(replicates)) of every true parameter, the spread
+    the SD over replicates or, given `errors` (each replicate's standard error), their
+    mean: with few replicates a sample SD is itself too uncertain to scale by."""
     names = [n for n in truth if n in estimates]
     est = estimates[names]
-    return (est.mean() - pd.Series(truth)[names]) / (est.std(ddof=1) / np.sqrt(len(est)))
+    spread = est.std(ddof=1) if errors is None else errors[names].mean()
+    return (est.mean() - pd.Series(truth)[names]) / (spread / np.sqrt(len(est)))
 
 
 def main(argv=None) -> int:
@@ -64,10 +70,11 @@ def main(argv=None) -> int:
         _, truth = simulate_compatible(kind, seed=0)
         ways = [True] if kind == "probit" else [True, False]
         for compatible in ways:
-            est = replicates(kind, args.reps, compatible, size=(60, 20) if kind == "probit" else (50, 20))
+            est, _ = replicates(kind, args.reps, compatible,
+                                size=(60, 20) if kind == "probit" else (50, 20))
             z = bias_z(est, truth)
             for name in z.index:
-                rows.append({"model": COMPATIBLE_MODELS[kind],
+                rows.append({"model": COMPATIBLE_MODELS[kind].replace("|", "\\|"),   # Markdown
                              "imputation": "compatible" if compatible else "joint",
                              "parameter": name, "truth": truth[name],
                              "mean": float(est[name].mean()),

@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     prop = sub.add_parser("propose", help="write REALCOM's default model for a data file")
     prop.add_argument("input")
     prop.add_argument("-o", "--output", required=True, help="spec file (.toml or .json)")
+    prop.add_argument("--model", help='a model of interest to impute compatibly with, e.g. '
+                      '"y ~ x * z + (1 + x | school)": the spec gets its [model] and the '
+                      "covariate model without the outcome")
+    prop.add_argument("--family", choices=["auto", "gaussian", "probit"], default="auto",
+                      help="the --model outcome's distribution")
     _model_options(prop)
     _na_option(prop)
 

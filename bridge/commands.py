@@ -55,7 +55,7 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
         spec = replace(spec, responses=[replace(r, type=declared.get(r.name, r.type))
                                         for r in spec.responses])
     else:
-        if not args.cluster and getattr(args, "model", None) and not getattr(args, "joint_only", True):
+        if not args.cluster and getattr(args, "model", None) and not getattr(args, "joint_only", False):
             from .spec import ModelOfInterest
             from .substantive import parse_model
             grouping = parse_model(ModelOfInterest(args.model, args.family))[1]
@@ -231,6 +231,10 @@ def _cmd_propose(args) -> int:
     with about_file(args.input):
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
+        if args.model:
+            from .spec import ModelOfInterest
+            from .substantive import spec_for_model
+            spec = spec_for_model(frame, ModelOfInterest(args.model, args.family), spec)
         spec.validate(frame)
     spec.save(args.output)
     return 0

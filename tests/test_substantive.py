@@ -348,3 +348,16 @@ def test_spec_round_trip_with_a_model():
     assert Spec.from_toml(spec.to_toml()) == spec
     assert "[model]" in spec.to_toml()
     assert Spec.from_json(spec.to_json()) == spec
+
+
+def test_propose_writes_the_model_and_its_covariate_model(tmp_path):
+    frame, _ = simulate_compatible("slope", 20, 8, seed=8)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "spec.toml"
+    run = subprocess.run([sys.executable, "-m", "mlimpute.cli", "propose", str(tmp_path / "in.csv"),
+                          "-o", str(out), "--model", "y ~ x * z + (1 + x | school)"],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    spec = Spec.load(out)
+    assert spec.cluster == "school" and spec.model.formula == "y ~ x * z + (1 + x | school)"
+    assert [r.name for r in spec.responses] == ["x"] and "y" not in spec.covariates

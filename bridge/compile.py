@@ -433,8 +433,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     substantive = terms = None
     if spec.model is not None:
         from .substantive import compile_model_of_interest
-        substantive, terms = compile_model_of_interest(
-            spec, frame, names, {n: e.values for n, e in encoded.items()}, categories, codes)
+        substantive, terms = compile_model_of_interest(spec, frame, names, categories, codes)
         if terms.categories is not None:
             categories[terms.outcome] = terms.categories
     try:

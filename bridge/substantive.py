@@ -153,13 +153,12 @@ def _terms(rhs: str, text: str, variable, categorical) -> tuple[Design, list[str
 
 
 def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[str]],
-                              values: dict[str, np.ndarray], categories: dict[str, list],
-                              codes: list[np.ndarray]):
+                              categories: dict[str, list], codes: list[np.ndarray]):
     """The engine's SubstantiveData for ``spec.model`` and the names to read it back.
 
     names : response names per level (0 the units, c + 1 classification c);
-    values : each response's engine values per data row; categories : the categories of
-    categorical responses; codes : each row's unit per classification.
+    categories : the categories of categorical responses; codes : each row's unit per
+    classification.
     """
     from mlimpute.engine.substantive import SubstantiveData
 
@@ -226,15 +225,15 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
         return ("var", v)
 
     def categorical(name: str, code: str, required: bool = True):
+        """Dummies of `name`: always for C(name) (`required`), for a bare name only when
+        patsy would read the column as categorical (None otherwise)."""
         labels = labels_of(name) if name in frame.columns else None
-        if labels is None and name in categories:
-            labels = list(categories[name])
         if labels is None:
-            if required:
-                index_of(name, code)
-                labels = sorted(frame[name].dropna().unique().tolist())
-            else:
+            if not required:
                 return None
+            index_of(name, code)
+            labels = list(categories[name]) if name in categories else \
+                sorted(frame[name].dropna().unique().tolist())
         v = index_of(name, code)
         # dummies compare the variable's engine value: the category's code for a response
         # or a text column, the number itself for a numeric column used as C(column)

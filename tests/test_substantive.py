@@ -62,10 +62,11 @@ def test_design_equals_patsys_on_complete_data():
 
     frame = _mixed_frame()
     formula = ("y ~ x * z + I(x^2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) "
-               "+ x:g + C(k3) + (1 + x | school)")
+               "+ x:g + C(k3) + b:z + (1 + x | school)")
     complete = frame.copy()
     frame.loc[::7, "x"] = np.nan          # x and g are responses of the covariate model
     frame.loc[3::11, "g"] = None
+    frame.loc[5::13, "b"] = np.nan       # a binary 0/1 response, read by its number
     spec = spec_for_model(frame, ModelOfInterest(formula))
     compiled = compile_model(spec, frame)
     data = compiled.data.substantive
@@ -76,9 +77,11 @@ def test_design_equals_patsys_on_complete_data():
             values[:, v] = complete[name].map({c: k for k, c in enumerate(compiled.categories[name])})
         elif source is not None:
             values[:, v] = complete[name]
-    assert sorted(v for v, s in zip(compiled.substantive.variables, data.sources) if s) == ["g", "x"]
+    assert sorted(v for v, s in zip(compiled.substantive.variables, data.sources) if s) == \
+        ["b", "g", "x"]
     ours = pd.DataFrame(data.fixed.columns(values.T).T, columns=compiled.substantive.fixed_names)
-    fixed = "y ~ x * z + I(x**2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) + x:g + C(k3)"
+    fixed = ("y ~ x * z + I(x**2) + np.log(w) + g + C(b) + Q('a b') + I((x - 1) ** 3) + x:g "
+             "+ C(k3) + b:z")
     theirs = patsy.dmatrix(fixed.split("~")[1], complete, return_type="dataframe")
     assert sorted(ours.columns) == sorted(theirs.columns)
     np.testing.assert_allclose(ours[theirs.columns].to_numpy(), theirs.to_numpy(), rtol=1e-12)

@@ -124,12 +124,13 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
             raise DataError("no row is in the sample: nothing to impute")
         rows = np.flatnonzero(mask)
         modelled = data.iloc[rows]
-    if model is not None and compatible:
+    if model is not None and compatible and not (spec is not None and spec.model is not None
+                                                 and spec.model.formula == model):
         from .spec import ModelOfInterest
         from .substantive import spec_for_model
         if spec is not None and spec.model is not None:
-            raise SpecError("the spec already has a model of interest; give it there or as "
-                            "`model`, not both")
+            raise SpecError(f"the spec's model of interest is '{spec.model.formula}'; give "
+                            f"'{model}' there or on its own, not both")
         spec = spec_for_model(modelled, ModelOfInterest(model, family), spec, cluster)
     if spec is None:
         if cluster is None:

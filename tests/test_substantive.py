@@ -322,6 +322,19 @@ def test_cli_model_pool_uses_the_recorded_formula(tmp_path):
     assert with_spec.returncode == 0 and with_spec.stdout == given.stdout
 
 
+def test_a_saved_spec_with_its_own_model_runs_again():
+    """--spec of a compatible run with the same --model repeats it; a different formula is
+    one line naming both."""
+    frame, _ = simulate_compatible("slope", 20, 8, seed=8)
+    spec = spec_for_model(frame, ModelOfInterest(COMPATIBLE_MODELS["slope"]))
+    spec = spec.with_mcmc(burnin=20, between=5, m=2, seed=4)
+    once = mlimpute.impute(frame, spec)
+    again = mlimpute.impute(frame, once.spec, model=COMPATIBLE_MODELS["slope"])
+    pd.testing.assert_frame_equal(once.stacked(), again.stacked())
+    with pytest.raises(MlimputeError, match="give 'y ~ x"):
+        mlimpute.impute(frame, once.spec, model="y ~ x + (1 | school)")
+
+
 def test_joint_only_keeps_the_joint_model():
     frame, _ = simulate_compatible("slope", 25, 12, seed=8)
     spec = propose(frame, "school").with_mcmc(burnin=50, between=10, m=2, seed=1)

@@ -232,8 +232,13 @@ class Ordinal(ResponseType):
             self._tries += 1
             self.step_sd *= np.exp((float(accept) - 0.4) / np.sqrt(self._tries))
 
+    @staticmethod
+    def category(cut: np.ndarray, latents: np.ndarray) -> np.ndarray:
+        """The categories latents fall in under thresholds `cut` (-inf, 0, ..., +inf)."""
+        return np.searchsorted(cut[1:-1], latents, side="left").astype(float)
+
     def decode(self, working):
-        return (np.searchsorted(self.cut[1:-1], working[:, 0], side="left")).astype(float)
+        return self.category(self.cut, working[:, 0])
 
     def fixed_covariance(self):
         return np.ones((1, 1))

@@ -176,12 +176,17 @@ class SubstantiveState:
         self.eta[kept] = eta[take]
 
     # ------------------------------------------------------------------ likelihood
+    def _random_part(self, z: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Z_i b_j of rows with random design z (q, n) in units `codes`."""
+        out = np.zeros(z.shape[1])
+        for a, effects in enumerate(self.b.T):
+            out += z[a] * effects.take(codes)
+        return out
+
     def _linear_predictor(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
         """X beta + Z b of rows with these variables' values (V, n) and units."""
-        eta = self.beta @ self.fixed.columns(values)
-        for a, z in enumerate(self.random.columns(values)):
-            eta += z * self.b[:, a].take(codes)
-        return eta
+        return (self.beta @ self.fixed.columns(values)
+                + self._random_part(self.random.columns(values), codes))
 
     def log_likelihood(self, eta: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """log p(y_i | x_i) of `rows` with linear predictor `eta`, given sigma2: for an
@@ -213,8 +218,7 @@ class SubstantiveState:
         ratio, commit) for `rows` whose missing cell has latent `latents` (one per row),
         `variable` the covariate.  commit (None when no category changes) records the
         new categories, to be called if the move is accepted."""
-        new = np.searchsorted(new_cut[1:-1], latents, side="left").astype(float)
-        old = np.searchsorted(old_cut[1:-1], latents, side="left").astype(float)
+        new, old = Ordinal.category(new_cut, latents), Ordinal.category(old_cut, latents)
         changed = new != old
         if not changed.any():
             return 0.0, None
@@ -230,13 +234,6 @@ class SubstantiveState:
         return float(self.accepted[0] / self.accepted[1]) if self.accepted[1] else float("nan")
 
     # ------------------------------------------------------------------ the model's draws
-    def _random_part(self) -> np.ndarray:
-        """(N,) Z_i b_j of every row."""
-        out = np.zeros(self.z.shape[1])
-        for a, effects in enumerate(self.b.T):
-            out += self.z[a] * effects.take(self.codes)
-        return out
-
     def draw(self, s) -> None:
         """One Gibbs sweep of the model of interest given the completed covariates: the
         outcome (missing values; the probit latent), beta, b, Omega_b, sigma2."""
@@ -283,7 +280,7 @@ class SubstantiveState:
             self.b = mean + np.einsum("jab,jb->ja", root, rng.standard_normal(mean.shape))
             self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
                                            rng, False)
-        e = resid - self._random_part()
+        e = resid - self._random_part(z, self.codes)
         self.eta = target - e
         if self.family == "normal":
             self.sigma2 = float(self.cov_e.draw(np.array([[self.sigma2]]),

@@ -32,7 +32,7 @@ from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
 
 from .vs_jomo import HERE, write_table
 
-R_SCRIPT = HERE.parent / "tests" / "r" / "jomo_lmer_chain.R"
+R_SCRIPT = HERE.parent / "tests" / "r" / "jomo_smc_chain.R"
 FORMULA = COMPATIBLE_MODELS["slope"]
 
 

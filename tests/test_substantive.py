@@ -25,7 +25,7 @@ from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
 from mlimpute.spec import ModelOfInterest, PriorSpec, Response, Spec
 from mlimpute.substantive import spec_for_model
 
-from benchmarks.smc_truth import bias_z, replicates
+from benchmarks.smc_truth import bias_z, jomo_glmer_chain, jomo_glmer_replicates, replicates
 from conftest import require_r, run_r, z_scores
 
 
@@ -235,7 +235,7 @@ def test_posterior_agrees_with_jomo_lmer(tmp_path):
     frame.to_csv(data, index=False)
     formula = COMPATIBLE_MODELS["slope"]
     iterations = 6000
-    run_r("jomo_lmer_chain.R", f"data={data}", f"out={tmp_path / 'j.csv'}", f"formula={formula}",
+    run_r("jomo_smc_chain.R", f"data={data}", f"out={tmp_path / 'j.csv'}", f"formula={formula}",
           "columns=y,x,z,school", f"iterations={iterations}", "seed=3",
           f"priors={tmp_path / 'p.csv'}")
     theirs = pd.read_csv(tmp_path / "j.csv").iloc[1000:]
@@ -245,6 +245,42 @@ def test_posterior_agrees_with_jomo_lmer(tmp_path):
     assert [r.name for r in spec.responses] == ["x", "z"] and spec.covariates == []
     spec = replace(spec, priors=PriorSpec(model_df=2, model_scale=priors[1:].reshape(2, 2).tolist(),
                                           model_residual_df=1, model_residual_scale=float(priors[0])))
+    result = mlimpute.impute(frame, spec.with_mcmc(burnin=1000, between=iterations - 1000, m=1,
+                                                   seed=4))
+    ours = result.parameter_draws()[theirs.columns]
+    z = pd.Series(z_scores(ours.to_numpy(), theirs.to_numpy()), index=theirs.columns)
+    assert (z.abs() < 4).all(), z
+
+
+@pytest.mark.r
+def test_jomo_glmer_is_a_probit_that_recovers_truth():
+    """Before jomo.glmer serves as a reference: its binomial outcome is a probit with the
+    latent variance fixed at 1 (its varY draws are all 1), and its posterior means over
+    replicates of the probit model's data are unbiased (3 replicates here; 20 in
+    docs/validation.md)."""
+    require_r("jomo", "lme4")
+    _, truth = simulate_compatible("probit", seed=0)
+    estimates, errors = jomo_glmer_replicates(3)
+    z = bias_z(estimates, truth, errors)
+    assert (z.abs() < 4).all(), z
+
+
+@pytest.mark.r
+def test_posterior_agrees_with_jomo_glmer(tmp_path):
+    """A binary outcome with a random intercept, y and x incomplete: jomo.glmer's
+    covariate model (from_jomo_smc with family="binomial") and priors, posterior means of
+    the probit model of interest within 4 combined Monte Carlo SEs."""
+    require_r("jomo", "lme4")
+    frame, _ = simulate_compatible("probit", 60, 20, seed=12)
+    frame.loc[frame.index[::10], "y"] = np.nan
+    iterations = 6000
+    theirs, scale = jomo_glmer_chain(frame, iterations, seed=3, folder=tmp_path, priors=True)
+    theirs = theirs.iloc[1000:]
+    spec = mlimpute.from_jomo_smc(frame[["y", "x", "z", "school"]], COMPATIBLE_MODELS["probit"],
+                                  family="binomial")
+    assert spec.model.family == "probit"
+    # jomo.glmer's prior of the random-intercept variance: IW(1, complete-case logit fit's)
+    spec = replace(spec, priors=PriorSpec(model_df=1, model_scale=[[float(scale[0])]]))
     result = mlimpute.impute(frame, spec.with_mcmc(burnin=1000, between=iterations - 1000, m=1,
                                                    seed=4))
     ours = result.parameter_draws()[theirs.columns]

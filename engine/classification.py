@@ -33,9 +33,13 @@ class GroupSums:
     def __init__(self, group: np.ndarray, n_groups: int):
         n = len(group)
         self.group = group
-        self._bins: dict[int, np.ndarray] = {}        # of_columns' bins, by number of columns
         self.indicator = sparse.csr_matrix((np.ones(n), (group, np.arange(n))),
                                            shape=(n_groups, n))
+        # where each group's run starts, when the rows are sorted by group and none is
+        # empty (the usual layout): then of_columns sums contiguous runs
+        starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if n else group
+        sorted_runs = n and len(starts) == n_groups and bool(np.all(np.diff(group) >= 0))
+        self._starts = starts if sorted_runs else None
 
     def __call__(self, a: np.ndarray) -> np.ndarray:
         """(J, ...) sums of the rows of `a` (N, ...) by group."""
@@ -44,14 +48,13 @@ class GroupSums:
 
     def of_columns(self, a: np.ndarray) -> np.ndarray:
         """(J, m) sums by group of the columns of `a` (m, N): for data kept one variable
-        per row, whose products are many times faster to form than (N, m, m) ones.  One
-        bincount over m J bins (row r's groups offset by r J) needs no transposed copy."""
-        m, n_groups = a.shape[0], self.indicator.shape[0]
-        bins = self._bins.get(m)
-        if bins is None:
-            bins = self._bins[m] = (np.arange(m)[:, None] * n_groups + self.group[None, :]).ravel()
-        sums = np.bincount(bins, weights=a.ravel(), minlength=m * n_groups)
-        return sums.reshape(m, n_groups).T
+        per row, whose products are many times faster to form than (N, m, m) ones.  Rows
+        sorted by group: one ``np.add.reduceat`` along the rows' axis (long contiguous
+        runs); otherwise the sparse indicator's product (2-3x faster than a bincount
+        over m J offset bins at m = 12)."""
+        if self._starts is not None:
+            return np.add.reduceat(a, self._starts, axis=1).T
+        return np.asarray(self.indicator @ a.T)
 
 
 class Nested:

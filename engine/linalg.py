@@ -72,6 +72,40 @@ def draw_normal_from_precision_batched(precision: np.ndarray, linear: np.ndarray
     return np.linalg.solve(np.swapaxes(chol, -1, -2), half + z)[..., 0]
 
 
+def inv_pd_batched(a: np.ndarray) -> np.ndarray:
+    """Inverses of a stack (J, d, d) of symmetric positive definite matrices.  For d <= 2
+    in closed form (1 / a; the adjugate over the determinant): numpy's batched inverse
+    makes one LAPACK call per matrix, several times the arithmetic of a 2 x 2."""
+    d = a.shape[-1]
+    if d == 1:
+        return 1.0 / a
+    if d == 2:
+        p, q, r = a[..., 0, 0], a[..., 1, 0], a[..., 1, 1]
+        det = p * r - q * q
+        out = np.empty_like(a)
+        out[..., 0, 0] = r / det
+        out[..., 1, 1] = p / det
+        out[..., 0, 1] = out[..., 1, 0] = -q / det
+        return out
+    return symmetrize(np.linalg.inv(a))
+
+
+def cholesky_batched(a: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of a stack (J, d, d) of symmetric positive definite
+    matrices (their lower triangles are read); closed form for d <= 2, as
+    :func:`inv_pd_batched`."""
+    d = a.shape[-1]
+    if d == 1:
+        return np.sqrt(a)
+    if d == 2:
+        out = np.zeros_like(a)
+        out[..., 0, 0] = first = np.sqrt(a[..., 0, 0])
+        out[..., 1, 0] = below = a[..., 1, 0] / first
+        out[..., 1, 1] = np.sqrt(a[..., 1, 1] - below * below)
+        return out
+    return np.linalg.cholesky(a)
+
+
 def simultaneous_diagonalisation(prior_precision: np.ndarray, data_precision: np.ndarray):
     """W and l with W' A W = I and W' B W = diag(l) (A the prior, B the data precision),
     so that (A + s B)^-1 = W diag(1 / (1 + s l)) W' for every scalar s."""
@@ -111,6 +145,8 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
         return np.zeros((0, 0))
     if df <= d - 1:
         raise ValueError(f"inverse-Wishart degrees of freedom {df} must exceed dimension - 1 = {d - 1}")
+    if d == 1:      # scale / chi2(df): the same draw as the Bartlett factor's, without its matrices
+        return scale / rng.chisquare(df)
     chol = np.linalg.cholesky(symmetrize(scale))
     bartlett = _bartlett_factors(np.asarray(df), d, rng)
     # factor' = A^-1 C'  (A lower triangular)  =>  Sigma = factor' factor

@@ -39,7 +39,7 @@ from scipy import special
 from .classification import GroupSums
 from .covariance import CovarianceSampler
 from .design import Design
-from .linalg import draw_normal_from_precision, inv_pd, symmetrize
+from .linalg import cholesky_batched, draw_normal_from_precision, inv_pd, inv_pd_batched
 from .responses import Ordinal
 from .steps import ImputeLevel, ImputeLevel1, Step
 from .truncated import truncated_normal_one_sided
@@ -168,11 +168,12 @@ class SubstantiveState:
         return values
 
     def update(self, rows: np.ndarray, take: np.ndarray, proposal: np.ndarray,
-               eta: np.ndarray) -> None:
-        """Keep the accepted part (`take`) of a proposal for `rows`, with its linear
-        predictor `eta` (from :meth:`log_ratio`)."""
+               eta: np.ndarray, variables: list[int]) -> None:
+        """Keep the accepted part (`take`) of a proposal for `rows` that changed
+        `variables`, with its linear predictor `eta` (from :meth:`log_ratio`)."""
         kept = rows[take]
-        self.values[:, kept] = proposal[:, take]
+        for v in variables:
+            self.values[v, kept] = proposal[v, take]
         self.eta[kept] = eta[take]
 
     # ------------------------------------------------------------------ likelihood
@@ -227,7 +228,7 @@ class SubstantiveState:
         proposal[variable] = new[changed]
         ratio, eta = self.log_ratio(moved, proposal)
         return float(ratio.sum()), lambda: self.update(moved, np.ones(len(moved), bool),
-                                                       proposal, eta)
+                                                       proposal, eta, [variable])
 
     def acceptance(self) -> float:
         """Share of the covariates' proposals accepted after burn-in (NaN: none yet)."""
@@ -266,7 +267,7 @@ class SubstantiveState:
             sums = self.sums.of_columns(self._products.reshape(-1, len(target)))
             sums = sums.reshape(self.n_units, q, k + q + 1)           # Z_j'[X_j | Z_j | t_j]
             zx, zz, zt = sums[:, :, :k], sums[:, :, k:k + q], sums[:, :, -1]
-            p_inv = np.linalg.inv(self.sigma2 * inv_pd(self.omega_b) + zz)
+            p_inv = inv_pd_batched(self.sigma2 * inv_pd(self.omega_b) + zz)
             solved_x = p_inv @ zx                                      # P_j^-1 Z_j'X_j
             solved_t = np.einsum("jab,jb->ja", p_inv, zt)              # P_j^-1 Z_j't_j
             flat = zx.reshape(-1, k)
@@ -276,7 +277,7 @@ class SubstantiveState:
         resid = target - self.beta @ x
         if q:
             mean = solved_t - solved_x @ self.beta
-            root = np.linalg.cholesky(symmetrize(p_inv)) * np.sqrt(self.sigma2)
+            root = cholesky_batched(p_inv) * np.sqrt(self.sigma2)
             self.b = mean + np.einsum("jab,jb->ja", root, rng.standard_normal(mean.shape))
             self.omega_b = self.cov_b.draw(self.omega_b, self.b.T @ self.b, float(self.n_units),
                                            rng, False)
@@ -311,7 +312,8 @@ class ImputeLevel1GivenOutcome(Step):
     def __init__(self, s, covariance):
         self.covariance = covariance
         imp = s.imputer1
-        self.active = imp.active and bool(s.smc.variables_at(0))
+        self.variables = [v for v, _ in s.smc.variables_at(0)]
+        self.active = imp.active and bool(self.variables)
         if not self.active:
             return
         self.rows = rows = np.unique(imp.cell_rows)
@@ -360,7 +362,7 @@ class ImputeLevel1GivenOutcome(Step):
         proposal = smc.propose(rows, s.level1.decode(working=working), 0)
         ratio, eta = smc.log_ratio(rows, proposal)
         take = smc.accept(ratio, s.rng, adapt)
-        smc.update(rows, take, proposal, eta)
+        smc.update(rows, take, proposal, eta, self.variables)
         back = ~take[self.cell_at]
         flat.put(self.flat_cells[back], old[back])
 
@@ -377,6 +379,7 @@ class ImputeLevelGivenOutcome(ImputeLevel):
         self.units = np.flatnonzero(mask.any(axis=1))
         self.rows = np.flatnonzero(np.isin(c.codes, self.units))
         self.unit_of_row = np.searchsorted(self.units, c.codes[self.rows])
+        self.variables = [v for v, _ in s.smc.variables_at(index + 1)]
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
@@ -392,7 +395,7 @@ class ImputeLevelGivenOutcome(ImputeLevel):
         per_row, eta = smc.log_ratio(self.rows, proposal)
         ratio = np.bincount(self.unit_of_row, weights=per_row, minlength=len(self.units))
         take = smc.accept(ratio, s.rng, adapt)
-        smc.update(self.rows, take[self.unit_of_row], proposal, eta)
+        smc.update(self.rows, take[self.unit_of_row], proposal, eta, self.variables)
         rejected = np.zeros(c.n_units, dtype=bool)
         rejected[self.units[~take]] = True
         keep_old = (mask & rejected[:, None])[mask]

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(imp)
     imp.add_argument("--spec", help="model spec (.toml or .json); command-line settings override it")
     _mcmc_options(imp)
-    imp.add_argument("--workers", type=_count(1), help="processes for the chains (default: one per core)")
+    imp.add_argument("--workers", type=_count(1), help="processes for the chains (default: one per core, none for a run shorter than starting them)")
     imp.add_argument("--scheduler", metavar="dask://HOST:PORT",
                      help="run the chains on a Dask cluster instead of local processes "
                           "(needs dask.distributed; use --chains to spread the work)")

@@ -43,6 +43,29 @@ def test_output_does_not_depend_on_the_number_of_workers(frame):
     assert len(one.chain_draws()) == 3
 
 
+def test_a_run_shorter_than_starting_workers_keeps_its_chains_in_process(frame, monkeypatch):
+    """Left to choose, a run of a few iterations does not start a pool of processes (it
+    would cost more than the sampling), a long one does; the output is the same."""
+    from mlimpute.engine import parallel
+    pools = []
+    real = parallel.worker_pool
+
+    def counting(workers, setup=None):
+        pools.append(workers)
+        return real(workers, setup)
+    monkeypatch.setattr(parallel, "worker_pool", counting)
+    short = mlimpute.impute(frame, _spec(frame, 2))
+    assert pools == []
+    forced = mlimpute.impute(frame, _spec(frame, 2), workers=2)
+    assert pools == [2]
+    pd.testing.assert_frame_equal(short.stacked(), forced.stacked())
+    long_run = _spec(frame, 2)
+    long_run.mcmc = mlimpute.MCMC(burnin=20000, between=100, m=2, seed=1, chains=2)
+    from mlimpute.api import _workers_for
+    probe = GibbsSampler(mlimpute.compile_model(long_run, frame).data, np.random.default_rng(1))
+    assert _workers_for(probe, long_run.mcmc, None, None) is None
+
+
 def test_chain_k_is_the_sampler_with_the_kth_spawned_seed(frame):
     result = mlimpute.impute(frame, _spec(frame, 2), workers=1)
     seeds = np.random.SeedSequence(123).spawn(2)

@@ -146,6 +146,11 @@ def test_console_script_is_installed():
     exe = shutil.which("mlimpute") or str(__import__("pathlib").Path(sys.executable).parent / "mlimpute")
     proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("mlimpute ")
+    # python -m mlimpute is the same command (a venv that is not activated)
+    proc = subprocess.run([sys.executable, "-m", "mlimpute", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("mlimpute ")
+    proc = subprocess.run([sys.executable, "-m", "mlimpute", "impute"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "required" in proc.stderr
 
 
 @pytest.mark.parametrize("style", ["flong", "long"])

@@ -145,8 +145,11 @@ def draw_inverse_wishart(scale: np.ndarray, df: float, rng: np.random.Generator)
         return np.zeros((0, 0))
     if df <= d - 1:
         raise ValueError(f"inverse-Wishart degrees of freedom {df} must exceed dimension - 1 = {d - 1}")
-    if d == 1:      # scale / chi2(df): the same draw as the Bartlett factor's, without its matrices
-        return scale / rng.chisquare(df)
+    if d == 1:      # scale / chi2(df) without the Bartlett matrices: the same random draw
+        # and the same operations as below (factor = sqrt(scale) / sqrt(chi2)), so the
+        # same bits
+        factor = np.sqrt(scale) / np.sqrt(rng.chisquare(df))
+        return factor * factor
     chol = np.linalg.cholesky(symmetrize(scale))
     bartlett = _bartlett_factors(np.asarray(df), d, rng)
     # factor' = A^-1 C'  (A lower triangular)  =>  Sigma = factor' factor

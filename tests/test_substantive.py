@@ -260,7 +260,7 @@ def test_jomo_glmer_is_a_probit_that_recovers_truth():
     docs/validation.md)."""
     require_r("jomo", "lme4")
     _, truth = simulate_compatible("probit", seed=0)
-    estimates, errors = jomo_glmer_replicates(3)
+    estimates, errors = jomo_glmer_replicates(3, iterations=1500)
     z = bias_z(estimates, truth, errors)
     assert (z.abs() < 4).all(), z
 

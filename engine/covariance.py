@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import ModelError
-from .linalg import draw_inverse_wishart, inv_pd, solve_triangular, symmetrize
+from .linalg import cholesky, draw_inverse_wishart, inv_pd, solve_triangular, symmetrize
 
 
 class CovarianceSampler:
@@ -96,7 +96,7 @@ class CovarianceSampler:
             schur = symmetrize(scale[self._bb] - mean_gamma @ psi_ba.T)
             sigma = draw_inverse_wishart(schur, df, rng)
             noise = rng.standard_normal((b.size, a.size))
-            gamma = mean_gamma + np.linalg.cholesky(sigma) @ noise @ np.linalg.cholesky(psi_aa_inv).T
+            gamma = mean_gamma + cholesky(sigma) @ noise @ cholesky(psi_aa_inv).T
             out[self._ba] = gamma @ omega_aa
             out[self._ab] = out[self._ba].T
             out[self._bb] = symmetrize(sigma + gamma @ omega_aa @ gamma.T)
@@ -112,7 +112,7 @@ class CovarianceSampler:
 
         def log_target(m):
             try:
-                chol = np.linalg.cholesky(m)
+                chol = cholesky(m)
             except np.linalg.LinAlgError:
                 return -np.inf
             inv_chol = solve_triangular(chol, np.eye(d))

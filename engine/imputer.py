@@ -39,7 +39,6 @@ class PatternImputer:
         keep = np.flatnonzero(patterns.any(axis=1))
         self.patterns = patterns[keep]                          # (P, w), True = masked
         self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
-        self.masked_blocks = [np.ix_(cols, cols) for cols in self.masked_columns]
         # each pattern's rows: a slice when they are contiguous (the sampler sorts level-1
         # rows by pattern), so that reading them needs no copy
         self.rows = []
@@ -55,6 +54,16 @@ class PatternImputer:
         self.cell_bounds = np.cumsum([0] + [len(r) * len(c) for r, c in zip(row_ids, self.masked_columns)])
         # writing through a 1-d index is several times faster than numpy's 2-d scatter
         self.flat_cells = self.cell_rows * mask.shape[1] + self.cell_cols
+        # every pattern's rows of G and [m, m] block of L, gathered by one index each:
+        # (pattern, masked row, column) triples, pattern by pattern
+        sizes = [len(c) for c in self.masked_columns]
+        self.gain_index = (np.repeat(np.arange(len(sizes)), sizes),
+                           np.concatenate(self.masked_columns))
+        self.gain_bounds = np.cumsum([0] + sizes)
+        self.chol_index = (np.repeat(np.arange(len(sizes)), [m * m for m in sizes]),
+                           np.concatenate([np.repeat(c, len(c)) for c in self.masked_columns]),
+                           np.concatenate([np.tile(c, len(c)) for c in self.masked_columns]))
+        self.chol_bounds = np.cumsum([0] + [m * m for m in sizes])
 
     def _operators(self, cov: np.ndarray):
         """Per pattern, embedded in full width: G (P, w, w) with G[m, o] = cov_mo cov_oo^-1
@@ -80,26 +89,45 @@ class PatternImputer:
         if not self.active:
             return
         if groups is None:
-            gain, chol = self._operators(cov)
+            new = self._draw_common(resid, *self._operators(cov), rng)
         else:
-            gain, chol = self._operators(cov[:, None])          # (G, P, w, w)
-        new = np.empty(len(self.flat_cells))                    # new residuals of the masked cells
-        for p, (rows, cols) in enumerate(zip(self.rows, self.masked_columns)):
-            # only the masked columns' rows of G, which is zero in the masked columns:
-            # their (stale) residuals drop out
-            resid_rows = resid[rows]
-            z = rng.standard_normal((len(resid_rows), len(cols)))
-            if groups is None:
-                block = resid_rows @ gain[p][cols].T + z @ chol[p][self.masked_blocks[p]].T
-            else:
-                g = groups[rows]
-                block = (np.einsum("nij,nj->ni", gain[g, p][:, cols], resid_rows)
-                         + np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z))
-            new[self.cell_bounds[p]:self.cell_bounds[p + 1]] = block.reshape(-1)
+            new = self._draw_by_group(resid, *self._operators(cov[:, None]), rng, groups)
         if resid.flags.c_contiguous:
             resid.reshape(-1)[self.flat_cells] = new                # a view: writes through
         else:
             resid[self.cell_rows, self.cell_cols] = new
+
+    def _draw_common(self, resid, gain, chol, rng) -> np.ndarray:
+        """New residuals of the masked cells (in flat_cells order) under one covariance:
+        per pattern, G's masked rows times the rows' residuals (G is zero in the masked
+        columns, so their stale residuals drop out) plus L's masked block times normals.
+        The normals of all cells are one draw, in cell order: the same numbers as one
+        draw per pattern."""
+        gains = gain[self.gain_index]                          # (masked cells per row, w)
+        chols = chol[self.chol_index]
+        z = rng.standard_normal(len(self.flat_cells))
+        new = np.empty(len(self.flat_cells))
+        for p, rows in enumerate(self.rows):
+            g0, g1 = self.gain_bounds[p], self.gain_bounds[p + 1]
+            m = g1 - g0
+            c0, c1 = self.cell_bounds[p], self.cell_bounds[p + 1]
+            root = chols[self.chol_bounds[p]:self.chol_bounds[p + 1]].reshape(m, m)
+            block = resid[rows] @ gains[g0:g1].T + z[c0:c1].reshape(-1, m) @ root.T
+            new[c0:c1] = block.reshape(-1)
+        return new
+
+    def _draw_by_group(self, resid, gain, chol, rng, groups) -> np.ndarray:
+        """As :meth:`_draw_common` with a covariance per group: gain and chol are
+        (G, P, w, w) and row i uses its group's."""
+        new = np.empty(len(self.flat_cells))
+        for p, (rows, cols) in enumerate(zip(self.rows, self.masked_columns)):
+            resid_rows = resid[rows]
+            z = rng.standard_normal((len(resid_rows), len(cols)))
+            g = groups[rows]
+            block = (np.einsum("nij,nj->ni", gain[g, p][:, cols], resid_rows)
+                     + np.einsum("nij,nj->ni", chol[g, p][:, cols][:, :, cols], z))
+            new[self.cell_bounds[p]:self.cell_bounds[p + 1]] = block.reshape(-1)
+        return new
 
     def fill(self, values: np.ndarray, mean: np.ndarray, resid: np.ndarray) -> None:
         """Masked cells of `values` = mean + resid; the other cells are left alone."""

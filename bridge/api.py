@@ -75,8 +75,11 @@ def _workers_for(probe: GibbsSampler, settings, workers: int | None, executor) -
     if AUTO in (settings.burnin, settings.between, settings.m):
         return workers
     start = time.perf_counter()
-    for _ in range(2):
-        probe.step()
+    try:
+        for _ in range(2):
+            probe.step()
+    except Exception:       # the run itself meets and reports it, as it always has
+        return workers
     per_iteration = (time.perf_counter() - start) / 2
     per_chain = settings.burnin + settings.between * max(split_imputations(settings.m,
                                                                            settings.chains))

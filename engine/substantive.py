@@ -303,6 +303,22 @@ class SubstantiveState:
 
 # --------------------------------------------------------------------------- blocks
 
+class _Level1MeansAt:
+    """X1 B1 + Z u of some level-1 rows at the sampler's current parameters, (n, w1) or
+    one column's (n,); what never changes (the rows' covariates, units and z) is
+    gathered once."""
+
+    def __init__(self, s, rows: np.ndarray):
+        self.x = s.level1.x[rows]
+        self.random = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes if cls.d_units]
+
+    def __call__(self, s, column=slice(None)) -> np.ndarray:
+        mean = self.x @ s.beta1[:, column]
+        for cls, codes, z in self.random:
+            mean += cls.random_part_at(codes, z)[:, column]
+        return mean
+
+
 class ImputeLevel1GivenOutcome(Step):
     """Latents and missing level-1 cells as :class:`~.steps.ImputeLevel1` draws them, the
     missing cells then accepted row by row with the outcome's likelihood ratio (the
@@ -320,10 +336,7 @@ class ImputeLevel1GivenOutcome(Step):
         self.cells = (imp.cell_rows, imp.cell_cols)
         self.flat_cells = imp.flat_cells           # the same cells in the C-ordered residuals
         self.cell_at = np.searchsorted(self.rows, imp.cell_rows)      # position among rows
-        # what the rows' means need and never changes: covariates, units, z
-        self.x_rows = s.level1.x[rows]
-        self.random_rows = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes
-                            if cls.d_units]
+        self.means = _Level1MeansAt(s, rows)
         for variable, r in s.smc.variables_at(0):
             rtype, cols, _ = s.level1.blocks[r]
             if isinstance(rtype, Ordinal):
@@ -333,13 +346,10 @@ class ImputeLevel1GivenOutcome(Step):
         """The outcome's part of the threshold move of ordinal covariate r: the latents
         of its missing cells are their current means plus residuals."""
         rows = np.flatnonzero(np.isnan(s.level1.values[:, r]))
-        x = s.level1.x[rows]
-        random = [(cls, cls.codes[rows], cls.z[rows]) for cls in s.classes if cls.d_units]
+        means = _Level1MeansAt(s, rows)
 
         def hook(new_cut, old_cut):
-            latents = x @ s.beta1[:, column] + s.resid1[rows, column]
-            for cls, codes, z in random:
-                latents += cls.random_part_at(codes, z)[:, column]
+            latents = means(s, column) + s.resid1[rows, column]
             return s.smc.threshold_move(rows, latents, variable, new_cut, old_cut)
         return hook
 
@@ -354,9 +364,7 @@ class ImputeLevel1GivenOutcome(Step):
         self.covariance.impute(s, adapt)
         new = flat.take(self.flat_cells)
         smc, rows = s.smc, self.rows
-        mean = self.x_rows @ s.beta1
-        for cls, codes, z in self.random_rows:
-            mean += cls.random_part_at(codes, z)
+        mean = self.means(s)
         working = s.level1.working[rows]
         working[self.cell_at, self.cells[1]] = mean[self.cell_at, self.cells[1]] + new
         proposal = smc.propose(rows, s.level1.decode(working=working), 0)

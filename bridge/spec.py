@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -491,6 +490,8 @@ class Spec:
 
     @classmethod
     def from_toml(cls, text: str) -> "Spec":
+        import tomllib      # here, not at the top: most commands read no TOML
+
         return cls._parse(tomllib.loads, tomllib.TOMLDecodeError, "TOML", text)
 
     @classmethod

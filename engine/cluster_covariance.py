@@ -24,9 +24,9 @@ exponent of -2 where its t(4) proposal needs -5/2; docs/validation.md compares t
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
 from .linalg import draw_inverse_wishart_batched, draw_wishart, symmetrize
+from .special import special
 
 
 def _log_multigamma(x: float, d: int) -> float:

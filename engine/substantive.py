@@ -34,13 +34,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
 from .classification import GroupSums
 from .covariance import CovarianceSampler
 from .design import Design
 from .linalg import cholesky_batched, draw_normal_from_precision, inv_pd, inv_pd_batched
 from .responses import Ordinal
+from .special import special
 from .steps import ImputeLevel, ImputeLevel1, Step
 from .truncated import truncated_normal_one_sided
 

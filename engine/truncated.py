@@ -20,20 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-class _Special:
-    """scipy.special, imported when first used (the response types are read by the
-    command line's parser, which should not wait for scipy); each function found is
-    kept as an attribute, so later calls cost a plain lookup."""
-
-    def __getattr__(self, name: str):
-        from scipy import special as module
-        value = getattr(module, name)
-        setattr(self, name, value)
-        return value
-
-
-special = _Special()
+from .special import special
 
 #: rejection tries for intervals holding at least half the mass, before the inverse CDF
 REJECTION_ROUNDS = 3

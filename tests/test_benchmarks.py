@@ -85,3 +85,18 @@ def test_smc_harness_runs_and_writes_table(tmp_path):
     row = dict(zip(header, (c.strip() for c in lines[2].split("|"))))
     assert row["rows"] == "200" and float(row["mlimpute ms/it"]) > 0
     assert float(row["jomo.lmer ms/it"]) > 0 and float(row["jomo.lmer slowest ESS"]) > 0
+
+
+def test_startup_harness_times_whole_commands(tmp_path):
+    """--version, a 100-row imputation and the import floor, as whole processes."""
+    from benchmarks import startup
+    assert startup.main(["--rounds", "1", "--out", str(tmp_path)]) == 0
+    rows = {}
+    for line in (tmp_path / "startup.md").read_text().splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        rows[cells[0]] = (float(cells[1]), float(cells[2]))
+    assert set(rows) == {"mlimpute --version", "impute 100-row CSV",
+                         "floor: import numpy, pandas, scipy", "empty Python",
+                         "impute above the floor (paired per round)"}
+    assert all(low > 0 and low <= median for low, median in
+               (rows[k] for k in rows if not k.startswith("impute above")))

@@ -49,6 +49,28 @@ def test_rhat_and_ess_equal_arviz(chains, n, phi):
         np.testing.assert_allclose(rhat((x,)), theirs, rtol=1e-9)
 
 
+def test_rank_normal_scores_equal_scipys_ndtri_with_ties():
+    """The normal scores of the rank normalisation (looked up per distinct rank, so that a
+    run need not load scipy.special) are scipy's ndtri of the same fractions, ties too."""
+    from scipy.special import ndtri
+    from mlimpute.engine.diagnostics import rank_normalize
+
+    rng = np.random.default_rng(11)
+    chains = rng.normal(size=(3, 400, 4))
+    chains[:, :, 1] = np.round(chains[:, :, 1], 1)          # many ties: averaged ranks
+    chains[:, :, 2] = 0.0
+    chains[0, :5, 2] = 1.0                                  # one tie group of 1,195 draws
+    z = rank_normalize(chains)
+    s = chains.shape[0] * chains.shape[1]
+    for k in range(chains.shape[2]):
+        flat = chains[:, :, k].reshape(-1)
+        # average ranks by brute force: 1 + (number below) + (number tied - 1) / 2
+        below = (flat[None, :] < flat[:, None]).sum(axis=1)
+        tied = (flat[None, :] == flat[:, None]).sum(axis=1)
+        expected = ndtri((1 + below + (tied - 1) / 2 - 0.375) / (s + 0.25))
+        np.testing.assert_allclose(z[:, :, k].reshape(-1), expected, rtol=1e-13, atol=1e-13)
+
+
 def test_rhat_and_ess_on_known_chains():
     iid = RNG.normal(size=(4000, 2))
     assert np.all(np.abs(rhat(iid) - 1) < 0.01)

@@ -441,7 +441,8 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         cluster_covariance = spec.level1_covariance == "cluster"
         joint = spec.mcmc.fixed_random == "joint" and not weighted and not cluster_covariance
         data = ModelData(LevelData(y1, x1, mask1, kinds[0], ncats[0], shifts[0]), classifications,
-                         priors, weights1, cluster_covariance, joint, substantive)
+                         priors=priors, weights1=weights1, cluster_covariance=cluster_covariance,
+                         block_fixed_random=joint, substantive=substantive)
         # check prior dimensions now rather than inside the sampler
         priors.level1(len(working[0]))
         for c, cls in enumerate(classifications):

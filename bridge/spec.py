@@ -110,7 +110,10 @@ class MCMC:
     with the random effects of the first classification, the fixed effects with the
     random effects integrated out (:class:`mlimpute.engine.steps.JointFixedRandom1`):
     the same posterior, and at high intraclass correlations many times the effective
-    samples per iteration.  Weighted models and cluster-specific level-1 covariances
+    samples per iteration.  Where level-1 cells are missing (and no model of interest is
+    part of the model), that draw is given the observed cells alone and the missing cells
+    are drawn right after it (:mod:`mlimpute.engine.collapsed`), so that the fixed and
+    random effects do not inherit the data augmentation's autocorrelation.  Weighted models and cluster-specific level-1 covariances
     use ``"separate"`` (one given the other), which is also what releases before 0.2
     did: a spec saved by them repeats its run exactly with ``fixed_random = "separate"``.
     """

@@ -168,6 +168,11 @@ class ModelData:
         and the first classification's random effects jointly (:class:`~.steps.
         JointFixedRandom1`), which mixes far better at high intraclass correlations;
         unweighted models with a common level-1 covariance.
+    collapse_missing : with ``block_fixed_random``, where level-1 cells are missing and
+        there is no model of interest, draw B1, u and the missing cells jointly given the
+        observed cells (:class:`~.collapsed.ObservedDataFixedRandom1`), which removes the
+        data augmentation's autocorrelation from the fixed and random effects; False
+        keeps the draw given the completed data (for comparisons).
 
     The two-level model is one classification; ``level2``, ``cluster``, ``z``,
     ``weights2`` and ``n_clusters`` name the first one.
@@ -181,6 +186,7 @@ class ModelData:
     block_fixed_random: bool = False
     #: the model of interest as part of the imputation model (:mod:`.substantive`), or None
     substantive: object = None
+    collapse_missing: bool = True
 
     def __post_init__(self):
         n = self.level1.n_rows

@@ -27,6 +27,14 @@ classification, in the order the classifications are listed.  A response of a ne
 classification (a class-level variable) also gets a random intercept from every
 classification above it (the school), part of that classification's u.
 
+By default (``ModelData.block_fixed_random``) B1 is drawn with the first classification's
+u integrated out, then u (steps 4 and 6 as one joint draw).  Where level-1 cells are
+missing (and there is no model of interest), that joint draw is given the observed cells
+alone, and the missing cells are drawn right after it (:mod:`.collapsed`: step 2 moves
+after step 6, which frees B1 and u from the data augmentation's autocorrelation), and the
+level-1 part of step 7 alternates with a redraw of the missing cells a few times when
+many are missing (:func:`.collapsed.covariance_rounds`).
+
 Each step is a block of :mod:`.steps` over this sampler's shared state (PyMC's compound
 step); :attr:`GibbsSampler.steps` lists them in this order.  With
 ``ModelData.cluster_covariance`` every cluster j has its own Omega_e,j (R jomo's
@@ -48,6 +56,7 @@ from typing import Callable
 import numpy as np
 
 from .classification import ClassificationState
+from .collapsed import ObservedDataFixedRandom1, UpdateLatents1, covariance_rounds
 from .covariance import CovarianceSampler
 from .imputer import PatternImputer, distinct_rows
 from .level import Level
@@ -170,7 +179,22 @@ class GibbsSampler:
             self.covariance1 = Covariance1(self.cov_e)
         classes = range(len(self.classes))
         #: the Gibbs iteration: these blocks, in this order, over this object's state
-        if data.block_fixed_random and self.classes[0].d_units:
+        self.imputer1 = PatternImputer(self.level1.impute_mask)
+        first = self.classes[0] if self.classes else None
+        if (data.block_fixed_random and data.collapse_missing and first.d_units
+                and self.imputer1.active and data.substantive is None
+                and first.d == first.d_units):
+            # (B1, u of the first classification, missing level-1 cells) jointly given the
+            # observed cells, then the rest given them
+            self.steps: list[Step] = [UpdateLatents1(),
+                                      *(ImputeLevel(c) for c in classes),
+                                      ObservedDataFixedRandom1(self),
+                                      *(FixedEffects(c) for c in classes),
+                                      *(RandomEffects(c, self.covariance1) for c in classes[1:]),
+                                      *(Covariance(c) for c in classes),
+                                      self.covariance1]
+            self.covariance1.rounds = covariance_rounds(self.level1.impute_mask)
+        elif data.block_fixed_random and first.d_units:
             # (B1, u of the first classification) jointly, then the rest given them
             self.steps: list[Step] = [ImputeLevel1(self.covariance1),
                                       *(ImputeLevel(c) for c in classes),
@@ -188,7 +212,6 @@ class GibbsSampler:
                           *(RandomEffects(c, self.covariance1) for c in classes),
                           *(Covariance(c) for c in classes),
                           self.covariance1]
-        self.imputer1 = PatternImputer(self.level1.impute_mask)
         self.smc = None
 
         # starting values: least squares on the mean-filled data, no random effects

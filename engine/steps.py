@@ -5,17 +5,18 @@ shared state, the :class:`~.sampler.GibbsSampler` (its levels, parameters, rando
 the residuals it keeps up to date, and its one random generator).  Each block reads what
 it needs from the state and writes back what it draws:
 
-=====================  ==========================================================
-:class:`ImputeLevel1`  latents behind observed categories, missing level-1 cells
-:class:`ImputeLevel`   the same for the responses of one classification (given its
-                       random effects)
-:class:`FixedEffects1` B1 | W1, u, Omega_e
-:class:`FixedEffects`  B_c of one classification's responses | W_c, u_c, Omega_c
-:class:`RandomEffects` u_j of one classification | rest (all its units at once)
-:class:`Covariance`    Omega_c | u_c, e_c of one classification
-:class:`Covariance1`   Omega_e | residuals (one matrix), or
-:class:`ClusterCovariance1`  one Omega_e,j per cluster (R jomo's ``meth = "random"``)
-=====================  ==========================================================
+* :class:`ImputeLevel1`: latents behind observed categories, missing level-1 cells;
+* :class:`ImputeLevel`: the same for the responses of one classification (given its
+  random effects);
+* :class:`FixedEffects1`: B1 | W1, u, Omega_e;
+* :class:`JointFixedRandom1`: B1 | W1, Omega with u integrated out (before u | B1);
+* :class:`~.collapsed.ObservedDataFixedRandom1`: B1, u and the missing level-1 cells
+  jointly given the observed cells (:mod:`.collapsed`);
+* :class:`FixedEffects`: B_c of one classification's responses | W_c, u_c, Omega_c;
+* :class:`RandomEffects`: u_j of one classification | rest (all its units at once);
+* :class:`Covariance`: Omega_c | u_c, e_c of one classification;
+* :class:`Covariance1`: Omega_e | residuals (one matrix), or
+  :class:`ClusterCovariance1`: one Omega_e,j per cluster (R jomo's ``meth = "random"``).
 
 The per-classification blocks take the classification's index; the sampler lists them
 once per classification (one for the two-level model).
@@ -360,6 +361,10 @@ class Covariance1(Step):
     """Omega_e | level-1 residuals, one matrix for every cluster; also what the other
     blocks ask for the level-1 covariance."""
 
+    #: draws of (missing level-1 cells, Omega_e) in turn per iteration; more than one only
+    #: where the missing cells are drawn with B1 and u (:func:`.collapsed.covariance_rounds`)
+    rounds = 1
+
     def __init__(self, sampler: CovarianceSampler):
         self.sampler = sampler
 
@@ -380,8 +385,11 @@ class Covariance1(Step):
     def step(self, s, adapt: bool) -> None:
         if s.w1 == 0:
             return
-        ss = s.resid1.T @ s.level1.weighted(s.resid1)
-        s.omega_e = self.sampler.draw(s.omega_e, ss, s.level1.total_weight, s.rng, adapt)
+        for again in range(self.rounds):
+            if again:                       # the missing cells given the new Omega_e
+                s.imputer1.draw(s.resid1, s.omega_e, s.rng)
+            ss = s.resid1.T @ s.level1.weighted(s.resid1)
+            s.omega_e = self.sampler.draw(s.omega_e, ss, s.level1.total_weight, s.rng, adapt)
 
     def keep(self) -> None:
         """Called at every iteration after burn-in (for running means of own parameters)."""

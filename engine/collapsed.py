@@ -72,8 +72,12 @@ class ObservedDataFixedRandom1(Step):
         c = s.classes[0]
         mask = s.level1.impute_mask
         patterns, pattern_of_row = distinct_rows(mask)
-        self.observed = (~patterns).astype(float)                       # (P, w)
         n_patterns = len(patterns)
+        # the patterns in the level-1 imputer's order, after the complete rows' (if any),
+        # so that the imputer's precisions of the observed cells serve here too
+        self._complete = not patterns[0].any()
+        if not np.array_equal(patterns[int(self._complete):], s.imputer1.patterns):
+            raise AssertionError("missingness patterns out of step with the level-1 imputer")
         # each pattern's rows: a slice when contiguous (the sampler sorts rows by pattern)
         self.rows = []
         for p in range(n_patterns):
@@ -92,15 +96,13 @@ class ObservedDataFixedRandom1(Step):
         self._zz = np.ascontiguousarray(zz.transpose(0, 2, 1)).reshape(-1, n_patterns)
         self._zx = np.ascontiguousarray(zx.transpose(0, 2, 1)).reshape(-1, n_patterns)
 
-    def _lambdas(self, omega_e: np.ndarray) -> np.ndarray:
+    def _lambdas(self, omega_e: np.ndarray, operators) -> np.ndarray:
         """(P, w, w): per pattern, Omega_e[o, o]^-1 embedded in full width (zeros in the
-        masked rows and columns)."""
-        obs = self.observed
-        mis = 1.0 - obs
-        eye = np.eye(omega_e.shape[0])
-        # in permuted order block diagonal [Omega_oo, I]; its inverse is [Omega_oo^-1, I]
-        inner = obs[:, :, None] * omega_e * obs[:, None, :] + eye * mis[:, None, :]
-        return np.linalg.inv(inner) * (obs[:, :, None] * obs[:, None, :])
+        masked rows and columns), from the imputer's `operators` of Omega_e."""
+        lam = operators[2]
+        if self._complete:
+            lam = np.concatenate([np.linalg.inv(omega_e)[None], lam])
+        return lam
 
     def system(self, s) -> dict[str, np.ndarray]:
         """The module docstring's terms at the current state: ``precision`` (w k, w k) and
@@ -109,7 +111,8 @@ class ObservedDataFixedRandom1(Step):
         c = s.classes[0]
         w, q, j = s.w1, c.q, c.n_units
         k = s.level1.x.shape[1]
-        lam = self._lambdas(s.omega_e)                                   # (P, w, w)
+        operators = s.imputer1.operators(s.omega_e)
+        lam = self._lambdas(s.omega_e, operators)                       # (P, w, w)
         n_patterns = len(lam)
         prior_prec, prior_mean = c.effects_given_residuals()            # T^-1, m_j
 
@@ -153,7 +156,8 @@ class ObservedDataFixedRandom1(Step):
         cm = cov_u @ np.swapaxes(m, 1, 2)                                # C_j^-1 M_j'
         return {"precision": symmetrize(a_bb - m_stacked @ cm.reshape(j * w * q, w * k)),
                 "linear": h_b - h_u.reshape(-1) @ cm.reshape(j * w * q, w * k),
-                "prec_u": prec_u, "cov_u": cov_u, "h_u": h_u, "cross": m, "cm": cm}
+                "prec_u": prec_u, "cov_u": cov_u, "h_u": h_u, "cross": m, "cm": cm,
+                "operators": operators}
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[0]
@@ -173,7 +177,7 @@ class ObservedDataFixedRandom1(Step):
         s.resid1 -= c.random_part(u - c.u, s.scratch1)
         c.u = u
         # the missing cells given B1, u and the observed cells
-        s.imputer1.draw(s.resid1, s.omega_e, s.rng)
+        s.imputer1.draw(s.resid1, s.omega_e, s.rng, operators=terms["operators"])
 
 
 class UpdateLatents1(Step):

@@ -64,24 +64,37 @@ class PatternImputer:
                            np.concatenate([np.repeat(c, len(c)) for c in self.masked_columns]),
                            np.concatenate([np.tile(c, len(c)) for c in self.masked_columns]))
         self.chol_bounds = np.cumsum([0] + [m * m for m in sizes])
-
-    def _operators(self, cov: np.ndarray):
-        """Per pattern, embedded in full width: G (P, w, w) with G[m, o] = cov_mo cov_oo^-1
-        (zero elsewhere) and L (P, w, w) whose [m, m] block is chol(cov_mm - G cov_om)."""
+        # per pattern: (rows, gain rows, cell span, Cholesky entries), as Python ints
+        self._blocks = [(rows, int(self.gain_bounds[p]), int(self.gain_bounds[p + 1]),
+                         int(self.cell_bounds[p]), int(self.cell_bounds[p + 1]),
+                         int(self.chol_bounds[p]), int(self.chol_bounds[p + 1]))
+                        for p, rows in enumerate(self.rows)]
+        # the masks operators() multiplies by, built once
         mis = self.patterns.astype(float)
         obs = 1.0 - mis
-        eye = np.eye(cov.shape[-1])
+        eye = np.eye(mask.shape[1])
+        self._obs_rows, self._obs_cols = obs[:, :, None], obs[:, None, :]
+        self._mis_rows = mis[:, :, None]
+        self._obs_obs = obs[:, :, None] * obs[:, None, :]
+        self._mis_mis = mis[:, :, None] * mis[:, None, :]
+        self._eye_mis, self._eye_obs = eye * mis[:, None, :], eye * obs[:, None, :]
+
+    def operators(self, cov: np.ndarray):
+        """Per pattern, embedded in full width: G (P, w, w) with G[m, o] = cov_mo cov_oo^-1
+        (zero elsewhere), L (P, w, w) whose [m, m] block is chol(cov_mm - G cov_om), and
+        the precision of the observed cells, cov_oo^-1 (zero elsewhere).  A caller that
+        needs those precisions too passes the triple back to :meth:`draw`."""
         # in permuted order this is block diagonal [cov_oo, I_mm]; its inverse is [cov_oo^-1, I]
-        inner = obs[:, :, None] * cov * obs[:, None, :] + eye * mis[:, None, :]
-        inner_inv = np.linalg.inv(inner) * (obs[:, :, None] * obs[:, None, :])
-        gain = (mis[:, :, None] * cov) @ inner_inv
-        cond = (cov - gain @ cov) * (mis[:, :, None] * mis[:, None, :]) + eye * obs[:, None, :]
-        return gain, np.linalg.cholesky(symmetrize(cond))
+        inner = self._obs_rows * cov * self._obs_cols + self._eye_mis
+        precision = np.linalg.inv(inner) * self._obs_obs
+        gain = (self._mis_rows * cov) @ precision
+        cond = (cov - gain @ cov) * self._mis_mis + self._eye_obs
+        return gain, np.linalg.cholesky(symmetrize(cond)), precision
 
     def draw(self, resid: np.ndarray, cov: np.ndarray, rng: np.random.Generator,
-             groups: np.ndarray | None = None) -> None:
+             groups: np.ndarray | None = None, operators=None) -> None:
         """Redraw the masked cells of the residuals `resid` (n, w) = x - mean in place,
-        rows x being N(mean, cov).
+        rows x being N(mean, cov) (`operators`: :meth:`operators` of cov, if at hand).
 
         With `groups` (n,) codes 0..G-1, cov is a (G, w, w) stack and row i uses
         cov[groups[i]] (cluster-specific covariance matrices).
@@ -89,9 +102,11 @@ class PatternImputer:
         if not self.active:
             return
         if groups is None:
-            new = self._draw_common(resid, *self._operators(cov), rng)
+            gain, chol, _ = operators if operators is not None else self.operators(cov)
+            new = self._draw_common(resid, gain, chol, rng)
         else:
-            new = self._draw_by_group(resid, *self._operators(cov[:, None]), rng, groups)
+            gain, chol, _ = self.operators(cov[:, None])
+            new = self._draw_by_group(resid, gain, chol, rng, groups)
         if resid.flags.c_contiguous:
             resid.reshape(-1)[self.flat_cells] = new                # a view: writes through
         else:
@@ -107,12 +122,9 @@ class PatternImputer:
         chols = chol[self.chol_index]
         z = rng.standard_normal(len(self.flat_cells))
         new = np.empty(len(self.flat_cells))
-        for p, rows in enumerate(self.rows):
-            g0, g1 = self.gain_bounds[p], self.gain_bounds[p + 1]
+        for rows, g0, g1, c0, c1, l0, l1 in self._blocks:
             m = g1 - g0
-            c0, c1 = self.cell_bounds[p], self.cell_bounds[p + 1]
-            root = chols[self.chol_bounds[p]:self.chol_bounds[p + 1]].reshape(m, m)
-            block = resid[rows] @ gains[g0:g1].T + z[c0:c1].reshape(-1, m) @ root.T
+            block = resid[rows] @ gains[g0:g1].T + z[c0:c1].reshape(-1, m) @ chols[l0:l1].reshape(m, m).T
             new[c0:c1] = block.reshape(-1)
         return new
 

@@ -64,24 +64,32 @@ def _high_icc():
     return frame, mlimpute.propose(frame, "cluster")
 
 
+def _compare_posteriors(frame, spec, old: dict, new: dict):
+    """Chains of 3,000 draws after 300 of burn-in under two sampler variants (keyword
+    arguments of _sampler): the new variant's posterior means must lie within 4
+    combined Monte Carlo SE of the old one's and its SDs within 15%.  Returns the bulk
+    ESS of every free parameter under each, and the number of fixed effects (first)."""
+    summaries = []
+    for variant in (old, new):
+        s = _sampler(frame, spec, seed=2, **variant)
+        s.warm_up(300)
+        s.keep(1, 3000)
+        draws = chain_matrix(s.chain, 300)
+        free = draws.std(axis=0) > 0
+        summaries.append((draws[:, free].mean(0), draws[:, free].std(0), ess(draws[:, free])))
+    (m0, sd0, e0), (m1, sd1, e1) = summaries
+    z = (m1 - m0) / np.sqrt(sd0 ** 2 / e0 + sd1 ** 2 / e1)
+    assert np.abs(z).max() < 4, np.abs(z).max()
+    assert np.all(np.abs(sd1 / sd0 - 1) < 0.15), sd1 / sd0
+    return e0, e1, s.chain.beta[0][0].size
+
+
 def test_joint_draw_keeps_the_posterior_and_mixes_better():
     """30 clusters, ICC about 0.6: posterior means of every parameter agree within 4
     combined Monte Carlo SE, SDs within 15%; the slowest fixed effect's bulk ESS is at
     least 10 times that of the separate draws (measured: 57 -> 2,500 per 8,000)."""
     frame, spec = _high_icc()
-    summaries = {}
-    for joint in (False, True):
-        s = _sampler(frame, spec, joint, seed=2)
-        s.warm_up(300)
-        s.keep(1, 3000)
-        draws = chain_matrix(s.chain, 300)
-        free = draws.std(axis=0) > 0
-        summaries[joint] = (draws[:, free].mean(0), draws[:, free].std(0), ess(draws[:, free]),
-                            s.chain.beta[0][0].size)
-    (m0, sd0, e0, nb), (m1, sd1, e1, _) = summaries[False], summaries[True]
-    z = (m1 - m0) / np.sqrt(sd0 ** 2 / e0 + sd1 ** 2 / e1)
-    assert np.abs(z).max() < 4, np.abs(z).max()
-    assert np.all(np.abs(sd1 / sd0 - 1) < 0.15), sd1 / sd0
+    e0, e1, nb = _compare_posteriors(frame, spec, {"joint": False}, {"joint": True})
     assert e1[:nb].min() > 10 * e0[:nb].min(), (e0[:nb].min(), e1[:nb].min())
 
 
@@ -166,20 +174,11 @@ def test_observed_data_draw_keeps_the_posterior_and_mixes_better():
     -> 2,743; slowest, an element of Omega_e, 813 -> 1,400 with the two rounds of
     (missing cells, Omega_e) that a third missing gives)."""
     frame, spec = _high_icc()
-    summaries = {}
     for collapse in (False, True):
-        s = _sampler(frame, spec, True, seed=2, collapse=collapse)
+        s = _sampler(frame, spec, True, collapse=collapse)
         assert any(type(b).__name__ == "ObservedDataFixedRandom1" for b in s.steps) == collapse
-        s.warm_up(300)
-        s.keep(1, 3000)
-        draws = chain_matrix(s.chain, 300)
-        free = draws.std(axis=0) > 0
-        summaries[collapse] = (draws[:, free].mean(0), draws[:, free].std(0), ess(draws[:, free]),
-                               s.chain.beta[0][0].size)
-    (m0, sd0, e0, nb), (m1, sd1, e1, _) = summaries[False], summaries[True]
-    z = (m1 - m0) / np.sqrt(sd0 ** 2 / e0 + sd1 ** 2 / e1)
-    assert np.abs(z).max() < 4, np.abs(z).max()
-    assert np.all(np.abs(sd1 / sd0 - 1) < 0.15), sd1 / sd0
+    e0, e1, nb = _compare_posteriors(frame, spec, {"joint": True, "collapse": False},
+                                     {"joint": True, "collapse": True})
     assert e1[:nb].min() > 2 * e0[:nb].min(), (e0[:nb].min(), e1[:nb].min())
     assert e1.min() > 1.33 * e0.min(), (e0.min(), e1.min())
 

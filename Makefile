@@ -47,6 +47,7 @@ test-slow: r-deps venv $(VENV)/.r-extra
 bench: r-deps venv
 	$(PY) -m benchmarks.vs_jomo
 	$(PY) -m benchmarks.peers
+	$(PY) -m benchmarks.startup
 	$(PY) -m benchmarks.three_level
 	$(PY) -m benchmarks.scaling --full-rows 1000000
 	$(PY) -m benchmarks.jomo_cluster_covariance

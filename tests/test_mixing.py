@@ -64,8 +64,8 @@ def _high_icc():
     return frame, mlimpute.propose(frame, "cluster")
 
 
-def _compare_posteriors(frame, spec, old: dict, new: dict):
-    """Chains of 3,000 draws after 300 of burn-in under two sampler variants (keyword
+def _compare_posteriors(frame, spec, old: dict, new: dict, draws: int = 3000):
+    """Chains of `draws` draws after 300 of burn-in under two sampler variants (keyword
     arguments of _sampler): the new variant's posterior means must lie within 4
     combined Monte Carlo SE of the old one's, and its SDs within 15% or, for parameters
     with few effective draws, within 4 combined Monte Carlo SE of the log SD (variance
@@ -75,10 +75,10 @@ def _compare_posteriors(frame, spec, old: dict, new: dict):
     for variant in (old, new):
         s = _sampler(frame, spec, seed=2, **variant)
         s.warm_up(300)
-        s.keep(1, 3000)
-        draws = chain_matrix(s.chain, 300)
-        free = draws.std(axis=0) > 0
-        summaries.append((draws[:, free].mean(0), draws[:, free].std(0), ess(draws[:, free])))
+        s.keep(1, draws)
+        chain = chain_matrix(s.chain, 300)
+        free = chain.std(axis=0) > 0
+        summaries.append((chain[:, free].mean(0), chain[:, free].std(0), ess(chain[:, free])))
     (m0, sd0, e0), (m1, sd1, e1) = summaries
     z = (m1 - m0) / np.sqrt(sd0 ** 2 / e0 + sd1 ** 2 / e1)
     assert np.abs(z).max() < 4, np.abs(z).max()
@@ -215,4 +215,4 @@ def test_observed_data_draw_keeps_the_posterior_with_latent_responses():
                               missing=0.3, seed=7)
     spec = mlimpute.propose(frame, "cluster")
     _compare_posteriors(frame, spec, {"joint": True, "collapse": False},
-                        {"joint": True, "collapse": True})
+                        {"joint": True, "collapse": True}, draws=1500)

@@ -180,7 +180,7 @@ class GibbsSampler:
         classes = range(len(self.classes))
         #: the Gibbs iteration: these blocks, in this order, over this object's state
         self.imputer1 = PatternImputer(self.level1.impute_mask)
-        first = self.classes[0] if self.classes else None
+        first = self.classes[0]                        # every model has one at least
         if (data.block_fixed_random and data.collapse_missing and first.d_units
                 and self.imputer1.active and data.substantive is None
                 and first.d == first.d_units):

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .classification import GroupSums
-from .imputer import distinct_rows
+from .imputer import rows_of_patterns
 from .linalg import cholesky_batched, inv_pd_batched, symmetrize
 from .steps import Step, draw_coefficients_from_system, update_latents
 
@@ -70,20 +70,13 @@ class ObservedDataFixedRandom1(Step):
 
     def __init__(self, s):
         c = s.classes[0]
-        mask = s.level1.impute_mask
-        patterns, pattern_of_row = distinct_rows(mask)
+        # the imputer's patterns, the complete rows' first (if any), so that its
+        # precisions of the observed cells serve here too
+        imputer = s.imputer1
+        patterns, pattern_of_row = imputer.all_patterns, imputer.pattern_of_row
         n_patterns = len(patterns)
-        # the patterns in the level-1 imputer's order, after the complete rows' (if any),
-        # so that the imputer's precisions of the observed cells serve here too
         self._complete = not patterns[0].any()
-        if not np.array_equal(patterns[int(self._complete):], s.imputer1.patterns):
-            raise AssertionError("missingness patterns out of step with the level-1 imputer")
-        # each pattern's rows: a slice when contiguous (the sampler sorts rows by pattern)
-        self.rows = []
-        for p in range(n_patterns):
-            rows = np.flatnonzero(pattern_of_row == p)
-            contiguous = len(rows) and rows[-1] - rows[0] + 1 == len(rows)
-            self.rows.append(slice(rows[0], rows[-1] + 1) if contiguous else rows)
+        self.rows = rows_of_patterns(pattern_of_row, range(n_patterns))
         x, z = s.level1.x, c.z
         k, q = x.shape[1], c.q
         per_pattern = GroupSums(pattern_of_row, n_patterns)

@@ -18,6 +18,18 @@ def distinct_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask[first], inverse.reshape(-1)
 
 
+def rows_of_patterns(pattern_of_row: np.ndarray, patterns) -> list:
+    """The rows of each listed pattern (indices into the distinct patterns): a slice where
+    they are contiguous (the sampler sorts level-1 rows by pattern), so that reading them
+    needs no copy, an index array otherwise."""
+    out = []
+    for g in patterns:
+        rows = np.flatnonzero(pattern_of_row == g)
+        contiguous = rows[-1] - rows[0] + 1 == len(rows)
+        out.append(slice(rows[0], rows[-1] + 1) if contiguous else rows)
+    return out
+
+
 class PatternImputer:
     """Draws the masked cells of every row from their conditional normal given the
     row's unmasked cells.
@@ -35,17 +47,13 @@ class PatternImputer:
         self.active = bool(mask.any())
         if not self.active:
             return
-        patterns, inverse = distinct_rows(mask)
-        keep = np.flatnonzero(patterns.any(axis=1))
-        self.patterns = patterns[keep]                          # (P, w), True = masked
+        # every distinct pattern (the complete rows' too, if any: then the first) and each
+        # row's, for callers that treat the complete rows as a pattern of their own
+        self.all_patterns, self.pattern_of_row = distinct_rows(mask)
+        keep = np.flatnonzero(self.all_patterns.any(axis=1))
+        self.patterns = self.all_patterns[keep]                 # (P, w), True = masked
         self.masked_columns = [np.flatnonzero(p) for p in self.patterns]
-        # each pattern's rows: a slice when they are contiguous (the sampler sorts level-1
-        # rows by pattern), so that reading them needs no copy
-        self.rows = []
-        for g in keep:
-            rows = np.flatnonzero(inverse == g)
-            contiguous = rows[-1] - rows[0] + 1 == len(rows)
-            self.rows.append(slice(rows[0], rows[-1] + 1) if contiguous else rows)
+        self.rows = rows_of_patterns(self.pattern_of_row, keep)
         # the masked cells, pattern by pattern, each row's cells together: the order in which
         # one pattern's (rows, masked columns) block of draws ravels
         row_ids = [np.arange(len(mask))[rows] for rows in self.rows]

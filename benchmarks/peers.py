@@ -108,10 +108,10 @@ def r_tool(tool: str, shape: Shape, csv: Path, iterations: int, seed: int, tmp: 
 
 
 def ours(shape: Shape, iterations: int, seed: int) -> tuple[float, pd.DataFrame]:
-    from mlimpute.api import single_threaded_blas
+    from mlimpute.api import sampler_blas_threads
     model = mlimpute.compile_model(_spec(shape), shape.frame)
     sampler = GibbsSampler(model.data, np.random.default_rng(seed))
-    with single_threaded_blas():
+    with sampler_blas_threads():
         sampler.warm_up(5)
         start = time.perf_counter()
         sampler.warm_up(iterations)

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import mlimpute
-from mlimpute.api import single_threaded_blas
+from mlimpute.api import sampler_blas_threads
 from mlimpute.engine import GibbsSampler
 from mlimpute.simulate import simulate
 
@@ -47,7 +47,7 @@ def measure(rows: int, iterations: int) -> dict:
     spec = mlimpute.propose(frame, "cluster")
     model = mlimpute.compile_model(spec, frame)
     sampler = GibbsSampler(model.data, np.random.default_rng(1))
-    with single_threaded_blas():
+    with sampler_blas_threads():
         sampler.step()
         start = time.perf_counter()
         for _ in range(iterations):

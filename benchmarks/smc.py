@@ -60,11 +60,11 @@ def jomo_lmer(csv: Path, iterations: int, tmp: Path) -> tuple[float, pd.DataFram
 
 def ours(frame: pd.DataFrame, iterations: int) -> tuple[float, pd.DataFrame]:
     """(ms/iteration, draws) of mlimpute with jomo.lmer's model."""
-    from mlimpute.api import single_threaded_blas
+    from mlimpute.api import sampler_blas_threads
     spec = mlimpute.from_jomo_smc(frame, FORMULA)
     compiled = mlimpute.compile_model(spec, frame)
     sampler = GibbsSampler(compiled.data, np.random.default_rng(1))
-    with single_threaded_blas():
+    with sampler_blas_threads():
         sampler.warm_up(20)
         start = time.perf_counter()
         sampler.warm_up(iterations)

@@ -30,7 +30,7 @@ import numpy as np
 
 import mlimpute
 from mlimpute import Response, Spec
-from mlimpute.api import single_threaded_blas
+from mlimpute.api import sampler_blas_threads
 from mlimpute.engine import GibbsSampler
 from mlimpute.simulate import simulate_multilevel
 
@@ -77,7 +77,7 @@ def measure(schools: int, classes: int, pupils: int, iterations: int, repeats: i
     small_sampler = _sampler(_specs()["three levels (class in school)"], small)
     best = {name: np.inf for name in samplers}
     small_best = np.inf
-    with single_threaded_blas():
+    with sampler_blas_threads():
         for _ in range(repeats):                     # alternated, minimum of the repeats
             for name, sampler in samplers.items():
                 best[name] = min(best[name], _ms_per_iteration(sampler, iterations))

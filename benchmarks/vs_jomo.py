@@ -100,10 +100,10 @@ def _spec(shape: Shape) -> mlimpute.Spec:
 
 def time_mlimpute(shape: Shape, iterations: int, seed: int) -> float:
     """ms per iteration, with the BLAS threading mlimpute.impute uses."""
-    from mlimpute.api import single_threaded_blas
+    from mlimpute.api import sampler_blas_threads
     model = mlimpute.compile_model(_spec(shape), shape.frame)
     sampler = GibbsSampler(model.data, np.random.default_rng(seed), jomo_compatible=True)
-    with single_threaded_blas():
+    with sampler_blas_threads():
         for _ in range(5):
             sampler.step()
         start = time.perf_counter()

@@ -13,7 +13,7 @@ from mlimpute.engine.parallel import ChainSet, split_imputations
 
 from .backends import executor_for
 from .compile import compile_model
-from .errors import DataError, SpecError
+from .errors import DataError, MlimputeError, SpecError
 from .pipeline import Run
 from .progress import ProgressBar
 from .propose import propose
@@ -21,15 +21,40 @@ from .result import ImputationResult
 from .spec import AUTO, Spec
 
 
-def single_threaded_blas():
-    """One BLAS thread while sampling: the sampler's matrices are small, and on a few
-    cores OpenBLAS's thread hand-offs cost more than they save (measured: the class-size
-    benchmark runs 1.7x faster single-threaded).  Parallelism comes from chains instead."""
-    return threadpool_limits(limits=1, user_api="blas")
+#: environment variable: BLAS threads of the sampler (default 1)
+BLAS_THREADS_VARIABLE = "MLIMPUTE_BLAS_THREADS"
+
+
+def blas_thread_count() -> int:
+    """BLAS threads while sampling: 1 unless ``MLIMPUTE_BLAS_THREADS`` says otherwise.
+
+    One is the default because the sampler's matrices are small, and on a few cores
+    OpenBLAS's thread hand-offs cost more than they save (measured: the class-size
+    benchmark runs 1.7x faster single-threaded); parallelism comes from chains instead.
+    The variable exists for very wide models and for the test suite, which runs its
+    stored-reference tests under 1 and 2 threads (another order of floating-point sums,
+    as on another CPU).  The machine's own ``OPENBLAS_*`` settings are left alone."""
+    text = os.environ.get(BLAS_THREADS_VARIABLE, "").strip()
+    if not text:
+        return 1
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise MlimputeError(f"environment variable {BLAS_THREADS_VARIABLE} must be a whole "
+                            f"number >= 1, got {text!r}")
+    return count
+
+
+def sampler_blas_threads():
+    """A context in which BLAS uses :func:`blas_thread_count` threads (threadpoolctl)."""
+    return threadpool_limits(limits=blas_thread_count(), user_api="blas")
 
 
 def _limit_blas_threads() -> None:
-    threadpool_limits(limits=1, user_api="blas")
+    """The same limit in a worker process (its initializer)."""
+    threadpool_limits(limits=blas_thread_count(), user_api="blas")
 
 
 def physical_memory() -> int | None:
@@ -143,6 +168,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     sizes M.
     """
     check_not_stacked(data)
+    blas_thread_count()                  # a malformed setting fails before any work
     rows = None
     modelled = data
     if sample is not None:
@@ -188,7 +214,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     with executor_for(scheduler) as executor, \
             ProgressBar(0, 0, enabled=bool(progress),
                         style="lines" if progress == "lines" else "bar") as bar, \
-            single_threaded_blas():
+            sampler_blas_threads():
         run = Run(data, compiled, seed, masks, rows, model)
         workers = _workers_for(probe, spec.mcmc, workers, executor)
         with ChainSet(compiled.data, seed, spec.mcmc.chains, workers, spec.mcmc.jomo_compatible,

@@ -87,3 +87,31 @@ def test_cli_chains_write_a_chain_column_and_diagnose_across_chains(tmp_path, fr
     assert main(["diagnose", str(chain), "-o", str(tmp_path / "d")]) == 0
     stacked = pd.read_csv(tmp_path / "o.csv")
     assert sorted(stacked["_mi_m"].unique()) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_sampler_runs_with_the_blas_threads_asked_for(threads, monkeypatch):
+    """MLIMPUTE_BLAS_THREADS sets the sampler's BLAS threads through threadpoolctl (one by
+    default); the machine's own OPENBLAS_* settings are not touched."""
+    from threadpoolctl import threadpool_info
+
+    from mlimpute.api import sampler_blas_threads
+    monkeypatch.setenv("MLIMPUTE_BLAS_THREADS", str(threads))
+    most = max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+    with sampler_blas_threads():
+        inside = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert inside == {min(threads, most)}
+    assert max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas") == most
+
+
+@pytest.mark.parametrize("value", ["0", "two", "-1"])
+def test_a_malformed_blas_thread_setting_is_one_line(value, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MLIMPUTE_BLAS_THREADS", value)
+    frame, _ = simulate(n_clusters=6, cluster_size=5, n_level1=1, n_level2=0, seed=1)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    code = main(["impute", str(tmp_path / "in.csv"), "-o", str(tmp_path / "out.csv"),
+                 "--cluster", "cluster", "--m", "2", "--burnin", "5", "--between", "2",
+                 "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "MLIMPUTE_BLAS_THREADS" in err[0], err
+    assert not (tmp_path / "out.csv").exists()

@@ -71,8 +71,10 @@ def plot(table: pd.DataFrame, path, response: str) -> None:
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
     for ax, term in zip(axes.flat, terms):
         part = table[table["term"] == term].sort_values("delta")
-        ax.fill_between(part["delta"], part["ci_lower"], part["ci_upper"], alpha=0.25)
-        ax.plot(part["delta"], part["estimate"], marker="o")
+        x, low, high, estimate = (part[c].to_numpy(dtype=float) for c in
+                                  ("delta", "ci_lower", "ci_upper", "estimate"))
+        ax.fill_between(x, low, high, alpha=0.25)
+        ax.plot(x, estimate, marker="o")
         ax.axvline(0, color="grey", lw=0.8, ls="--")
         ax.set_title(term, fontsize=9)
         ax.set_xlabel(f"delta (shift of imputed {response})", fontsize=8)

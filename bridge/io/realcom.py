@@ -117,7 +117,10 @@ def _read_weights(path: Path, frame: pd.DataFrame, info: dict) -> None:
     if not wpath.is_file():
         return
     try:
-        weights = pd.read_csv(wpath, sep="\t", header=None).to_numpy(dtype=float)
+        # read as text and converted by float(): correctly rounded in every pandas
+        # (pandas 2's own float parser may miss the last bit)
+        text = pd.read_csv(wpath, sep="\t", header=None, dtype=str, keep_default_na=False)
+        weights = np.vectorize(float, otypes=[float])(text.to_numpy())
     except Exception as exc:
         raise FormatError(f"file '{wpath}': cannot read the weights: {exc}") from None
     if weights.shape != (len(frame), 2):

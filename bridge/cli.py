@@ -10,6 +10,9 @@
     mlimpute pool STACKED [--model "y ~ x + (1 | cluster)"] [-o table.csv]
     mlimpute diagnose CHAIN -o DIR [--between N]
     mlimpute sensitivity INPUT --response Y --deltas D1 D2 ... --model "..." -o table.csv
+    mlimpute demo [--out DIR]                 (the worked example on the shipped data)
+    mlimpute install-stata [DIR] [--plus]     (the ado files, where Stata finds them)
+    mlimpute install-r [--lib DIR]            (the R package, R CMD INSTALL)
 
 --m, --burnin and --between also take 'auto' (run until converged, size M for replicable
 standard errors).
@@ -207,6 +210,26 @@ def build_parser() -> argparse.ArgumentParser:
     sens.add_argument("--workers", type=_count(1), help="processes for the chains")
     sens.add_argument("--quiet", action="store_true", help="no progress bar")
     _na_option(sens)
+
+    demo = sub.add_parser("demo", help="impute the shipped class-size data and print the pooled "
+                          "table (the README's worked example)")
+    demo.add_argument("--out", default="mlimpute_demo", metavar="DIR",
+                      help="folder for the stacked imputations (default: ./mlimpute_demo)")
+    demo.add_argument("--paper", action="store_true",
+                      help="the paper's MCMC settings (burn-in 2000, 500 between, M = 20; slow)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    stata = sub.add_parser("install-stata", help="copy the Stata ado and help files where Stata "
+                           "finds them, and say how Stata finds this Python")
+    stata.add_argument("folder", nargs="?", metavar="DIR",
+                       help="install into this folder (default: Stata's PERSONAL folder)")
+    stata.add_argument("--plus", action="store_true",
+                       help="install into Stata's PLUS folder (where net install puts files) "
+                            "instead of PERSONAL")
+
+    rpkg = sub.add_parser("install-r", help="install the R package (R CMD INSTALL), set up to "
+                          "use this Python")
+    rpkg.add_argument("--lib", metavar="DIR", help="R library folder (default: R's first)")
     return parser
 
 

@@ -359,7 +359,31 @@ def _cmd_sensitivity(args) -> int:
     return 0
 
 
+def _cmd_demo(args) -> int:
+    from .demo import run
+    return run(args.out, paper=args.paper, quiet=args.quiet)
+
+
+def _cmd_install_stata(args) -> int:
+    from .install import install_stata, stata_instructions
+    if args.folder is not None and args.plus:
+        raise MlimputeError("give a folder or --plus, not both")
+    target, _ = install_stata(args.folder, plus=args.plus)
+    sys.stdout.write(stata_instructions(target, default_folder=args.folder is None))
+    return 0
+
+
+def _cmd_install_r(args) -> int:
+    from .install import install_r, python_interpreter
+    lib = install_r(args.lib)
+    print(f"mlimpute: installed the R package into {lib}; it uses this Python "
+          f"({python_interpreter()}). In R: library(mlimpute)"
+          + ("" if args.lib is None else f', or library(mlimpute, lib.loc = "{lib}")'))
+    return 0
+
+
 COMMANDS = {"impute": _cmd_impute, "propose": _cmd_propose, "show": _cmd_show, "pool": _cmd_pool,
-            "diagnose": _cmd_diagnose, "sensitivity": _cmd_sensitivity}
+            "diagnose": _cmd_diagnose, "sensitivity": _cmd_sensitivity, "demo": _cmd_demo,
+            "install-stata": _cmd_install_stata, "install-r": _cmd_install_r}
 
 

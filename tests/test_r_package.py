@@ -1,11 +1,15 @@
 """The R package r_package/ builds, installs and passes `R CMD check --no-manual` (its
 testthat tests included: formula/type/default models, as.mitml.list + lmer +
 testEstimates, mlimpute_mids + pool, mlimpute_pool against testEstimates, one-line errors),
-with the Python side found through RETICULATE_PYTHON."""
+with the Python side found through RETICULATE_PYTHON; R CMD build runs the vignette
+(install, impute, with()/testEstimates, as.mids, pooled variance components)."""
 from __future__ import annotations
 
+import html
 import os
+import re
 import shutil
+import tarfile
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +32,13 @@ def test_r_cmd_check_passes(tmp_path):
                            capture_output=True, text=True, env=env)
     assert build.returncode == 0, build.stderr[-2000:]
     tarball = next(tmp_path.glob("mlimpute_*.tar.gz"))
+    with tarfile.open(tarball) as archive:          # the vignette ran, with its output
+        page = archive.extractfile("mlimpute/inst/doc/mlimpute.html").read().decode()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert "was not available when this vignette was built" not in text
+    for shown in ("Final parameter estimates and inferences obtained from 10 imputed data sets",
+                  "ICC|ID", "std.error", "var(ID)", "icc(ID)"):
+        assert shown in text, shown
     check = subprocess.run(["R", "CMD", "check", "--no-manual", tarball.name], cwd=tmp_path,
                            capture_output=True, text=True, env=env)
     log = check.stdout + check.stderr

@@ -77,21 +77,47 @@ program define mlimpute
     if "`quietly'" != "" {
         local args `"`args' --quiet"'
     }
-    if `"`python'"' == "" {
-        local python `"$MLIMPUTE_PYTHON"'
+    * Finding Python, in the order the help file's "Finding Python" section gives
+    local runner ""
+    * python search 1: the python() option
+    local pyexe `"`python'"'
+    * python search 2: global MLIMPUTE_PYTHON
+    if `"`pyexe'"' == "" local pyexe `"$MLIMPUTE_PYTHON"'
+    * python search 3: Stata 16+'s own Python (python set exec), when it imports mlimpute
+    local stata_python ""
+    if `"`pyexe'"' == "" & c(stata_version) >= 16 & "`shell'" == "" {
+        capture python which mlimpute
+        if !_rc {
+            local runner "python"
+        }
+        else {
+            capture python: import os, sys; from sfi import Macro; Macro.setLocal("stata_python", next((p for p in (os.path.join(sys.exec_prefix, "python.exe"), os.path.join(sys.exec_prefix, "bin", "python3")) if os.path.isfile(p)), ""))
+        }
+    }
+    * python search 4: the interpreter mlimpute install-stata recorded in mlimpute_python.txt
+    if `"`pyexe'"' == "" & "`runner'" == "" {
+        capture findfile mlimpute_python.txt
+        if !_rc {
+            tempname ph
+            file open `ph' using `"`r(fn)'"', read text
+            file read `ph' pyexe
+            file close `ph'
+            local pyexe = strtrim(`"`pyexe'"')
+        }
+    }
+    * python search 5: the mlimpute command on the PATH
+    if "`runner'" == "" local runner "shell"
+    if `"`pyexe'"' != "" {
+        capture confirm file `"`pyexe'"'
+        if _rc {
+            display as error `"mlimpute: the Python interpreter `pyexe' does not exist; in a terminal run: pip install mlimpute && mlimpute install-stata (it records the Python that has mlimpute)"'
+            exit 601
+        }
     }
 
     preserve
     quietly save "`input'", replace
 
-    * Stata 16+ with the Python package importable: run in-process; otherwise shell out
-    local runner "shell"
-    if c(stata_version) >= 16 & "`shell'" == "" & `"`python'"' == "" {
-        capture python which mlimpute
-        if !_rc {
-            local runner "python"
-        }
-    }
     local notes ""
     if "`runner'" == "python" {
         python: from mlimpute.stata_entry import run_from_stata; run_from_stata(r'''`args' ''')
@@ -101,13 +127,14 @@ program define mlimpute
     }
     else {
         local command "mlimpute"
-        if `"`python'"' != "" {
-            local command `""`python'" -m mlimpute.cli"'
+        if `"`pyexe'"' != "" {
+            local command `""`pyexe'" -m mlimpute"'
         }
         shell `command' `args' 2> "`errors'"
         capture confirm file "`output'"
         local rc = _rc
         local message ""
+        local nomodule 0
         tempname fh
         capture file open `fh' using "`errors'", read text
         if !_rc {
@@ -119,12 +146,27 @@ program define mlimpute
                 else if substr(`"`line'"', 1, 9) == "mlimpute:" {
                     display as text `"`line'"'
                 }
+                else if strpos(`"`line'"', "No module named") {
+                    local nomodule 1
+                }
                 file read `fh' line
             }
             file close `fh'
         }
         if `rc' & `"`message'"' == "" {
-            local message "mlimpute: error: the mlimpute command could not be run. Install the Python package (pip install mlimpute) and put it on the PATH, point Stata at its Python with {bf:python set exec}, give its interpreter in option python(), or set global MLIMPUTE_PYTHON"
+            * the one command that fixes it, for where Python was looked for
+            if `"`pyexe'"' != "" & `nomodule' {
+                local message `"mlimpute: error: the Python `pyexe' does not have the mlimpute package; in a terminal run: "`pyexe'" -m pip install mlimpute"'
+            }
+            else if `"`stata_python'"' != "" {
+                local message `"mlimpute: error: Stata's Python cannot import mlimpute; in a terminal run: "`stata_python'" -m pip install mlimpute"'
+            }
+            else if `"`pyexe'"' == "" {
+                local message "mlimpute: error: no Python with mlimpute was found; in a terminal run: pip install mlimpute && mlimpute install-stata (it records that Python for this command)"
+            }
+            else {
+                local message `"mlimpute: error: the mlimpute command could not be run with `pyexe'"'
+            }
         }
     }
     foreach note of local notes {

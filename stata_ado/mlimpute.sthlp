@@ -41,7 +41,7 @@ two schools is an error) or, with {opt crossed}, {cmd:cluster(school area)}{p_en
 {synopt:{opt fam:ily(string)}}the {opt model()} outcome's distribution: {cmd:auto} (default; probit for two categories), {cmd:gaussian} or {cmd:probit}{p_end}
 {synopt:{opt joint:only}}impute with the joint model alone; {opt model()} then only names the report's model and what {cmd:m(auto)} sizes M for{p_end}
 {synopt:{opt sav:ing(filename[, replace])}}also save the mi data set; {opt replace} allows overwriting{p_end}
-{synopt:{opt py:thon(path)}}the Python interpreter that has the package (else {cmd:python set exec}, {cmd:$MLIMPUTE_PYTHON} or {cmd:mlimpute} on the PATH){p_end}
+{synopt:{opt py:thon(path)}}the Python interpreter that has the package (see {help mlimpute##python:Finding Python}){p_end}
 {synopt:{opt quiet:ly}}no progress, summary or convergence warnings{p_end}
 {synopt:{opt shell}}run the {cmd:mlimpute} command line even where Stata's Python is available{p_end}
 {synoptline}
@@ -68,13 +68,37 @@ unchanged. Convergence warnings ("increase between") are shown unless {opt quiet
 
 {title:Installation}
 
-{phang2}{cmd:. net install mlimpute, from(}{it:folder holding stata.toc}{cmd:)}{p_end}
+{pstd}
+The command needs the Python package {cmd:mlimpute} (Python 3.11 or later). In a terminal:
 
-{title:Requirements}
+{phang2}{cmd:pip install mlimpute}{p_end}
+{phang2}{cmd:mlimpute install-stata}{p_end}
 
 {pstd}
-The Python package {cmd:mlimpute} ({cmd:pip install} from its repository) and, for the shell route,
-the {cmd:mlimpute} command on the PATH.
+The second line copies this command into your PERSONAL ado folder ({cmd:--plus}: PLUS; or give a
+folder), records the Python that has mlimpute in {cmd:mlimpute_python.txt} beside it, and prints the
+{cmd:python set exec} line that lets Stata 16 or later run mlimpute in-process. From a copy of the
+files instead:
+
+{phang2}{cmd:. net install mlimpute, from(}{it:folder holding stata.toc}{cmd:)}{p_end}
+
+{marker python}{...}
+{title:Finding Python}
+
+{pstd}
+{cmd:mlimpute} runs the Python package with the first of these that is given or works:
+
+{phang2}1. the interpreter in option {opt python(path)} (run through the shell);{p_end}
+{phang2}2. the interpreter in global {cmd:MLIMPUTE_PYTHON} (run through the shell);{p_end}
+{phang2}3. Stata 16's own Python ({cmd:python set exec}), when it can import mlimpute (run in-process, unless option {opt shell});{p_end}
+{phang2}4. the interpreter {cmd:mlimpute install-stata} recorded in {cmd:mlimpute_python.txt} beside the ado (run through the shell);{p_end}
+{phang2}5. the {cmd:mlimpute} command on the PATH (run through the shell).{p_end}
+
+{pstd}
+When none of them can run mlimpute, the error names the one command that fixes it: for example
+{cmd:"}{it:python}{cmd:" -m pip install mlimpute} for an interpreter that lacks the package, or
+{cmd:pip install mlimpute && mlimpute install-stata} when no Python was found. Your data are
+unchanged.
 
 {title:Example}
 

@@ -212,3 +212,67 @@ def test_entry_point_takes_a_model_of_interest_as_the_ado_passes_it(tmp_path):
     assert chars[("_dta", "mlimpute_model")] == "y ~ x * z + (1 + x | school)"
     back, _ = mlimpute.read_data(output)
     assert not back.loc[back["_mi_m"] > 0, ["x", "y"]].isna().any().any()
+
+
+#: where the ado looks for Python, as its help file names each place
+PYTHON_SOURCES = {"python()": r"python\(", "MLIMPUTE_PYTHON": r"MLIMPUTE_PYTHON",
+                  "python set exec": r"python set exec", "mlimpute_python.txt": r"mlimpute_python\.txt",
+                  "PATH": r"on the PATH"}
+
+
+def _source(text: str) -> str:
+    found = [key for key, pattern in PYTHON_SOURCES.items() if re.search(pattern, text)]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
+def test_the_ado_looks_for_python_in_the_order_its_help_documents():
+    """The ado's `* python search N:` steps and the help file's "Finding Python" list name
+    the same five places in the same order, and each step's code uses its place."""
+    text = ADO.read_text()
+    steps = re.findall(r"\* python search (\d): (.*)", text)
+    assert [int(n) for n, _ in steps] == [1, 2, 3, 4, 5]
+    in_ado = [_source(what) for _, what in steps]
+    section = HELP.read_text().split("{title:Finding Python}", 1)[1].split("{title:", 1)[0]
+    listed = re.findall(r"\{phang2\}(\d)\. (.*?)\{p_end\}", section)
+    assert [int(n) for n, _ in listed] == [1, 2, 3, 4, 5]
+    assert [_source(what) for _, what in listed] == in_ado
+    blocks = re.split(r"\* python search \d: .*", text)[1:]
+    uses = {"python()": "`python'", "MLIMPUTE_PYTHON": "$MLIMPUTE_PYTHON",
+            "python set exec": "python which mlimpute", "mlimpute_python.txt": "findfile mlimpute_python.txt",
+            "PATH": 'local runner "shell"'}
+    for source, block in zip(in_ado, blocks):
+        assert uses[source] in block, source
+
+
+def test_a_missing_python_or_package_names_the_command_that_fixes_it():
+    """Every way the ado can fail to find mlimpute ends in a message with one command."""
+    messages = [line for line in ADO.read_text().splitlines() if "mlimpute" in line and
+                re.search(r"does not exist|cannot import|does not have|no Python", line)]
+    assert len(messages) == 4, messages
+    for message in messages:
+        assert "pip install mlimpute" in message, message
+
+
+def test_net_install_covers_every_file_the_ado_reads():
+    """Files the ado looks for (findfile) are shipped by net install or written by
+    `mlimpute install-stata`; the help file's anchors exist."""
+    from mlimpute.install import STATA_PYTHON_FILE, stata_package_files
+    wanted = set(re.findall(r"findfile (\S+)", ADO.read_text()))
+    assert wanted <= set(stata_package_files()) | {STATA_PYTHON_FILE}
+    for anchor in re.findall(r"\{help mlimpute##(\w+):", HELP.read_text()):
+        assert "{marker " + anchor + "}" in HELP.read_text(), anchor
+
+
+def test_install_stata_copies_what_net_install_would(tmp_path, monkeypatch, capsys):
+    from mlimpute.cli import main
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert main(["install-stata"]) == 0
+    personal = tmp_path / "ado" / "personal"
+    from mlimpute.install import stata_package_files
+    for name in stata_package_files():
+        assert (personal / name).read_bytes() == (ADO.parent / name).read_bytes()
+    assert (personal / "mlimpute_python.txt").read_text().strip() == str(Path(__import__("sys").executable).absolute())
+    assert "python set exec" in capsys.readouterr().out
+    assert main(["install-stata", str(tmp_path), "--plus"]) == 2      # one or the other
+    assert "not both" in capsys.readouterr().err

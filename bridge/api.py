@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlimpute.engine import GibbsSampler, ModelError, UnsupportedResponseType
+from mlimpute.engine import GibbsSampler, ModelError, NonFiniteDraw, UnsupportedResponseType
 from mlimpute.engine.parallel import ChainSet, split_imputations
 
 from .backends import executor_for
 from .compile import compile_model
-from .errors import DataError, MlimputeError, SpecError
+from .errors import DataError, MlimputeError, SamplingError, SpecError
 from .pipeline import Run
 from .progress import ProgressBar
 from .propose import propose
@@ -219,5 +219,19 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         workers = _workers_for(probe, spec.mcmc, workers, executor)
         with ChainSet(compiled.data, seed, spec.mcmc.chains, workers, spec.mcmc.jomo_compatible,
                       bar, _limit_blas_threads, executor) as chains:
-            result = run.sample(chains, bar)
+            try:
+                result = run.sample(chains, bar)
+            except NonFiniteDraw as exc:
+                raise SamplingError(non_finite_message(exc, spec)) from None
     return result
+
+
+def non_finite_message(exc: NonFiniteDraw, spec: Spec) -> str:
+    """The one line for a sampler that drew a value that is not finite, the
+    classification named by its column."""
+    where = "" if exc.classification is None else f"'{spec.clusters[exc.classification]}'"
+    return (f"the sampler stopped: the draw of {exc.block.format(classification=where)} was "
+            f"not a finite number at iteration {exc.iteration:,}; nothing was written. The "
+            "model may ask more than the data hold (a variance near zero, a random slope "
+            "of a nearly constant covariate, a tiny category): simplify it, or report the "
+            "data and command if it looks right")

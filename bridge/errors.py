@@ -25,6 +25,11 @@ class FormatError(MlimputeError):
     """A file cannot be read or written in the requested format."""
 
 
+class SamplingError(MlimputeError):
+    """The sampler could not go on (a draw that is not a finite number), or its result
+    is not a complete imputation; nothing is written."""
+
+
 @contextlib.contextmanager
 def about_file(path):
     """Prefix data errors raised inside the block with the file they concern."""

@@ -68,6 +68,13 @@ class ObservedDataFixedRandom1(Step):
     """B1, the first classification's u and the missing level-1 cells, jointly given the
     observed level-1 working values (module docstring)."""
 
+    label = ("the level-1 fixed effects, the random effects of {classification} and the "
+             "missing level-1 values")
+    index = 0
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.beta1, s.classes[0].u, s.resid1]
+
     def __init__(self, s):
         c = s.classes[0]
         # the imputer's patterns, the complete rows' first (if any), so that its
@@ -177,6 +184,11 @@ class UpdateLatents1(Step):
     """Latents behind observed level-1 categories | the rest of their rows: the part of
     :class:`~.steps.ImputeLevel1` that comes before :class:`ObservedDataFixedRandom1`
     (which draws the missing cells itself)."""
+
+    label = "the latents of the observed level-1 categories"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.resid1]
 
     def step(self, s, adapt: bool) -> None:
         if s.w1:

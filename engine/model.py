@@ -16,6 +16,24 @@ class ModelError(ValueError):
     memory, ...); the message says what to change."""
 
 
+class NonFiniteDraw(ArithmeticError):
+    """A block of the sampler drew a value that is not a finite number (a covariance that
+    ran off to infinity, a NaN): the run stops at once rather than go on with it.
+
+    ``block`` is what the block draws, in words, with ``{classification}`` where the
+    bridge puts the classification's name (``classification`` its index, or None);
+    ``iteration`` counts the chain's iterations from 1."""
+
+    def __init__(self, block: str, classification: int | None, iteration: int):
+        super().__init__(block, classification, iteration)
+        self.block, self.classification, self.iteration = block, classification, iteration
+
+    def __str__(self) -> str:
+        where = "" if self.classification is None else f"classification {self.classification + 1}"
+        return (f"the draw of {self.block.format(classification=where)} was not finite at "
+                f"iteration {self.iteration}")
+
+
 @dataclass
 class LevelData:
     """Responses and covariates of one level.

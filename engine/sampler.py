@@ -60,7 +60,7 @@ from .collapsed import ObservedDataFixedRandom1, UpdateLatents1, covariance_roun
 from .covariance import CovarianceSampler
 from .imputer import PatternImputer, distinct_rows
 from .level import Level
-from .model import ModelData, parent_codes, scaled_weights
+from .model import ModelData, NonFiniteDraw, parent_codes, scaled_weights
 from .steps import (ClusterCovariance1, Covariance, Covariance1, FixedEffects, FixedEffects1,
                     ImputeLevel, ImputeLevel1, JointFixedRandom1, RandomEffects, Step)
 
@@ -386,10 +386,14 @@ class GibbsSampler:
             if not adapt:
                 self.covariance1.keep()
             beta, omega = self.parameters()
+            drawn = beta + omega
             for store, value in zip(segment.beta + segment.omega, beta + omega):
                 store[it] = value
             for name, value in self.type_parameters().items():
                 segment.extra[name][it] = value
+                drawn.append(value)
+            if not np.isfinite(sum(float(np.sum(value)) for value in drawn)):
+                self._stop_at_non_finite(self.iterations_done + it + 1)
             done = it + 1
             if between and done % between == 0:
                 values = self.current_values()
@@ -400,6 +404,15 @@ class GibbsSampler:
                 progress(done, total, len(self._imputations))
         self.iterations_done += total
         self._segments.append(segment)
+
+    def _stop_at_non_finite(self, iteration: int) -> None:
+        """Raise :class:`~.model.NonFiniteDraw` naming the first block (in the order of
+        the iteration) whose draws are not finite: a NaN or an infinity spreads to every
+        later block, so the first is where it arose."""
+        for block in self.steps:
+            if not all(np.isfinite(value).all() for value in block.outputs(self)):
+                raise NonFiniteDraw(block.label, block.index, iteration)
+        raise NonFiniteDraw("the parameters of the response types (thresholds)", None, iteration)
 
     @property
     def chain(self) -> Chain:

@@ -42,7 +42,16 @@ from .responses import ColumnConditional
 class Step:
     """One block: ``step(state, adapt)`` draws its part of the model from its full
     conditional given the rest of `state`; ``adapt`` lets Metropolis-Hastings proposals
-    tune themselves (burn-in only)."""
+    tune themselves (burn-in only).
+
+    ``label`` says in words what the block draws (``{classification}`` stands for the
+    classification's name) and :meth:`outputs` returns those arrays: when a draw is not
+    finite, the sampler names the first block whose outputs are not
+    (:class:`~.model.NonFiniteDraw`)."""
+
+    label = "a block of the sampler"
+    #: the classification a block belongs to (None: the level-1 part of the model)
+    index: int | None = None
 
     def step(self, state, adapt: bool) -> None:
         raise NotImplementedError
@@ -50,6 +59,10 @@ class Step:
     def parameters(self) -> dict[str, np.ndarray]:
         """Parameters this block owns besides the shared ones, for the chain."""
         return {}
+
+    def outputs(self, state) -> list[np.ndarray]:
+        """The arrays this block draws (checked for finite values after a failure)."""
+        return []
 
 
 # --------------------------------------------------------------------------- fixed effects
@@ -97,6 +110,11 @@ class ClassificationStep(Step):
 class FixedEffects1(Step):
     """B1 | W1, u, Omega_e: the normal equations come from the level-1 covariance block."""
 
+    label = "the level-1 fixed effects (B1)"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.beta1]
+
     def __init__(self, covariance: "Covariance1"):
         self.covariance = covariance
 
@@ -112,6 +130,11 @@ class FixedEffects(ClassificationStep):
     """B_c of the responses of classification c | W_c, u_c: e_j | u_j ~ N(H u_j, S)
     (:meth:`~.classification.ClassificationState.residuals_given_effects`).  With
     ``jomo_compatible`` the u part is ignored, as R jomo does."""
+
+    label = "the fixed effects of the responses of {classification}"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.classes[self.index].beta]
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
@@ -149,6 +172,11 @@ class JointFixedRandom1(Step):
         S_j = sum_i y*_i z_i'.
 
     Unweighted, common level-1 covariance only (the caller checks)."""
+
+    label = "the level-1 fixed effects (B1)"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.beta1]
 
     def __init__(self, s):
         c = s.classes[0]
@@ -241,6 +269,11 @@ class ImputeLevel1(Step):
     """Latents behind observed level-1 categories, then the missing level-1 cells from
     their joint conditional normal per missingness pattern."""
 
+    label = "the missing level-1 values and latents"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.resid1]
+
     def __init__(self, covariance: "Covariance1"):
         self.covariance = covariance
 
@@ -253,6 +286,11 @@ class ImputeLevel1(Step):
 class ImputeLevel(ClassificationStep):
     """Latents and missing cells of the responses of classification c, jointly normal
     with its random effects u_c (treated as observed)."""
+
+    label = "the missing values of the responses of {classification}"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.classes[self.index].level.working]
 
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
@@ -275,6 +313,11 @@ class RandomEffects(ClassificationStep):
     (precision Omega_e^-1 ⊗ Z_j'Z_j) and of the units of classifications nested in c
     (precision n_j S^-1 on their random intercepts, S their residual covariance
     given their own random effects)."""
+
+    label = "the random effects of {classification}"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.classes[self.index].u]
 
     def __init__(self, index: int, covariance: "Covariance1"):
         super().__init__(index)
@@ -348,6 +391,11 @@ class Covariance(ClassificationStep):
     """Omega_c | u_c, e_c of classification c: inverse-Wishart (Metropolis-Hastings where
     latents fix entries)."""
 
+    label = "the covariance matrix of {classification}"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.classes[self.index].omega]
+
     def step(self, s, adapt: bool) -> None:
         c = s.classes[self.index]
         if c.dim == 0:
@@ -360,6 +408,11 @@ class Covariance(ClassificationStep):
 class Covariance1(Step):
     """Omega_e | level-1 residuals, one matrix for every cluster; also what the other
     blocks ask for the level-1 covariance."""
+
+    label = "the level-1 covariance matrix (Omega_e)"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.omega_e]
 
     #: draws of (missing level-1 cells, Omega_e) in turn per iteration; more than one only
     #: where the missing cells are drawn with B1 and u (:func:`.collapsed.covariance_rounds`)
@@ -403,6 +456,11 @@ class ClusterCovariance1(Covariance1):
     """One Omega_e,j per cluster (continuous level-1 responses only), drawn from a common
     inverse-Wishart with unknown scale and degrees of freedom (:mod:`.cluster_covariance`).
     The reported Omega_e is the average of the clusters' matrices."""
+
+    label = "the clusters' level-1 covariance matrices"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.omega_e, self.sampler.omegas]
 
     def __init__(self, s, gamma_scale: np.ndarray, a_start: float, a_prior: float):
         if any(rtype.has_latent for rtype, _, _ in s.level1.blocks):

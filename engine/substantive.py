@@ -123,9 +123,10 @@ class SubstantiveState:
         k, n = data.fixed.width, len(self.y)
         # the designs and the outcome's working values, one buffer: x = rows 0..K-1,
         # z = the next q, the target (outcome or latent) the last, so that the per-unit
-        # products of z with all of them are one operation
+        # products of z with all of them are one operation (x and z are views of it,
+        # made at each use: a view kept as an attribute would come back from another
+        # process as a separate copy, and the buffer would go stale)
         self._stacked = np.empty((k + q + 1, n))
-        self.x, self.z = self._stacked[:k], self._stacked[k:k + q]
         self._products = np.empty((q, k + q + 1, n))
         self.read_values(s)
         seen = ~self.missing
@@ -141,6 +142,16 @@ class SubstantiveState:
         self.latent = np.where(self.observed_one, 0.5, -0.5) if self.family == "probit" \
             else self.y
         self.accepted = np.zeros(2)               # (accepted, proposed) after burn-in
+
+    @property
+    def x(self) -> np.ndarray:
+        """(K, N) the fixed-effects design at the current values (a view of the buffer)."""
+        return self._stacked[:self.fixed.width]
+
+    @property
+    def z(self) -> np.ndarray:
+        """(q, N) the random-effects design at the current values (a view of the buffer)."""
+        return self._stacked[self.fixed.width:self.fixed.width + self.random.width]
 
     # ------------------------------------------------------------------ values
     def variables_at(self, level: int) -> list[tuple[int, int]]:
@@ -325,6 +336,11 @@ class ImputeLevel1GivenOutcome(Step):
     covariate model's draw is the proposal).  The current values need no decoding: a
     rejected draw restores the cells' residuals, and the values they stand for."""
 
+    label = "the missing level-1 covariates of the model of interest"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.resid1]
+
     def __init__(self, s, covariance):
         self.covariance = covariance
         imp = s.imputer1
@@ -380,6 +396,11 @@ class ImputeLevelGivenOutcome(ImputeLevel):
     the model of interest: each unit's draw is accepted with the likelihood ratio of the
     outcomes of all its rows."""
 
+    label = "the missing covariates of the model of interest at {classification}"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [s.classes[self.index].level.working]
+
     def __init__(self, s, index: int):
         super().__init__(index)
         c = s.classes[index]
@@ -416,6 +437,11 @@ class SubstantiveModel(Step):
     """The model of interest's Gibbs sweep (:meth:`SubstantiveState.draw`); its
     parameters go to the chain as ``model.beta``, ``model.omega_b`` (lower triangle, row
     by row) and ``model.sigma2``."""
+
+    label = "the model of interest's parameters and outcome"
+
+    def outputs(self, s) -> list[np.ndarray]:
+        return [self.state.beta, self.state.b, self.state.omega_b, np.array([self.state.sigma2]), self.state.y]
 
     def __init__(self, state: SubstantiveState):
         self.state = state

@@ -78,3 +78,65 @@ def test_distinct_rows_equal_numpy_unique(width):
     expected, expected_inverse = np.unique(mask, axis=0, return_inverse=True)
     assert np.array_equal(patterns, expected)
     assert np.array_equal(inverse, np.asarray(expected_inverse).reshape(-1))
+
+
+def _slope_model_of_interest():
+    from mlimpute.simulate import simulate_compatible
+    frame, _ = simulate_compatible("slope", n_clusters=30, cluster_size=15, seed=2)
+    frame.loc[frame.index[::7], "y"] = np.nan
+    spec = mlimpute.spec_for_model(frame, mlimpute.ModelOfInterest("y ~ x + z + (1 + x | school)"))
+    return mlimpute.compile_model(spec, frame)
+
+
+def _probit_model_of_interest():
+    from mlimpute.simulate import simulate_compatible
+    frame, _ = simulate_compatible("probit", n_clusters=30, cluster_size=15, seed=2)
+    spec = mlimpute.spec_for_model(frame, mlimpute.ModelOfInterest("y ~ x * z + (1 | school)"))
+    return mlimpute.compile_model(spec, frame)
+
+
+def _three_levels(crossed: bool):
+    from mlimpute.simulate import simulate_multilevel
+    frame, _ = simulate_multilevel(n_schools=12, classes=3, pupils=8, crossed=crossed, seed=3)
+    inner = "area" if crossed else "class"
+    spec = mlimpute.Spec(clusters=[inner, "school"], crossed=crossed, covariates=["x", "w"],
+                         responses=[mlimpute.Response("y"), mlimpute.Response("k", type="categorical"),
+                                    mlimpute.Response("c", level=inner),
+                                    mlimpute.Response("s", level="school")])
+    return mlimpute.compile_model(spec, frame)
+
+
+def _collapsed():
+    frame, _ = simulate(n_clusters=25, cluster_size=10, n_level1=3, n_level2=1, missing=0.35, seed=6)
+    return mlimpute.compile_model(mlimpute.propose(frame, "cluster"), frame)
+
+
+@pytest.mark.parametrize("build", [_mixed_model, _cluster_covariance_model, _slope_model_of_interest,
+                                   _probit_model_of_interest, _collapsed,
+                                   lambda: _three_levels(False), lambda: _three_levels(True)],
+                         ids=["mixed", "cluster_covariance", "model_of_interest_slope",
+                              "model_of_interest_probit", "collapsed", "nested", "crossed"])
+def test_a_sampler_sent_to_another_process_goes_on_exactly(build):
+    """A chain's state travels to a worker process and back between the steps of a run
+    (burnin = "auto" extends it stage by stage): pickled and restored, the sampler must
+    go on with the same draws bit for bit, as if it had stayed.  (Arrays that are views
+    of one buffer come back as separate copies, unless the state rebuilds them.)"""
+    import pickle
+    model = build()
+    stayed = GibbsSampler(model.data, np.random.default_rng(4))
+    stayed.warm_up(25)
+    travelled = pickle.loads(pickle.dumps(stayed))
+    for sampler in (stayed, travelled):
+        sampler.warm_up(25)
+        sampler.keep(5, 2)
+    a, b = stayed.result(), travelled.result()
+    for x, y in zip(a.chain.beta + a.chain.omega, b.chain.beta + b.chain.omega):
+        assert np.array_equal(x, y, equal_nan=True)
+    for name in a.chain.extra:
+        assert np.array_equal(a.chain.extra[name], b.chain.extra[name], equal_nan=True), name
+    for x, y in zip(a.imputations, b.imputations):
+        for u, v in zip(x.levels, y.levels):
+            assert np.array_equal(u, v, equal_nan=True)
+        assert (x.outcome is None) == (y.outcome is None)
+        if x.outcome is not None:
+            assert np.array_equal(x.outcome, y.outcome)

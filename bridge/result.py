@@ -118,7 +118,23 @@ class ImputationResult:
         """:meth:`stacked` one block (the original, then each completed data set) at a
         time, built as consumed: what streaming writers take (``mlimpute.io.write_stacked``)."""
         return stacked_parts(self.original_as_output(), self.completed_all(), style,
-                             self.imputed_vars, self.hard_missing)
+                             self.imputed_vars, self.hard_missing, self.may_stay_missing())
+
+    def may_stay_missing(self) -> dict[str, np.ndarray]:
+        """{column: row mask} of the cells of imputed variables that a completed data set
+        leaves missing: hard missing cells, and every row outside the sample."""
+        outside = None
+        if self.rows is not None:
+            outside = np.ones(len(self.original), dtype=bool)
+            outside[self.rows] = False
+        out = {}
+        for name in self.imputed_vars:
+            mask = self.hard_missing.get(name)
+            if outside is not None:
+                mask = outside if mask is None else mask | outside
+            if mask is not None:
+                out[name] = mask
+        return out
 
     def original_as_output(self) -> pd.DataFrame:
         """The original data with every imputed column in the type the completed data sets

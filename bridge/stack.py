@@ -15,6 +15,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import pandas as pd
 
+from .errors import SamplingError
+
 MI_COLUMNS = ("_mi_m", "_mi_id", "_mi_miss")
 R_COLUMNS = (".imp", ".id")
 
@@ -32,24 +34,46 @@ def missing_indicator(original: pd.DataFrame, imputed_vars: list[str],
     return soft.any(axis=1).to_numpy().astype(np.int8)
 
 
+def check_complete(frame: pd.DataFrame, m: int, imputed_vars: list[str],
+                   may_stay_missing: dict[str, np.ndarray] | None = None) -> None:
+    """Refuse completed data set `m` when an imputed variable still has a missing cell
+    that is not one of `may_stay_missing` ({column: row mask}: Stata's hard missing
+    ``.a``-``.z``, rows outside the sample).  Every writer of completed data calls it, so
+    that no file ever holds an "imputation" with a hole in it."""
+    for name in imputed_vars:
+        holes = frame[name].isna().to_numpy()
+        allowed = (may_stay_missing or {}).get(name)
+        if allowed is not None:
+            holes = holes & ~allowed
+        if holes.any():
+            raise SamplingError(f"imputation {m} of column '{name}' still has {int(holes.sum()):,} "
+                                "missing cells; nothing was written (please report the data and "
+                                "command)")
+
+
 def stacked_parts(original: pd.DataFrame, completed: Iterable[pd.DataFrame], style: str,
                   imputed_vars: list[str],
-                  hard_missing: dict[str, np.ndarray] | None = None) -> Iterator[pd.DataFrame]:
+                  hard_missing: dict[str, np.ndarray] | None = None,
+                  may_stay_missing: dict[str, np.ndarray] | None = None) -> Iterator[pd.DataFrame]:
     """The stacked data one block at a time: the original (m = 0), then each completed
     data set, each with the style's bookkeeping columns.  Writers that stream consume
-    this so that M x N rows never sit in memory at once."""
+    this so that M x N rows never sit in memory at once.  A completed data set with a
+    missing imputed cell (outside `may_stay_missing`) stops the writer
+    (:func:`check_complete`)."""
     ids = np.arange(1, len(original) + 1, dtype=np.int32)
+    if style not in ("flong", "long"):
+        raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
     if style == "flong":
         miss0 = missing_indicator(original, imputed_vars, hard_missing).astype(float)
         yield _with(original, {"_mi_m": np.int16(0), "_mi_id": ids, "_mi_miss": miss0})
-        for m, frame in enumerate(completed, start=1):
-            yield _with(frame, {"_mi_m": np.int16(m), "_mi_id": ids, "_mi_miss": np.nan})
-    elif style == "long":
-        yield _front(original, {".imp": np.int32(0), ".id": ids})
-        for m, frame in enumerate(completed, start=1):
-            yield _front(frame, {".imp": np.int32(m), ".id": ids})
     else:
-        raise ValueError(f"unknown stacking style '{style}' (use 'flong' or 'long')")
+        yield _front(original, {".imp": np.int32(0), ".id": ids})
+    for m, frame in enumerate(completed, start=1):
+        check_complete(frame, m, imputed_vars, may_stay_missing)
+        if style == "flong":
+            yield _with(frame, {"_mi_m": np.int16(m), "_mi_id": ids, "_mi_miss": np.nan})
+        else:
+            yield _front(frame, {".imp": np.int32(m), ".id": ids})
 
 
 def _with(frame: pd.DataFrame, extra: dict) -> pd.DataFrame:

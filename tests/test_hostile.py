@@ -700,3 +700,43 @@ def test_several_classifications_bad_input(pupils, capsys, change, clusters, ext
         args += extra
     refused(capsys, *args, expect=expect)
     assert not Path("out.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# A run that cannot go on, or whose imputations are not complete, writes nothing.
+
+def test_a_non_finite_draw_stops_the_run_in_one_line_naming_block_and_iteration(work, capsys,
+                                                                                 monkeypatch):
+    from mlimpute.engine.steps import Covariance1
+    real, calls = Covariance1.step, []
+
+    def broken(self, s, adapt):
+        real(self, s, adapt)
+        calls.append(1)
+        if len(calls) == 7:                       # the 7th iteration's Omega_e
+            s.omega_e = s.omega_e * np.nan
+    monkeypatch.setattr(Covariance1, "step", broken)
+    refused(capsys, "impute", "in.csv", "-o", "out.dta", "--cluster", "cluster", "--workers", "1",
+            *FAST, "--burnin", "20",
+            expect="the draw of the level-1 covariance matrix (Omega_e) was not a finite number "
+                   "at iteration 7")
+    assert not Path("out.dta").exists()
+
+
+@pytest.mark.parametrize("output", ["out.csv", "out.dta", "out.rds", "imp_folder"])
+def test_no_writer_writes_an_imputation_with_a_missing_cell(work, capsys, monkeypatch, output):
+    from mlimpute.result import ImputationResult
+    real = ImputationResult.completed
+
+    def with_a_hole(self, m):
+        frame = real(self, m)
+        if m == 2:
+            name = self.imputed_vars[0]
+            frame.loc[frame.index[self.original[name].isna()][0], name] = np.nan
+        return frame
+    monkeypatch.setattr(ImputationResult, "completed", with_a_hole)
+    extra = ["--impvals"] if output == "imp_folder" else []
+    refused(capsys, "impute", "in.csv", "-o", output, "--cluster", "cluster", *extra, *FAST,
+            expect="imputation 2 of column 'y1' still has 1 missing cells; nothing was written")
+    assert not Path(output).exists()
+    assert not [p for p in Path(".").iterdir() if p.name.startswith(".")]   # no temporary left

@@ -154,11 +154,14 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
     written, the index last, so a failed run leaves no partial set behind."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
+    from ..stack import check_complete
+
     names = result.imputed_vars
     files = [f"{stem}{m}" for m in range(1, result.m + 1)]
     with staging_folder(directory) as staging:
         for m, name in enumerate(files, start=1):
             completed = result.completed(m)[names]
+            check_complete(completed, m, names, result.may_stay_missing())
             codes = completed.apply(lambda c: c.cat.codes + 1
                                     if isinstance(c.dtype, pd.CategoricalDtype) else c)
             (staging / name).write_text(codes.to_csv(sep="\t", header=False, index=False,

@@ -181,8 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     pool.add_argument("--spec", help="the spec the imputation saved (--save-spec): its model of "
                       "interest is the default --model")
     pool.add_argument("--ml", action="store_true", help="maximum likelihood instead of REML")
-    pool.add_argument("--family", choices=["gaussian", "logit", "probit"], default="gaussian",
-                      help="linear (mixed) model, or logit/probit for a binary response")
+    pool.add_argument("--family", choices=["gaussian", "logit", "probit"], default=None,
+                      help="linear (mixed) model, or logit/probit for a binary response "
+                           "(default: the family the imputation recorded for this outcome, "
+                           "else gaussian)")
+    pool.add_argument("--force", action="store_true",
+                      help="pool a stacked file that breaks the checks (completed sets with "
+                           "missing values or changed observed values, unequal rows, gaps in "
+                           "the numbers, no original), e.g. one written by another program: "
+                           "each problem is printed as a warning")
     pool.add_argument("--null-model", help="a nested model: adds the likelihood-ratio test (D3) "
                       "of --model against it")
     pool.add_argument("--workers", type=_count(1), default=1, help="processes for the per-imputation fits")
@@ -292,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mlimpute: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:      # Ctrl-C, or SIGTERM/SIGHUP (shutdown.Interrupted)
-        print(f"mlimpute: stopped ({exc or 'SIGINT'}); unfinished output removed", file=sys.stderr)
+        print(f"mlimpute: stopped ({str(exc) or 'SIGINT'}); unfinished output removed",
+              file=sys.stderr)
         return exit_status(exc)
     except Exception as exc:  # an internal error: one line unless --debug
         if args.debug:

@@ -124,6 +124,16 @@ def sample_mask(frame, name: str) -> np.ndarray:
     return mask
 
 
+def _read_input(args, path) -> tuple:
+    """read_data with the command's missing markers; what the reader noticed (a numeric
+    column with a stray text field) is said unless --quiet."""
+    frame, metadata = read_data(path, args.na_values)
+    if not getattr(args, "quiet", False):
+        for note in metadata.notes:
+            print(f"mlimpute: note: file '{path}': {note}", file=sys.stderr)
+    return frame, metadata
+
+
 def _note_left_out(name: str, why: str) -> None:
     """Say that the default model leaves a constant or id-like column out of the covariates."""
     print(f"mlimpute: note: column '{name}' is left out of the covariates ({why}); list it "
@@ -161,7 +171,7 @@ def _cmd_impute(args) -> int:
         with about_file(args.input):
             spec = Spec.load(args.spec) if args.spec else propose_from_realcom(frame, info)
     else:
-        frame, metadata = read_data(args.input, args.na_values)
+        frame, metadata = _read_input(args, args.input)
     sample = None
     with about_file(args.input):
         check_not_stacked(frame)
@@ -191,9 +201,11 @@ def _cmd_impute(args) -> int:
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
                                                            output_time(out_meta)))
-        out_meta.characteristics.pop(("_dta", MODEL_CHARACTERISTIC), None)   # an input's
+        for name in (MODEL_CHARACTERISTIC, FAMILY_CHARACTERISTIC):      # an input's
+            out_meta.characteristics.pop(("_dta", name), None)
         if result.spec.model is not None:       # what `mlimpute pool` fits by default
             out_meta.characteristics[("_dta", MODEL_CHARACTERISTIC)] = result.spec.model.formula
+            out_meta.characteristics[("_dta", FAMILY_CHARACTERISTIC)] = result.model_family
     if impvals:
         write_impvals(result, output)
     if args.save_spec:
@@ -227,7 +239,7 @@ def _cmd_impute(args) -> int:
 
 def _cmd_propose(args) -> int:
     FilePlan().read("input file", args.input).write("output file", args.output).check()
-    frame, metadata = read_data(args.input, args.na_values)
+    frame, metadata = _read_input(args, args.input)
     with about_file(args.input):
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
@@ -268,57 +280,78 @@ def _cmd_diagnose(args) -> int:
 
 
 MODEL_CHARACTERISTIC = "mlimpute_model"
+FAMILY_CHARACTERISTIC = "mlimpute_family"
 
 
-def _recorded_model(args, metadata: Metadata) -> str:
-    """The model of interest an imputation recorded: in --spec, or in a .dta output's
-    ``_dta[mlimpute_model]`` characteristic."""
+def _recorded_model(args, metadata: Metadata) -> tuple[str, str | None]:
+    """The model of interest an imputation recorded, (formula, family): in --spec, or in a
+    .dta output's ``_dta[mlimpute_model]`` / ``_dta[mlimpute_family]`` characteristics."""
     if args.spec:
         spec = Spec.load(args.spec)
         if spec.model is None:
             raise MlimputeError(f"file '{args.spec}': the spec has no model of interest; give --model")
-        return spec.model.formula
+        return spec.model.formula, spec.model.family
     recorded = metadata.characteristics.get(("_dta", MODEL_CHARACTERISTIC))
     if not recorded:
         raise MlimputeError(f"file '{args.stacked}' records no model of interest (only a .dta "
                             "written by an imputation with --model does); give --model or --spec")
-    return recorded
+    return recorded, metadata.characteristics.get(("_dta", FAMILY_CHARACTERISTIC))
 
 
 def _cmd_pool(args) -> int:
-    from .fit import fit_one, fit_pooled
-    from .stack import unstack
+    from .fit import fit_one, fit_pooled, model_columns, recorded_family
+    from .imputed_file import split_stacked
 
     FilePlan().read("input file", args.stacked).read("spec file", args.spec) \
         .write("output file", args.output).check()
-    stacked, metadata = read_data(args.stacked, args.na_values)
+    stacked, metadata = _read_input(args, args.stacked)
+    recorded = None
+    if args.model is None or args.spec or ("_dta", MODEL_CHARACTERISTIC) in metadata.characteristics:
+        try:
+            recorded = _recorded_model(args, metadata)
+        except MlimputeError:
+            if args.model is None:
+                raise
     if args.model is None:
-        args.model = _recorded_model(args, metadata)
-    try:
-        original, completed = unstack(stacked)
-    except ValueError as exc:
-        raise MlimputeError(f"file '{args.stacked}': {exc}") from None
+        args.model = recorded[0]
+    family = args.family or recorded_family(args.model, recorded)
+    with about_file(args.stacked):
+        used = model_columns(args.model, stacked)
+        if args.null_model:
+            from .fit import check_nested
+            check_nested(args.model, args.null_model)
+            used = list(dict.fromkeys(used + model_columns(args.null_model, stacked)))
+    original, completed, notes = split_stacked(stacked, args.stacked, used, force=args.force,
+                                               hard_missing=metadata.hard_missing)
+    for note in notes:
+        print(f"mlimpute: warning: {note} (--force)", file=sys.stderr)
     from .progress import ProgressBar
     with ProgressBar(len(completed), len(completed), enabled=not args.quiet,
                      desc="fitting") as bar:
-        pooled = fit_pooled(completed, args.model, reml=not args.ml, family=args.family,
+        pooled = fit_pooled(completed, args.model, reml=not args.ml, family=family,
                             workers=args.workers, progress=bar)
     table = pooled[["estimate", "std_error", "ci_lower", "ci_upper", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:
-            cc = fit_one(original.dropna(), args.model, reml=not args.ml, family=args.family)
+            # the complete cases of the model's variables (lme4's na.omit), not of the file
+            cc = fit_one(original, args.model, reml=not args.ml, family=family)
             table.insert(0, "cc_std_error", cc["std_error"].reindex(table.index))
             table.insert(0, "cc_estimate", cc["estimate"].reindex(table.index))
         except MlimputeError:
             pass      # complete cases may be too few: the MI table stands on its own
-    print(f"{args.model}: {len(completed)} imputations pooled (Rubin's rules; variance "
+    what = "" if family == "gaussian" else f" ({family})"
+    print(f"{args.model}{what}: {len(completed)} imputations pooled (Rubin's rules; variance "
           "components on the log-SD, Fisher-z and logit scales)")
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
     if args.null_model:
         from .fit import compare_models_d3
         test = compare_models_d3(completed, args.model, args.null_model)
-        print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {test['F']:.4g} on "
-              f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {test['p_value']:.4g}")
+        statistic, p_value, why = test["F"], test["p_value"], ""
+        if statistic < 0:      # the averaged-parameter statistic fell below 0: no evidence
+            statistic, p_value = 0.0, 1.0
+            why = f" (the combined statistic, {test['F']:.3g}, is below 0 and counts as 0)"
+        print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {statistic:.4g} on "
+              f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {p_value:.4g}{why}")
     from .pool import imputations_needed
     needed = imputations_needed(pooled, len(completed), args.se_cv)
     if needed is not None:
@@ -332,14 +365,15 @@ def _cmd_pool(args) -> int:
 
 
 def _cmd_sensitivity(args) -> int:
-    from .sensitivity import plot, sensitivity
+    from .sensitivity import check_deltas, render_plot, sensitivity
 
     plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
     plan.write("output file", args.output).write("--plot file", args.plot).check()
     format_for(Path(args.output))
     if args.plot and Path(args.plot).suffix.lower() != ".png":
         raise MlimputeError(f"--plot '{args.plot}': the plot is written as PNG; name it .png")
-    frame, metadata = read_data(args.input, args.na_values)
+    check_deltas(args.deltas)
+    frame, metadata = _read_input(args, args.input)
     with about_file(args.input):
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
@@ -349,10 +383,14 @@ def _cmd_sensitivity(args) -> int:
         table = sensitivity(frame, spec, args.response, args.deltas, args.model,
                             where=args.where, progress=not args.quiet, workers=args.workers,
                             hard_missing=metadata.hard_missing, notify=say)
-    write_data(table, args.output)
-    if args.plot:
-        plot(table, args.plot, args.response)
     wide = table.pivot(index="delta", columns="term", values="estimate")
+    image = render_plot(table, args.response) if args.plot else None
+    # everything that can fail has run: now the files
+    write_data(table, args.output)
+    if image is not None:
+        from .io.atomic import atomic_path
+        with atomic_path(args.plot) as temporary:
+            temporary.write_bytes(image)
     print(f"Pooled estimates of {args.model} by delta (shift of the imputed {args.response}"
           f"{' where ' + args.where if args.where else ''}; delta = 0 is MAR):")
     print(wide[list(dict.fromkeys(table["term"]))].to_string(float_format=lambda v: f"{v:.4g}"))

@@ -17,8 +17,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import MlimputeError
-from .formula import RandomTerm, r_powers, split_random
+from .formula import RandomTerm, r_powers, split_random, without_random_terms
 from .pool import likelihood_ratio_d3, rubin
+
+# The functions a formula may call, as the model of interest's terms take them
+# (mlimpute.engine.design.FUNCTIONS): patsy evaluates a formula's factors in the frame
+# that builds it, this module's, so they are in its namespace (abs is Python's own).
+from numpy import exp, log, sqrt  # noqa: E402,F401
 
 @dataclass
 class Formula:
@@ -30,10 +35,23 @@ class Formula:
 
     @classmethod
     def parse(cls, text: str) -> "Formula":
+        """Split and check the formula: an outcome, random terms as lme4 writes them, and
+        a fixed part patsy can read (a trailing '+' or an unclosed bracket is named here,
+        before anything else is checked)."""
+        import patsy
+
         if "~" not in text:
             raise MlimputeError(f"formula '{text}': expected 'response ~ terms'")
         lhs, rhs = text.split("~", 1)
+        if not lhs.strip():
+            raise MlimputeError(f"formula '{text}': no outcome before '~'")
         fixed, terms = split_random(r_powers(rhs), text)
+        try:
+            skeleton = quote_names(without_random_terms(r_powers(rhs)), ())   # `a b` as Q()
+            patsy.ModelDesc.from_formula(f"~ {skeleton}")
+        except patsy.PatsyError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot be read"
+            raise MlimputeError(f"formula '{text}': {reason}") from None
         return cls(f"{lhs.strip()} ~ {fixed or '1'}", terms)
 
     @property
@@ -67,7 +85,8 @@ def _check_columns(formula: Formula, frame: pd.DataFrame, text: str) -> list[str
         if name not in frame.columns:
             raise MlimputeError(f"formula '{text}': column '{name}' is not in the data")
     names = set(re.findall(r"[A-Za-z_][\w.]*", re.sub(r"`[^`]+`", " ", terms)))
-    builtin = {"C", "np", "I", "log", "exp", "center", "standardize", "Treatment", "Sum", "Q"}
+    builtin = {"C", "np", "I", "log", "exp", "sqrt", "abs", "center", "standardize", "Treatment",
+               "Sum", "Q"}
     unknown = sorted(n for n in names - builtin if n not in frame.columns)
     if unknown:
         raise MlimputeError(f"formula '{text}': column '{unknown[0]}' is not in the data")
@@ -85,6 +104,22 @@ def check_formula(text: str, frame: pd.DataFrame) -> None:
 
 
 FAMILIES = ("gaussian", "logit", "probit")
+
+
+def recorded_family(formula: str, recorded: tuple[str, str | None] | None) -> str:
+    """The family to pool `formula` with when none is given: the family an imputation
+    recorded for its model of interest (``recorded`` = (formula, family)) when `formula`
+    has the same outcome (a probit outcome is pooled as a probit model, never as a
+    linear one), else gaussian."""
+    if recorded is None or recorded[1] in (None, "", "auto"):
+        return "gaussian"
+    outcome = formula.split("~", 1)[0].strip()
+    if outcome != recorded[0].split("~", 1)[0].strip():
+        return "gaussian"
+    if recorded[1] not in FAMILIES:
+        raise MlimputeError(f"the imputation recorded family '{recorded[1]}' for '{recorded[0]}', "
+                            f"which pooling does not know (use one of {', '.join(FAMILIES)})")
+    return recorded[1]
 
 
 def _binary_outcome(frame: pd.DataFrame, formula: Formula) -> pd.DataFrame:
@@ -197,16 +232,19 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
 
 def completed_frames(completed) -> list[pd.DataFrame]:
     """The completed data sets of an ImputationResult, of a stacked frame (flong or R
-    long, as written by ``mlimpute impute``) or of an iterable of frames."""
-    from .stack import unstack
+    long, as written by ``mlimpute impute``; checked first, :mod:`mlimpute.imputed_file`)
+    or of an iterable of frames."""
+    from .imputed_file import split_stacked
     if hasattr(completed, "completed_all"):
         return list(completed.completed_all())
     if isinstance(completed, pd.DataFrame):
-        try:
-            return unstack(completed)[1]
-        except ValueError as exc:
-            raise MlimputeError(str(exc)) from None
+        return split_stacked(completed, "the stacked data")[1]
     return list(completed)
+
+
+def model_columns(formula: str, frame: pd.DataFrame) -> list[str]:
+    """The columns of `frame` the model of interest uses (its variables and groupings)."""
+    return _check_columns(Formula.parse(formula), frame, formula)
 
 
 def _fit_numbered(args):
@@ -277,7 +315,7 @@ def _ml_fit(frame: pd.DataFrame, formula: str) -> _MLFit:
     import patsy
 
     parsed = Formula.parse(formula)
-    frame = frame.dropna(subset=_check_columns(parsed, frame, formula))
+    parsed = parsed.quoted(frame.columns)
     y, x = patsy.dmatrices(parsed.fixed, frame, return_type="dataframe")
     y = y.iloc[:, 0].to_numpy(dtype=float)
     x.columns = [c.replace("(Intercept)", "Intercept") for c in x.columns]
@@ -297,17 +335,37 @@ def _ml_fit(frame: pd.DataFrame, formula: str) -> _MLFit:
                   lambda b, tau, s2: fit.model.loglik_at(b[names].to_numpy(), tau, s2))
 
 
+def check_nested(formula: str, null_formula: str) -> None:
+    """Refuse a null model D3 cannot compare with `formula`: another outcome, other
+    random terms (D3 tests fixed effects), or fixed terms that are not a subset."""
+    full, null = Formula.parse(formula), Formula.parse(null_formula)
+    outcome, null_outcome = (f.fixed.split("~", 1)[0].strip() for f in (full, null))
+    if outcome != null_outcome:
+        raise MlimputeError(f"--null-model '{null_formula}' has outcome '{null_outcome}', the "
+                            f"model '{outcome}': D3 compares nested models of the same outcome")
+    if sorted(map(str, full.terms)) != sorted(map(str, null.terms)):
+        raise MlimputeError(f"--null-model '{null_formula}' has other random terms than "
+                            f"'{formula}': D3 compares models that differ in fixed effects only")
+
+
 def compare_models_d3(completed, formula: str, null_formula: str) -> pd.Series:
     """Likelihood-ratio test of a model against a nested null model over the imputations
     (D3, Meng & Rubin 1992): maximum-likelihood fits per imputation, log-likelihoods at the
     averaged parameters (coefficients, random-effects covariance and residual variance
-    averaged on their natural scale, as mitml::testModels does)."""
+    averaged on their natural scale, as mitml::testModels does).  Both models are fitted
+    to the same rows: those complete in the variables of either."""
+    check_nested(formula, null_formula)
     frames = completed_frames(completed)
-    full = [_ml_fit(f, formula) for f in frames]
-    null = [_ml_fit(f, null_formula) for f in frames]
+    full, null = [], []
+    for frame in frames:
+        used = list(dict.fromkeys(_check_columns(Formula.parse(formula), frame, formula) +
+                                  _check_columns(Formula.parse(null_formula), frame, null_formula)))
+        rows = frame.dropna(subset=used)
+        full.append(_ml_fit(rows, formula))
+        null.append(_ml_fit(rows, null_formula))
     k = len(full[0].beta) - len(null[0].beta)
     if k <= 0 or not set(null[0].beta.index) <= set(full[0].beta.index):
-        raise MlimputeError(f"'{null_formula}' is not nested in '{formula}'")
+        raise MlimputeError(f"--null-model '{null_formula}' is not nested in '{formula}'")
 
     def pooled(fits):
         beta = sum(f.beta for f in fits) / len(fits)

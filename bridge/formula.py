@@ -80,6 +80,19 @@ def r_powers(text: str) -> str:
     return "".join(out)
 
 
+def without_random_terms(rhs: str, placeholder: str = "1") -> str:
+    """The right-hand side with each random term replaced by `placeholder`: what the
+    formula reads as once its random terms count as terms (so that a trailing '+' or an
+    empty term stays visible to a parser)."""
+    pieces, last = [], 0
+    for start, end in _parenthesised(rhs):
+        if _top_level_bar(rhs[start + 1: end - 1]) < 0:
+            continue
+        pieces += [rhs[last:start], placeholder]
+        last = end
+    return "".join(pieces) + rhs[last:]
+
+
 def split_random(rhs: str, text: str | None = None) -> tuple[str, list[RandomTerm]]:
     """The right-hand side without its random terms, and those terms (``a/b`` expanded
     as lme4 does).  `text` (the whole formula) names the formula in errors.  A random

@@ -29,12 +29,10 @@ from .diagnose import ESS_LIMIT, RHAT_LIMIT, diagnose, summarize
 from .errors import SpecError
 from .pool import how_many_imputations, rubin
 from .result import ImputationResult
-from .spec import AUTO
+from .spec import AUTO, MIN_BURNIN_FOR_BETWEEN
 
 #: autocorrelation below which consecutive imputations count as independent
 ACF_TARGET = 0.05
-#: fewest burn-in iterations from which ``between = "auto"`` reads the autocorrelation
-MIN_BURNIN_FOR_BETWEEN = 100
 
 
 class Run:
@@ -155,6 +153,10 @@ class Run:
         spec = self.compiled.spec
         resolved = replace(spec, mcmc=replace(spec.mcmc, burnin=burnin, between=between, m=m,
                                               seed=self.seed))
+        if spec.model is not None and self.compiled.substantive is not None:
+            # "auto" recorded as what it chose, so that pooling fits the same family
+            resolved = replace(resolved, model=replace(spec.model,
+                                                       family=self.compiled.substantive.family))
         result = ImputationResult(self.data.copy(), replace(self.compiled, spec=resolved),
                                   chains.results, self.seed, self.hard_missing, self.rows)
         result.notes = list(self.notes)

@@ -181,15 +181,25 @@ def spec_model(spec: str) -> dict:
 
 @_guarded
 def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
-             family: str = "gaussian", se_cv: float = 0.05) -> dict:
+             family: str | None = None, se_cv: float = 0.05, spec: str | None = None,
+             force: bool = False) -> dict:
     """Fit `formula` (``y ~ x + (1 | cluster)``) to each imputation in the stacked .rds
-    file and write the pooled table (Rubin's rules, Barnard-Rubin df; variance components
-    with intervals) as CSV.  Returns the imputations needed for standard errors
-    replicable to a coefficient of variation `se_cv` (von Hippel 2020)."""
-    from .fit import completed_frames, fit_pooled
+    file, checked first (:mod:`mlimpute.imputed_file`), and write the pooled table
+    (Rubin's rules, Barnard-Rubin df; variance components with intervals) as CSV.
+    `family` None: the family `spec` (JSON) records for this outcome, else gaussian.
+    Returns the imputations needed for standard errors replicable to a coefficient of
+    variation `se_cv` (von Hippel 2020)."""
+    from .fit import fit_pooled, model_columns, recorded_family
+    from .imputed_file import split_stacked
     from .pool import imputations_needed
-    frame, _ = read_data(stacked)
-    frames = completed_frames(frame)
+    frame, metadata = read_data(stacked)
+    model = None if spec is None else Spec.from_json(spec).model
+    if family is None:
+        family = recorded_family(formula, None if model is None else (model.formula, model.family))
+    with about_file(stacked):
+        used = model_columns(formula, frame)
+    _, frames, _ = split_stacked(frame, stacked, used, force=bool(force),
+                                 hard_missing=metadata.hard_missing)
     pooled = fit_pooled(frames, formula, reml=bool(reml), family=family)
     write_data(pooled.reset_index(names="term"), output)
     return {"m_needed": imputations_needed(pooled, len(frames), float(se_cv))}

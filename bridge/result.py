@@ -72,6 +72,17 @@ class ImputationResult:
             names.append(self.model.substantive.outcome)
         return names
 
+    @property
+    def model_family(self) -> str | None:
+        """The family of the model of interest ("gaussian" or "probit", "auto" resolved on
+        the data), None without one: what ``mlimpute pool`` fits it with."""
+        if self.model.substantive is not None:
+            return self.model.substantive.family
+        if self.spec.model is None:
+            return None
+        from .substantive import resolved_family
+        return resolved_family(self.original, self.spec.model)
+
     def completed(self, m: int) -> pd.DataFrame:
         """Completed data set m (1..M), same rows, columns and dtypes as the input (an
         integer column imputed as continuous is float64).  Rows outside the sample (see

@@ -168,6 +168,9 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
     outcome = model.outcome
     if outcome not in frame.columns:
         raise DataError(f"formula '{text}': the outcome '{outcome}' is not in the data")
+    if outcome in spec.clusters or outcome in formula.factors:
+        raise SpecError(f"formula '{text}': the outcome '{outcome}' is a grouping (cluster "
+                        "identifier) of the model; the outcome must be a variable of the units")
     if grouping and grouping not in spec.clusters:
         raise SpecError(f"formula '{text}': the grouping '{grouping}' is not a classification of "
                         f"the imputation model ({', '.join(spec.clusters)})")
@@ -232,6 +235,12 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
             if not required:
                 return None
             index_of(name, code)
+            if name in level_of and name not in categories:
+                raise SpecError(f"formula '{text}': the term '{code}' takes '{name}' as "
+                                f"categorical, but the imputation model imputes '{name}' as "
+                                "continuous (an imputed 2.37 is no category): declare it "
+                                f"categorical (--categorical {name}; R: a factor; spec: type = "
+                                "\"categorical\")")
             labels = list(categories[name]) if name in categories else \
                 sorted(frame[name].dropna().unique().tolist())
         v = index_of(name, code)
@@ -248,6 +257,10 @@ def compile_model_of_interest(spec: Spec, frame: pd.DataFrame, names: list[list[
     if random.width and not grouping:
         raise SpecError(f"formula '{text}': random effects need a grouping")
     classification = spec.clusters.index(grouping) if grouping else 0
+    kinds = {name: spec.responses[spec.response_names.index(name)].type
+             for name in variables if name in spec.response_names}
+    for design, term_names in ((fixed, fixed_names), (random, random_names)):
+        _check_domains(text, design, term_names, variables, sources, columns, kinds)
     _check_slopes(text, random, random_names, variables, sources, columns, codes[classification],
                   grouping)
     y, family, outcome_categories = _outcome(frame, outcome, model.family, text)
@@ -281,6 +294,50 @@ def _fixed_values(column: pd.Series) -> np.ndarray:
     return pd.Categorical(column).codes.astype(float)
 
 
+#: functions whose argument must stay in a part of the real line (log: > 0, sqrt: >= 0)
+_DOMAIN = {"log": "positive", "sqrt": "non-negative"}
+
+
+def _functions_of(factor: tuple):
+    """(function name, argument) of every log/sqrt/... call inside a factor."""
+    if factor[0] == "fn":
+        yield factor[1], factor[2]
+        yield from _functions_of(factor[2])
+    elif factor[0] in ("neg", "add", "sub", "mul", "div", "pow"):
+        for part in factor[1:]:
+            yield from _functions_of(part)
+
+
+def _check_domains(text, design: Design, term_names, variables, sources, columns, kinds) -> None:
+    """A term like log(x) is refused when x can leave log's domain: its observed values
+    are not all positive, or x is imputed as continuous (an unbounded normal draw can be
+    0 or negative); the sampler would otherwise meet a NaN and stop mid-run."""
+    from mlimpute.engine.design import evaluate, variables_of
+    values = np.vstack(columns) if columns else np.zeros((0, 0))
+    for term, name in zip(design.terms, term_names):
+        for factor in term:
+            for function, argument in _functions_of(factor):
+                if function not in _DOMAIN:
+                    continue
+                used = variables_of(argument)
+                unbounded = [variables[v] for v in used if sources[v] is not None
+                             and kinds.get(variables[v]) == "continuous"]
+                if unbounded:
+                    raise SpecError(f"formula '{text}': the term '{name}' takes {function}() of "
+                                    f"'{unbounded[0]}', which is imputed as continuous: its "
+                                    f"imputations need not be {_DOMAIN[function]}; impute "
+                                    f"{function}({unbounded[0]}) as a column of its own instead")
+                observed = [v for v in used if sources[v] is None]
+                if observed and len(observed) == len(used):
+                    with np.errstate(all="ignore"):
+                        inside = evaluate(argument, values)
+                    bad = inside <= 0 if function == "log" else inside < 0
+                    if bad.any():
+                        raise DataError(f"formula '{text}': the term '{name}' takes "
+                                        f"{function}() of values that are not "
+                                        f"{_DOMAIN[function]} ({int(bad.sum())} rows)")
+
+
 def _check_slopes(text, random: Design, random_names, variables, sources, columns, codes,
                   grouping) -> None:
     """A random slope must vary within the grouping's units."""
@@ -306,6 +363,17 @@ def _variables(factor: tuple) -> set[int]:
     return variables_of(factor)
 
 
+def resolved_family(frame: pd.DataFrame, model: ModelOfInterest) -> str:
+    """The family ``"auto"`` stands for with these data (probit for a two-category or
+    non-numeric outcome, gaussian otherwise); any other family as given."""
+    if model.family != "auto":
+        return model.family
+    column = frame[model.outcome] if model.outcome in frame.columns else None
+    if column is None or column.dropna().empty:
+        return "gaussian"
+    return "probit" if column.dropna().nunique() == 2 or not is_numeric(column) else "gaussian"
+
+
 def _outcome(frame: pd.DataFrame, name: str, family: str, text: str):
     """The outcome as the engine takes it (floats, or 0/1 for probit), its family and its
     two categories (probit)."""
@@ -313,9 +381,7 @@ def _outcome(frame: pd.DataFrame, name: str, family: str, text: str):
     observed = column.dropna()
     if observed.empty:
         raise DataError(f"column '{name}': the outcome of '{text}' has no observed value")
-    distinct = observed.nunique()
-    if family == "auto":
-        family = "probit" if distinct == 2 or not is_numeric(column) else "gaussian"
+    family = resolved_family(frame, ModelOfInterest(text, family))
     if family == "probit":
         labels = list(column.cat.categories) if isinstance(column.dtype, pd.CategoricalDtype) \
             else sorted(observed.unique().tolist())

@@ -12,17 +12,26 @@
 #' @param formula The model of interest; by default the one the imputation was
 #'   compatible with (\code{mlimpute(..., model = )}).
 #' @param reml Restricted maximum likelihood (\code{TRUE}) or maximum likelihood.
-#' @param family \code{"gaussian"}, \code{"logit"} or \code{"probit"}.
+#' @param family \code{"gaussian"}, \code{"logit"} or \code{"probit"}; \code{NULL}
+#'   (default) pools the model of interest the imputation was compatible with in its
+#'   own family (a binary outcome imputed by a probit model is pooled as a probit
+#'   model), any other model as gaussian.
+#' @param force \code{TRUE} pools imputations that fail the checks (completed data
+#'   sets with missing values, observed values that differ, unequal rows), e.g. long
+#'   data assembled elsewhere.
 #' @param se_cv Coefficient of variation of the standard errors to aim for: the
 #'   attribute \code{m_needed} is the number of imputations that reaches it (von
 #'   Hippel 2020).
 #' @return A data.frame: term, estimate, std_error, df, t, p_value, ci_lower, ci_upper,
 #'   riv, lambda, fmi; attribute \code{m_needed}.
 #' @export
-mlimpute_pool <- function(x, formula = NULL, reml = TRUE,
-                          family = c("gaussian", "logit", "probit"), se_cv = 0.05) {
+mlimpute_pool <- function(x, formula = NULL, reml = TRUE, family = NULL, se_cv = 0.05,
+                          force = FALSE) {
   if (!inherits(x, "mlimpute")) stop("mlimpute: 'x' must be an mlimpute object", call. = FALSE)
-  family <- match.arg(family)
+  if (!is.null(family)) check_choice(family, "family", c("gaussian", "logit", "probit"))
+  check_flag(reml, "reml")
+  check_flag(force, "force")
+  check_number(se_cv, "se_cv", 0, 1)
   if (is.null(formula)) {
     formula <- call_python("spec_model", attr(x, "spec"))$formula
     if (is.null(formula)) {
@@ -34,7 +43,8 @@ mlimpute_pool <- function(x, formula = NULL, reml = TRUE,
   on.exit(unlink(c(stacked, table)))
   saveRDS(attr(x, "long"), stacked)
   result <- call_python("pool_rds", stacked, formula_text(formula), table, reml = reml,
-                        family = family, se_cv = se_cv)
+                        family = family, se_cv = se_cv, spec = attr(x, "spec"),
+                        force = isTRUE(force), .files = stats::setNames("imputations", stacked))
   pooled <- utils::read.csv(table, stringsAsFactors = FALSE)
   pooled$term[pooled$term == "Intercept"] <- "(Intercept)"
   attr(pooled, "m_needed") <- result$m_needed
@@ -65,7 +75,17 @@ mlimpute_sensitivity <- function(data, response, deltas, model, m = NULL, ..., w
   # m is a formal so that it is never taken, partially matched, for `model`
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
+  check_names(response, "response", one = TRUE)
+  if (!(is.numeric(deltas) && length(deltas) >= 1L && !anyNA(deltas) && all(is.finite(deltas)))) {
+    stop("mlimpute: 'deltas' must be finite numbers, got ", shown(deltas), call. = FALSE)
+  }
+  if (anyDuplicated(deltas)) {
+    stop("mlimpute: 'deltas' gives ", deltas[anyDuplicated(deltas)], " twice; give each shift once",
+         call. = FALSE)
+  }
   settings <- c(list(m = m), list(...))
+  do.call(check_settings, c(settings[intersect(names(settings), names(formals(check_settings)))],
+                            list(quiet = quiet)))
   if (!is.null(settings$formula)) settings$formula <- formula_text(settings$formula)
   if (!is.null(settings$type)) settings$type <- type_codes(settings$type)
   if (!is.null(settings$random.L1)) {

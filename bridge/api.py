@@ -77,10 +77,16 @@ def _check_memory(probe: GibbsSampler, model, settings) -> None:
     needed += 8 * m * model.data.n_missing
     available = physical_memory()
     if available is not None and needed > 0.8 * available:
-        raise SpecError(f"mcmc: burnin = {settings.burnin}, between = {settings.between} and "
-                        f"m = {settings.m} would keep {needed / 2**30:,.1f} GiB of draws, more "
-                        f"than this machine's {available / 2**30:,.1f} GiB of memory allows; "
-                        "lower them")
+        # name the settings that make the run this long: the caps of the "auto" ones
+        settings_shown = [f"max_burnin = {settings.max_burnin:,} (--max-burnin; burnin = 'auto' may "
+                          "run that long)" if settings.burnin == AUTO else f"burnin = {settings.burnin:,}",
+                          f"between = {settings.between:,}" if settings.between != AUTO
+                          else "between = 'auto'",
+                          f"pilot_m = {settings.pilot_m:,} (--pilot-m; the pilot of m = 'auto')"
+                          if settings.m == AUTO else f"m = {settings.m:,}"]
+        raise SpecError(f"mcmc: {', '.join(settings_shown)} would keep {needed / 2**30:,.1f} GiB "
+                        f"of draws, more than this machine's {available / 2**30:,.1f} GiB of "
+                        "memory allows; lower them")
 
 
 # what starting and feeding a pool of worker processes costs a run (measured: 0.3 s on a

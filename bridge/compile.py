@@ -133,6 +133,20 @@ def _check_nesting(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) 
                             f"'{outer}'; {fix}") from None
 
 
+def _check_distinct(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) -> None:
+    """Two classifications that group the rows the same way (each unit of one is exactly
+    one unit of the other) are one classification given twice: its variance would be
+    split between them at random, so this is refused."""
+    for c in range(len(codes)):
+        for d in range(c + 1, len(codes)):
+            pairs = np.unique(np.stack([codes[c], codes[d]]), axis=1).shape[1]
+            if pairs == len(labels[c]) == len(labels[d]):
+                raise DataError(f"columns '{spec.clusters[c]}' and '{spec.clusters[d]}' group the "
+                                f"rows the same way (every {spec.clusters[c]} is exactly one "
+                                f"{spec.clusters[d]}): they are one classification; give one of "
+                                "them")
+
+
 def _shown(label) -> str:
     """A cluster label as the user wrote it: 12, not np.int64(12); text quoted."""
     label = label.item() if isinstance(label, np.generic) else label
@@ -350,6 +364,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
     codes = [c for c, _ in per_cluster]
     labels = [lab for _, lab in per_cluster]
     _check_nesting(spec, codes, labels)
+    _check_distinct(spec, codes, labels)
     slopes = spec.slopes_by_classification
     for name, unit_labels in zip(spec.clusters, labels):
         has_part = bool(spec.responses_at(spec.clusters.index(name) + 1)) or (

@@ -181,8 +181,19 @@ def diagnose(draws, folder: str | Path | None, burnin: int = 0,
     notes = warnings_for(table, between, len(chains), kept // between if between else None,
                          burnin_converged)
     if folder is not None:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        table.to_csv(folder / "summary.csv", index_label="parameter")
-        plot(chains, folder, burnin, progress=progress)
+        write_diagnostics(table, chains, Path(folder), burnin, progress)
     return table, notes
+
+
+def write_diagnostics(table: pd.DataFrame, chains, folder: Path, burnin: int, progress=None) -> None:
+    """summary.csv and every plot, drawn in a staging folder beside `folder` and moved in
+    only when all are done, so that a failure leaves the folder as it was."""
+    import os
+
+    from .io.atomic import staging_folder
+    folder.mkdir(parents=True, exist_ok=True)
+    with staging_folder(folder / "summary.csv") as staging:
+        table.to_csv(staging / "summary.csv", index_label="parameter")
+        plot(chains, staging, burnin, progress=progress)
+        for path in sorted(staging.iterdir()):
+            os.replace(path, folder / path.name)

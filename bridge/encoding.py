@@ -21,11 +21,9 @@ import pandas as pd
 from mlimpute.engine.responses import REGISTRY
 
 from .errors import DataError
+from .spec import MAX_MAGNITUDE
 
 MAX_CATEGORIES = 50
-#: largest magnitude accepted in a numeric column: sums of squares of many such values
-#: must stay far below float64's overflow at 1.8e308
-MAX_MAGNITUDE = 1e100
 
 
 @dataclass

@@ -17,9 +17,22 @@ import pandas as pd
 from .api import impute, new_seed
 from .errors import MlimputeError
 from .fit import check_formula, fit_pooled
-from .spec import Delta, Spec
+from .spec import MAX_MAGNITUDE, Delta, Spec
 
 COLUMNS = ["delta", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "fmi"]
+
+
+def check_deltas(deltas) -> None:
+    """Refuse a grid of shifts with a repeat (its rows would collide in the table) or a
+    shift beyond :data:`MAX_MAGNITUDE`, before any imputation runs."""
+    seen = set()
+    for delta in deltas:
+        if abs(delta) > MAX_MAGNITUDE:
+            raise MlimputeError(f"--deltas: {delta:g} is beyond {MAX_MAGNITUDE:g}; give shifts "
+                                "on the scale of the response")
+        if delta in seen:
+            raise MlimputeError(f"--deltas: {delta:g} is given twice; give each shift once")
+        seen.add(delta)
 
 
 def sensitivity(data: pd.DataFrame, spec: Spec, response: str, deltas, model: str,
@@ -33,6 +46,7 @@ def sensitivity(data: pd.DataFrame, spec: Spec, response: str, deltas, model: st
         raise MlimputeError("give at least one delta")
     if not all(np.isfinite(deltas)):
         raise MlimputeError("every delta must be a finite number")
+    check_deltas(deltas)
     check_formula(model, data)
     if response not in spec.response_names:
         raise MlimputeError(f"column '{response}' is not a response of the imputation model; "
@@ -58,12 +72,22 @@ def sensitivity(data: pd.DataFrame, spec: Spec, response: str, deltas, model: st
 
 
 def plot(table: pd.DataFrame, path, response: str) -> None:
-    """One panel per term: the pooled estimate against delta, with its 95% interval."""
+    """One panel per term: the pooled estimate against delta, with its 95% interval,
+    written to `path` (PNG)."""
+    from .io.atomic import atomic_path
+    image = render_plot(table, response)
+    with atomic_path(path) as temporary:
+        temporary.write_bytes(image)
+
+
+def render_plot(table: pd.DataFrame, response: str) -> bytes:
+    """:func:`plot`'s PNG image, in memory: drawn before any output is written, so that a
+    failure to draw leaves nothing behind."""
+    import io
+
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from .io.atomic import atomic_path
 
     terms = list(dict.fromkeys(table["term"]))
     columns = min(3, len(terms))
@@ -82,6 +106,7 @@ def plot(table: pd.DataFrame, path, response: str) -> None:
         ax.set_visible(False)
     fig.suptitle("Pooled estimates under MNAR shifts (dashed: MAR)", fontsize=10)
     fig.tight_layout()
-    with atomic_path(path) as temporary:
-        fig.savefig(temporary, dpi=90, format="png")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=90, format="png")
     plt.close(fig)
+    return buffer.getvalue()

@@ -83,6 +83,11 @@ class Response:
 
 
 AUTO = "auto"
+#: largest magnitude accepted in a numeric column or a shift: sums of squares of many
+#: such values must stay far below float64's overflow at 1.8e308
+MAX_MAGNITUDE = 1e100
+#: fewest burn-in iterations from which ``between = "auto"`` reads the autocorrelation
+MIN_BURNIN_FOR_BETWEEN = 100
 
 
 @dataclass
@@ -138,6 +143,14 @@ class MCMC:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 also = " or 'auto'" if name in ("burnin", "between", "m") else ""
                 raise SpecError(f"mcmc.{name} must be an integer >= {low}{also}, got {value!r}")
+        if self.between == AUTO:
+            shortest = self.burnin if self.burnin != AUTO else min(1000, self.max_burnin)
+            if shortest < MIN_BURNIN_FOR_BETWEEN:
+                what = (f"burnin = {self.burnin}" if self.burnin != AUTO
+                        else f"max_burnin = {self.max_burnin}")
+                raise SpecError(f"mcmc: between = 'auto' reads the autocorrelation of the burn-in, "
+                                f"which needs at least {MIN_BURNIN_FOR_BETWEEN} iterations "
+                                f"({what}); give a longer burn-in or a number for between")
         if isinstance(self.m, int) and self.chains > self.m:
             raise SpecError(f"mcmc.chains ({self.chains}) cannot exceed mcmc.m ({self.m})")
         if self.m == AUTO and self.chains > self.pilot_m:
@@ -178,6 +191,10 @@ class Delta:
                 or not math.isfinite(self.shift):
             raise SpecError(f"delta for '{self.response}': the shift must be a finite number, "
                             f"got {self.shift!r}")
+        if abs(self.shift) > MAX_MAGNITUDE:
+            raise SpecError(f"delta for '{self.response}': the shift {self.shift:g} is beyond "
+                            f"{MAX_MAGNITUDE:g} (data values beyond it are refused too); give "
+                            "a shift on the response's scale")
         self.shift = float(self.shift)
         if self.where is not None and (not isinstance(self.where, str) or not self.where.strip()):
             raise SpecError(f"delta for '{self.response}': 'where' must be a condition such as "

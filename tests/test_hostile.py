@@ -740,3 +740,254 @@ def test_no_writer_writes_an_imputation_with_a_missing_cell(work, capsys, monkey
             expect="imputation 2 of column 'y1' still has 1 missing cells; nothing was written")
     assert not Path(output).exists()
     assert not [p for p in Path(".").iterdir() if p.name.startswith(".")]   # no temporary left
+
+
+# ---------------------------------------------------------------------------------------
+# pool checks a stacked file before it trusts it.
+
+@pytest.fixture
+def stacked(work):
+    """out.csv: 3 imputations of in.csv, flong; returns the stacked frame."""
+    assert main(["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", "--m", "3",
+                 "--burnin", "10", "--between", "2", "--seed", "1", "--quiet"]) == 0
+    return pd.read_csv("out.csv")
+
+
+def _relabel(frame, old, new):
+    frame.loc[frame["_mi_m"] == old, "_mi_m"] = new
+    return frame
+
+
+def _first_rows_of(frame, m, name, value):
+    rows = frame.index[(frame["_mi_m"] == m)][:3]
+    frame.loc[rows, name] = value
+    return frame
+
+
+def _observed_row(frame, m):
+    observed_ids = frame.loc[(frame["_mi_m"] == 0) & frame["y1"].notna(), "_mi_id"].iloc[:2]
+    rows = frame.index[(frame["_mi_m"] == m) & frame["_mi_id"].isin(observed_ids)]
+    frame.loc[rows, "y1"] = frame.loc[rows, "y1"] + 1.0
+    return frame
+
+
+def _imputed_hole(frame, m):
+    missing_ids = frame.loc[(frame["_mi_m"] == 0) & frame["y1"].isna(), "_mi_id"].iloc[:1]
+    frame.loc[(frame["_mi_m"] == m) & frame["_mi_id"].isin(missing_ids), "y1"] = np.nan
+    return frame
+
+
+POOL_MODEL = ["--model", "y1 ~ x + (1 | cluster)", "--quiet"]
+
+
+@pytest.mark.parametrize("damage, expect", [
+    (lambda f: _relabel(f, 3, 2), "imputation 2 has {twice} rows, the original {n}"),
+    (lambda f: f.drop(f.index[(f["_mi_m"] == 2)][:20]), "imputation 2 has {cut} rows, the original {n}"),
+    (lambda f: _relabel(f.astype({"_mi_m": float}), 2, 1.5), "column '_mi_m' holds 1.5: imputation numbers are whole numbers"),
+    (lambda f: _relabel(f, 1, -1), "column '_mi_m' holds -1"),
+    (lambda f: _relabel(f, 2, 5), "_mi_m numbers the completed data sets up to 5 but 2, 4 are missing"),
+    (lambda f: f[f["_mi_m"] > 0], "no original data (_mi_m == 0)"),
+    (lambda f: _imputed_hole(f, 2), "imputation 2 of column 'y1' has 1 missing values: it is not a completed data set"),
+    (lambda f: _observed_row(f, 3), "imputation 3 changes 2 observed values of column 'y1'"),
+    (lambda f: f.drop(columns="_mi_m"), "column '_mi_m' is missing (the file has '_mi_id')"),
+    (lambda f: f.assign(_mi_id=f["_mi_id"].where(f["_mi_m"] != 1, f["_mi_id"] + 1000)),
+     "imputation 1's '_mi_id' values are not those of the original"),
+    (lambda f: _first_rows_of(f.astype({"_mi_m": object}), 1, "_mi_m", "one"),
+     "column '_mi_m' must hold imputation numbers"),
+])
+def test_pool_refuses_a_stacked_file_it_cannot_trust(stacked, capsys, damage, expect):
+    damage(stacked.copy()).to_csv("bad.csv", index=False)
+    n = int((stacked["_mi_m"] == 0).sum())
+    refused(capsys, "pool", "bad.csv", *POOL_MODEL, expect=expect.format(n=n, twice=2 * n, cut=n - 20))
+
+
+def test_pool_force_fits_a_file_written_elsewhere_and_says_what_it_let_through(stacked, capsys):
+    stacked.drop(stacked.index[(stacked["_mi_m"] == 2)][:20]).to_csv("cut.csv", index=False)
+    assert main(["pool", "cut.csv", *POOL_MODEL, "--force"]) == 0
+    captured = capsys.readouterr()
+    n = int((stacked["_mi_m"] == 0).sum())
+    assert f"imputation 2 has {n - 20} rows, the original {n} (--force)" in captured.err
+    assert "3 imputations pooled" in captured.out
+
+
+def test_pool_checks_stata_and_r_files_the_same_way(stacked, capsys):
+    from mlimpute.r_entry import pool_rds
+    bad = _relabel(stacked.copy(), 3, 2)
+    write_data(bad, "bad.dta")
+    n = int((stacked["_mi_m"] == 0).sum())
+    refused(capsys, "pool", "bad.dta", *POOL_MODEL, expect=f"imputation 2 has {2 * n} rows")
+    long = bad.rename(columns={"_mi_m": ".imp", "_mi_id": ".id"}).drop(columns="_mi_miss")
+    write_data(long, "bad.rds")
+    answer = pool_rds("bad.rds", "y1 ~ x + (1 | cluster)", "table.csv")
+    assert f"imputation 2 has {2 * n} rows" in answer["error"] and not Path("table.csv").exists()
+
+
+def test_pool_complete_cases_are_those_of_the_models_variables(stacked, capsys):
+    """The cc columns fit the rows complete in the model's variables, as lme4's na.omit
+    does, not the rows complete in every column of the file."""
+    from mlimpute.fit import fit_one
+    assert main(["pool", "out.csv", "--model", "y1 ~ x + (1 | cluster)", "-o", "t.csv",
+                 "--quiet"]) == 0
+    table = pd.read_csv("t.csv").set_index("term")
+    original = stacked[stacked["_mi_m"] == 0]
+    assert original["y2"].isna().any()                  # rows the old cc column dropped
+    expected = fit_one(original.dropna(subset=["y1", "x", "cluster"]), "y1 ~ x + (1 | cluster)")
+    np.testing.assert_allclose(table.loc["x", "cc_estimate"], expected.loc["x", "estimate"],
+                               rtol=1e-6)
+
+
+def test_a_probit_model_of_interest_is_pooled_as_probit_never_as_linear(tmp_path, monkeypatch,
+                                                                         capsys):
+    """The family an imputation recorded (the .dta's characteristics, the saved spec) is
+    what pool fits; a mixed probit model, which pool cannot fit yet, is refused in one
+    line instead of being fitted as a linear mixed model."""
+    from mlimpute.simulate import simulate_compatible
+    frame, _ = simulate_compatible("probit", n_clusters=15, cluster_size=8, seed=1)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["impute", "in.csv", "-o", "out.dta", "--model", "y ~ x + z + (1 | school)",
+                 "--save-spec", "used.toml", *FAST]) == 0
+    assert mlimpute.Spec.load("used.toml").model.family == "probit"     # "auto" resolved
+    for source in ([], ["--spec", "used.toml"]):
+        refused(capsys, "pool", "out.dta", *source, "--quiet",
+                expect="random effects with a probit model are not supported")
+    assert main(["pool", "out.dta", "--model", "y ~ x + z", "--quiet"]) == 0
+    assert "y ~ x + z (probit): 2 imputations pooled" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("null, expect", [
+    ("y2 ~ 1 + (1 | cluster)", "has outcome 'y2', the model 'y1': D3 compares nested models of the same outcome"),
+    ("y1 ~ x", "has other random terms than"),
+    ("y1 ~ x + w + (1 | cluster)", "is not nested in"),
+])
+def test_pool_refuses_a_null_model_d3_cannot_compare(stacked, capsys, null, expect):
+    stacked.assign(w=stacked["_mi_id"] % 3).to_csv("out3.csv", index=False)
+    refused(capsys, "pool", "out3.csv", "--model", "y1 ~ x + (1 | cluster)", "--null-model", null,
+            "-o", "t.csv", "--quiet", expect=expect)
+    assert not Path("t.csv").exists()
+
+
+def test_failed_sensitivity_run_leaves_its_outputs_alone(work, capsys, monkeypatch):
+    Path("sens.csv").write_text("mine\n")
+    refused(capsys, "sensitivity", "in.csv", "--cluster", "cluster", "--response", "y1",
+            "--deltas", "0", "0", "--model", "y1 ~ x + (1 | cluster)", "-o", "sens.csv", *FAST,
+            expect="--deltas: 0 is given twice")
+    refused(capsys, "sensitivity", "in.csv", "--cluster", "cluster", "--response", "y1",
+            "--deltas", "0", "1e308", "--model", "y1 ~ x + (1 | cluster)", "-o", "sens.csv", *FAST,
+            expect="--deltas: 1e+308 is beyond 1e+100")
+    import mlimpute.sensitivity as sens
+
+    def cannot_draw(*args, **kwargs):
+        raise MlimputeError("the plot cannot be drawn")
+    monkeypatch.setattr(sens, "render_plot", cannot_draw)
+    refused(capsys, "sensitivity", "in.csv", "--cluster", "cluster", "--response", "y1",
+            "--deltas", "0", "0.5", "--model", "y1 ~ x + (1 | cluster)", "-o", "sens.csv",
+            "--plot", "sens.png", *FAST, expect="the plot cannot be drawn")
+    assert Path("sens.csv").read_text() == "mine\n" and not Path("sens.png").exists()
+
+
+def test_failed_diagnose_leaves_its_folder_alone(work, capsys, monkeypatch):
+    assert main(["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", "--chain", "chain.csv",
+                 *FAST, "--burnin", "30"]) == 0
+    Path("diag").mkdir()
+    before = snapshot(Path("diag"))
+    import mlimpute.diagnose as diagnose
+    real, pages = diagnose._plot_page, []
+
+    def fails_on_the_second_page(*args, **kwargs):
+        pages.append(1)
+        if len(pages) == 2:
+            raise MlimputeError("no room for a plot")
+        return real(*args, **kwargs)
+    monkeypatch.setattr(diagnose, "_plot_page", fails_on_the_second_page)
+    refused(capsys, "diagnose", "chain.csv", "-o", "diag", "--quiet", expect="no room for a plot")
+    assert snapshot(Path("diag")) == before
+
+
+@pytest.fixture
+def compatible(tmp_path, monkeypatch):
+    """in.csv for --model runs: y, x (incomplete), z, school, c (1-3, incomplete), neg."""
+    from mlimpute.simulate import simulate_compatible
+    frame, _ = simulate_compatible("slope", n_clusters=15, cluster_size=8, seed=1)
+    frame["c"] = np.random.default_rng(0).integers(1, 4, len(frame)).astype(float)
+    frame.loc[frame.index[::5], "c"] = np.nan
+    frame["neg"] = frame["z"]
+    frame.loc[frame.index[::9], "neg"] = np.nan
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("model, expect", [
+    ("y ~ x + C(c) + (1 | school)", "the term 'C(c)' takes 'c' as categorical, but the imputation "
+                                    "model imputes 'c' as continuous"),
+    ("school ~ x + (1 | school)", "the outcome 'school' is a grouping"),
+    ("y ~ log(neg) + (1 | school)", "takes log() of 'neg', which is imputed as continuous"),
+    ("y ~ x + sqrt(neg) + (1 | school)", "takes sqrt() of 'neg', which is imputed as continuous"),
+    ("y ~ log(z) + x + (1 | school)", "the term 'log(z)' takes log() of values that are not positive"),
+])
+def test_model_terms_the_sampler_cannot_honour_are_refused_before_sampling(compatible, capsys,
+                                                                           model, expect):
+    refused(capsys, "impute", "in.csv", "-o", "o.csv", "--model", model, *FAST, expect=expect)
+    assert not Path("o.csv").exists()
+
+
+def test_a_categorical_term_works_once_its_variable_is_declared_categorical(compatible):
+    assert main(["impute", "in.csv", "-o", "o.csv", "--model", "y ~ x + C(c) + (1 | school)",
+                 "--categorical", "c", *FAST]) == 0
+    completed = read_data("o.csv")[0].query("_mi_m == 1")
+    assert set(completed["c"].unique()) <= {1.0, 2.0, 3.0}
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--max-burnin", "1000000000000", "--burnin", "auto"], "max_burnin = 1,000,000,000,000 (--max-burnin"),
+    (["--pilot-m", "1000000000", "--m", "auto"], "pilot_m = 1,000,000,000 (--pilot-m"),
+    (["--between", "auto", "--burnin", "50"], "between = 'auto' reads the autocorrelation of the "
+                                              "burn-in, which needs at least 100 iterations (burnin = 50)"),
+    (["--between", "auto", "--burnin", "auto", "--max-burnin", "60"], "(max_burnin = 60)"),
+    (["--delta", "y1=1e308"], "the shift 1e+308 is beyond 1e+100"),
+])
+def test_settings_that_cannot_run_are_named_before_sampling(work, capsys, monkeypatch, args, expect):
+    from mlimpute.engine import GibbsSampler
+
+    def never(*a, **k):
+        raise AssertionError("sampled before refusing")
+    monkeypatch.setattr(GibbsSampler, "advance", never)
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--cluster", "cluster", "--seed", "1",
+            "--quiet", *args, expect=expect)
+
+
+def test_two_classifications_that_are_one_partition_are_refused(work, capsys):
+    frame = pd.read_csv("in.csv")
+    frame["copy"] = frame["cluster"] * 10 + 7
+    frame.to_csv("in2.csv", index=False)
+    for crossed in ([], ["--crossed"]):
+        refused(capsys, "impute", "in2.csv", "-o", "out.csv", "--cluster", "cluster", "copy",
+                *crossed, *FAST, expect="columns 'cluster' and 'copy' group the rows the same way")
+
+
+def test_a_malformed_model_is_named_not_the_missing_cluster(work, capsys):
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--model", "y1 ~ x +", *FAST,
+            expect="formula 'y1 ~ x +'")
+    refused(capsys, "impute", "in.csv", "-o", "out.csv", "--model", "~ x + (1 | cluster)", *FAST,
+            expect="no outcome before '~'")
+
+
+def test_ctrl_c_names_the_signal(work, capsys, monkeypatch):
+    import mlimpute.commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+    monkeypatch.setitem(mlimpute.commands.COMMANDS, "impute", interrupted)
+    assert main(["impute", "in.csv", "-o", "out.csv", "--cluster", "cluster"]) == 130
+    assert "mlimpute: stopped (SIGINT); unfinished output removed" in capsys.readouterr().err
+
+
+def test_a_numeric_column_with_a_stray_text_field_gets_a_note(work, capsys):
+    frame = pd.read_csv("in.csv")
+    frame["age"] = np.arange(len(frame)) % 7 + 10
+    frame = frame.astype({"age": object})
+    frame.loc[4, "age"] = "oops"
+    frame.to_csv("in2.csv", index=False)
+    assert main(["propose", "in2.csv", "--cluster", "cluster", "-o", "m.toml"]) == 0
+    err = capsys.readouterr().err
+    assert "column 'age' is numeric except for 1 field: 'oops' (line 6), so it is read as text" in err

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from ..errors import FormatError
 from .metadata import Metadata
@@ -57,7 +58,8 @@ def read(path, na_values=()) -> tuple[pd.DataFrame, Metadata]:
         text = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=markers,
                            encoding="utf-8-sig", index_col=False)
     frame = pd.DataFrame({name: _typed(text[name]) for name in text.columns}, index=text.index)
-    return frame, Metadata(source_format="csv")
+    notes = [note for name in text.columns if (note := _stray_text(text[name], frame[name]))]
+    return frame, Metadata(source_format="csv", notes=notes)
 
 
 def _header(path) -> list[str]:
@@ -94,6 +96,28 @@ def _typed(column: pd.Series) -> pd.Series:
     out = np.full(len(column), np.nan)
     out[column.notna().to_numpy()] = _floats(text)
     return pd.Series(out, index=column.index, name=column.name)
+
+
+#: a text column is "numbers with a stray field" when at most this many fields, and at
+#: most a tenth of them, are not numbers
+STRAY_FIELDS = 10
+
+
+def _stray_text(text: pd.Series, typed: pd.Series) -> str | None:
+    """A note for a column read as text although nearly every field is a number (one
+    'oops' among ages): it would otherwise be dummy-coded or refused without a word."""
+    if is_numeric_dtype(typed):
+        return None
+    present = text.dropna().astype(str).str.strip()
+    odd = present[~present.str.fullmatch(_NUMBER, case=False)]
+    if odd.empty or len(odd) > STRAY_FIELDS or len(odd) > 0.1 * len(present) or \
+            present.str.match(_PADDED).any():
+        return None
+    shown = ", ".join(f"'{v}'" for v in list(dict.fromkeys(odd.tolist()))[:3])
+    rows = ", ".join(str(int(k) + 2) for k in odd.index[:3])     # file lines (header is 1)
+    return (f"column '{text.name}' is numeric except for {len(odd)} field"
+            f"{'s' if len(odd) > 1 else ''}: {shown} (line {rows}), so it is read as text; "
+            "correct the field, or list it in --na-values if it marks a missing value")
 
 
 def _floats(text: pd.Series) -> np.ndarray:

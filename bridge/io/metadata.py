@@ -20,6 +20,8 @@ class Metadata:
     formats : column -> Stata display format (``%9.2f``)
     hard_missing : column -> {row position: letter} of Stata's extended missing values
         ``.a``-``.z``: missing for the model, never imputed, written back with their tags
+    notes : what the reader noticed and a user should hear about, in words (a column of
+        numbers with a stray text field, read as text)
     """
 
     variable_labels: dict[str, str] = field(default_factory=dict)
@@ -30,3 +32,4 @@ class Metadata:
     value_label_names: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     hard_missing: dict[str, dict[int, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)

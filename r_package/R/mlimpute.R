@@ -92,6 +92,24 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
   name <- paste(deparse(substitute(data), width.cutoff = 60L)[1], collapse = "")
   if (!is.data.frame(data)) stop("mlimpute: 'data' must be a data.frame", call. = FALSE)
   random.L1 <- match.arg(random.L1)
+  check_settings(m = m, burnin = burnin, between = between, seed = seed, chains = chains,
+                 max_burnin = max_burnin, pilot_m = pilot_m, se_cv = se_cv, quiet = quiet)
+  check_flag(crossed, "crossed")
+  check_flag(joint_only, "joint_only")
+  check_choice(family, "family", c("auto", "gaussian", "probit", "logit"))
+  check_names(cluster, "cluster")
+  for (option in c("responses", "covariates", "exclude")) check_names(get(option), option)
+  check_names(level1_weight, "level1_weight", one = TRUE)
+  check_names(level2_weight, "level2_weight", one = TRUE)
+  if (!is.null(delta) && !(is.character(delta) && !anyNA(delta))) {
+    stop("mlimpute: 'delta' must be text such as \"y=-0.3\", got ", shown(delta), call. = FALSE)
+  }
+  if (!is.null(priors) && !is.list(priors)) {
+    stop("mlimpute: 'priors' must be a named list, got ", shown(priors), call. = FALSE)
+  }
+  if (!is.null(spec) && !(is.character(spec) && length(spec) == 1L && !is.na(spec))) {
+    stop("mlimpute: 'spec' must be a spec as JSON text (mlimpute_spec() of a run)", call. = FALSE)
+  }
   data <- as.data.frame(data)
   carried <- names(data)[vapply(data, unreadable_column, logical(1))]
   used <- c(cluster, responses, covariates, level1_weight, level2_weight, names(type),
@@ -122,7 +140,9 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                         family = family, joint_only = joint_only,
                         .files = stats::setNames(name, input))
   long <- readRDS(output)
-  for (column in carried) long[[column]] <- rep(data[[column]], length.out = nrow(long))
+  rows <- rep(seq_len(nrow(data)), length.out = nrow(long))
+  # indexing keeps the column's class (AsIs list columns, Date, POSIXct); rep() drops it
+  for (column in carried) long[[column]] <- data[[column]][rows]
   for (column in setdiff(names(data), carried)) {
     long[[column]] <- with_attributes_of(long[[column]], data[[column]])
   }
@@ -131,6 +151,20 @@ mlimpute <- function(data, formula = NULL, type = NULL, cluster = NULL, m = NULL
                summary = as.data.frame(lapply(result$summary, unlist), stringsAsFactors = FALSE),
                warnings = unlist(result$warnings), chain = readRDS(chain),
                notes = unlist(result$notes))
+}
+
+# The sampler's settings as mlimpute() and mlimpute_sensitivity() take them.
+check_settings <- function(m = NULL, burnin = NULL, between = NULL, seed = NULL, chains = NULL,
+                           max_burnin = NULL, pilot_m = NULL, se_cv = NULL, quiet = TRUE) {
+  check_count(m, "m", 1, auto = TRUE)
+  check_count(burnin, "burnin", 0, auto = TRUE)
+  check_count(between, "between", 1, auto = TRUE)
+  check_count(seed, "seed", 0)
+  check_count(chains, "chains", 1)
+  check_count(max_burnin, "max_burnin", 8)
+  check_count(pilot_m, "pilot_m", 2)
+  check_number(se_cv, "se_cv", 0, 1)
+  check_flag(quiet, "quiet")
 }
 
 # A column back from Python with the attributes the user's column had (haven's labels,

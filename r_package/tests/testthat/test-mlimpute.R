@@ -254,3 +254,34 @@ test_that("a model of interest: compatible imputation of a random slope, factor 
   expect_error(mlimpute(d, model = y ~ x + (1 | school), family = "logit", m = 2, seed = 1),
                "logit is not available")
 })
+
+test_that("arguments are checked in R, naming the argument, before Python is called", {
+  d <- ratings()
+  f <- ReadDis + SES ~ 1 + ReadAchiev + (1 | ID)
+  expect_error(mlimpute(d, f, m = NA), "'m' must be a whole number >= 1 or \"auto\", got NA")
+  expect_error(mlimpute(d, f, burnin = NA), "'burnin' must be a whole number >= 0")
+  expect_error(mlimpute(d, f, between = 2.5), "'between' must be a whole number >= 1 .*got 2.5")
+  expect_error(mlimpute(d, f, chains = -1), "'chains' must be a whole number >= 1")
+  expect_error(mlimpute(d, f, m = "5"), "'m' must be .*got \"5\"")
+  expect_error(mlimpute(d, f, seed = c(1, 2)), "'seed' must be a whole number >= 0, got c\\(1, 2\\)")
+  expect_error(mlimpute(d, f, se_cv = 2), "'se_cv' must be a number between 0 and 1")
+  expect_error(mlimpute(d, f, quiet = NA), "'quiet' must be TRUE or FALSE, got NA")
+  expect_error(mlimpute(d, cluster = NA), "'cluster' must be column names, got NA")
+  expect_error(mlimpute(d, f, family = "poisson"), "'family' must be one of")
+  expect_error(mlimpute_sensitivity(d, "ReadDis", c(0, 0), ReadAchiev ~ ReadDis), "gives 0 twice")
+  expect_error(mlimpute_sensitivity(d, "ReadDis", c(0, NA), ReadAchiev ~ ReadDis),
+               "'deltas' must be finite numbers")
+})
+
+test_that("columns the model does not use come back with their class (AsIs lists, Dates)", {
+  need_python()
+  d <- ratings()
+  d$notes <- I(lapply(seq_len(nrow(d)), function(k) letters[seq_len(1 + k %% 3)]))
+  d$when <- as.Date("2020-01-01") + seq_len(nrow(d))
+  imp <- mlimpute(d, ReadDis + SES ~ 1 + ReadAchiev + (1 | ID), m = 2, burnin = 20, between = 5,
+                  seed = 1)
+  expect_s3_class(imp[[1]]$notes, "AsIs")
+  expect_identical(unclass(imp[[2]]$notes), unclass(d$notes))
+  expect_s3_class(imp[[1]]$when, "Date")
+  expect_identical(imp[[1]]$when, d$when)
+})

@@ -56,7 +56,7 @@ demo: venv
 test: test-suite test-lowest
 
 test-suite: r-deps venv $(VENV)/.r-extra
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" -n auto --dist loadfile
 
 $(LOWEST)/.installed: pyproject.toml .ci/lowest.py
 	rm -rf $(LOWEST)

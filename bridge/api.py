@@ -14,6 +14,7 @@ from mlimpute.engine.parallel import ChainSet, split_imputations
 from .backends import executor_for
 from .compile import compile_model
 from .errors import DataError, MlimputeError, SamplingError, SpecError
+from .limits import check_memory
 from .pipeline import Run
 from .progress import ProgressBar
 from .propose import propose
@@ -55,38 +56,6 @@ def sampler_blas_threads():
 def _limit_blas_threads() -> None:
     """The same limit in a worker process (its initializer)."""
     threadpool_limits(limits=blas_thread_count(), user_api="blas")
-
-
-def physical_memory() -> int | None:
-    """Bytes of memory of this machine (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
-def _check_memory(probe: GibbsSampler, model, settings) -> None:
-    """Refuse a run whose stored draws (every iteration's parameters, and the M sets of
-    imputed cells) would not fit in this machine's memory: better a one-line error naming
-    the settings now than a crash, or hours of swapping, later."""
-    m = settings.pilot_m if settings.m == AUTO else settings.m
-    burnin = settings.max_burnin if settings.burnin == AUTO else settings.burnin
-    between = 1 if settings.between == AUTO else settings.between
-    per_chain = split_imputations(m, settings.chains)
-    needed = sum(probe.chain_bytes(burnin + between * k) for k in per_chain)
-    needed += 8 * m * model.data.n_missing
-    available = physical_memory()
-    if available is not None and needed > 0.8 * available:
-        # name the settings that make the run this long: the caps of the "auto" ones
-        settings_shown = [f"max_burnin = {settings.max_burnin:,} (--max-burnin; burnin = 'auto' may "
-                          "run that long)" if settings.burnin == AUTO else f"burnin = {settings.burnin:,}",
-                          f"between = {settings.between:,}" if settings.between != AUTO
-                          else "between = 'auto'",
-                          f"pilot_m = {settings.pilot_m:,} (--pilot-m; the pilot of m = 'auto')"
-                          if settings.m == AUTO else f"m = {settings.m:,}"]
-        raise SpecError(f"mcmc: {', '.join(settings_shown)} would keep {needed / 2**30:,.1f} GiB "
-                        f"of draws, more than this machine's {available / 2**30:,.1f} GiB of "
-                        "memory allows; lower them")
 
 
 # what starting and feeding a pool of worker processes costs a run (measured: 0.3 s on a
@@ -200,7 +169,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
     if model is None and spec.model is not None:
         model = spec.model.formula
     if model is not None:
-        from .fit import check_formula
+        from .formula import check_formula
         check_formula(model, data)
     compiled = compile_model(spec, modelled)
     seed = spec.mcmc.seed if spec.mcmc.seed is not None else new_seed()
@@ -208,7 +177,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
         probe = GibbsSampler(compiled.data, np.random.default_rng(seed), spec.mcmc.jomo_compatible)
     except (UnsupportedResponseType, ModelError) as exc:
         raise SpecError(str(exc)) from None
-    _check_memory(probe, compiled, spec.mcmc)
+    check_memory(probe, compiled, spec.mcmc)
     masks = {}
     imputed = {name for names in compiled.names for name in names}
     if compiled.substantive is not None:

@@ -15,6 +15,7 @@ from .api import check_not_stacked, impute
 from .diagnose import chain_table, diagnose
 from .encoding import is_numeric
 from .equations import render, render_fitted
+from .compile import check_against_data
 from .errors import DataError, MlimputeError, SpecError, about_file
 from .io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
 from .io.paths import FilePlan
@@ -189,7 +190,7 @@ def _cmd_impute(args) -> int:
         check_output_columns(list(frame.columns) + extra, output, **options)
     spec = _with_run_settings(spec, args)
     with about_file(args.input):
-        spec.validate(frame if sample is None else frame[sample])
+        check_against_data(spec, frame if sample is None else frame[sample])
         result = impute(frame, spec, progress=False if args.quiet else args.progress,
                         workers=args.workers,
                         scheduler=args.scheduler, hard_missing=metadata.hard_missing,
@@ -247,7 +248,7 @@ def _cmd_propose(args) -> int:
             from .spec import ModelOfInterest
             from .substantive import spec_for_model
             spec = spec_for_model(frame, ModelOfInterest(args.model, args.family), spec)
-        spec.validate(frame)
+        check_against_data(spec, frame)
     spec.save(args.output)
     return 0
 
@@ -299,7 +300,8 @@ def _recorded_model(args, metadata: Metadata) -> tuple[str, str | None]:
 
 
 def _cmd_pool(args) -> int:
-    from .fit import fit_one, fit_pooled, model_columns, recorded_family
+    from .fit import fit_one, fit_pooled, recorded_family
+    from .formula import model_columns
     from .imputed_file import split_stacked
 
     FilePlan().read("input file", args.stacked).read("spec file", args.spec) \
@@ -378,7 +380,7 @@ def _cmd_sensitivity(args) -> int:
         check_not_stacked(frame)
         spec = _spec_from_args(args, frame, metadata)
         spec = _with_run_settings(spec, args)
-        spec.validate(frame)
+        check_against_data(spec, frame)
         say = None if args.quiet else (lambda text: print(f"mlimpute: {text}", file=sys.stderr))
         table = sensitivity(frame, spec, args.response, args.deltas, args.model,
                             where=args.where, progress=not args.quiet, workers=args.workers,

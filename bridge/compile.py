@@ -16,6 +16,7 @@ from mlimpute.engine.model import NestingError, parent_codes
 from mlimpute.engine.responses import make_response_type
 
 from .encoding import Encoded, check_magnitude, encode, is_numeric
+from .groups import cluster_codes, is_constant_within, require_columns
 from .errors import DataError, SpecError
 from .spec import Response, Spec
 
@@ -73,44 +74,6 @@ class CompiledModel:
         return slice(None) if level == 0 else self.codes[level - 1]
 
 
-def is_constant_within(values: pd.Series, codes: np.ndarray, n_clusters: int) -> bool:
-    """True if the non-missing values of a column are constant within every cluster."""
-    frame = pd.DataFrame({"v": values.to_numpy(), "c": codes}).dropna()
-    if frame.empty:
-        return True
-    return bool((frame.groupby("c")["v"].nunique() <= 1).all())
-
-
-def group_codes(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, pd.Index]:
-    """Codes 0..J-1 of the groups of column `name`, in the sorted order of their ids, and
-    the ids; ids are compared by value.  A name ``a:b`` that is not a column is the
-    combination of columns a and b (lme4's ``a:b``, what ``(1 | a/b)`` nests), its ids
-    the text "a-id:b-id"."""
-    parts = [name] if name in frame.columns or ":" not in name else name.split(":")
-    _require_columns(frame, parts, "cluster identifier")
-    for part in parts:
-        if frame[part].isna().any():
-            raise DataError(f"column '{part}': the cluster identifier has "
-                            f"{int(frame[part].isna().sum())} missing values")
-    if len(parts) == 1:
-        codes, labels = pd.factorize(frame[name], sort=True)
-        return codes.astype(np.int64), pd.Index(labels)
-    combined = pd.MultiIndex.from_arrays([frame[p] for p in parts])
-    codes, labels = pd.factorize(combined, sort=True)
-    return codes.astype(np.int64), pd.Index([":".join(map(_plain, key)) for key in labels])
-
-
-def _plain(label) -> str:
-    label = label.item() if isinstance(label, np.generic) else label
-    return str(label)
-
-
-def cluster_codes(spec: Spec, frame: pd.DataFrame, name: str | None = None
-                  ) -> tuple[np.ndarray, pd.Index]:
-    """:func:`group_codes` of classification `name` (the spec's first by default)."""
-    return group_codes(frame, name or spec.cluster)
-
-
 def _check_nesting(spec: Spec, codes: list[np.ndarray], labels: list[pd.Index]) -> None:
     """Nested classifications (innermost first): every unit of one lies in one unit of
     the next.  The first that does not is named, with two of its parents."""
@@ -151,12 +114,6 @@ def _shown(label) -> str:
     """A cluster label as the user wrote it: 12, not np.int64(12); text quoted."""
     label = label.item() if isinstance(label, np.generic) else label
     return repr(label) if isinstance(label, str) else str(label)
-
-
-def _require_columns(frame: pd.DataFrame, names, what: str) -> None:
-    for name in names:
-        if name not in frame.columns:
-            raise DataError(f"column '{name}' ({what}) is not in the data")
 
 
 def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -218,7 +175,7 @@ def _weights(frame: pd.DataFrame, name: str | None, what: str) -> np.ndarray | N
     """A weight column as floats: numeric, fully observed, non-negative, not all zero."""
     if name is None:
         return None
-    _require_columns(frame, [name], what)
+    require_columns(frame, [name], what)
     column = frame[name]
     if not is_numeric(column):
         raise DataError(f"column '{name}': a {what} must be numeric")
@@ -248,7 +205,7 @@ def _level_design(spec: Spec, frame: pd.DataFrame, responses: list[Response],
         for c in (r.covariates if r.covariates is not None else default):
             if c not in wanted:
                 wanted.append(c)
-    _require_columns(frame, wanted, f"covariate of a level-{level} response")
+    require_columns(frame, wanted, f"covariate of a level-{level} response")
     if level > 1:
         for c in wanted:
             if not is_constant_within(frame[c], codes, n_clusters):
@@ -372,9 +329,9 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
         if len(unit_labels) < 2 and has_part:
             raise DataError(f"column '{name}': every row is in one cluster ({_shown(unit_labels[0])}); "
                             "the level-2 covariance needs at least 2 clusters")
-    _require_columns(frame, spec.response_names, "response")
+    require_columns(frame, spec.response_names, "response")
     for columns in slopes.values():
-        _require_columns(frame, columns, "random slope")
+        require_columns(frame, columns, "random slope")
 
     encoded = {r.name: _encoded(frame, r) for r in spec.responses}
     responses1 = spec.level1_responses
@@ -409,7 +366,7 @@ def compile_model(spec: Spec, frame: pd.DataFrame) -> CompiledModel:
             _observed_and_varying(r.name, y[:, k])
         default = spec.level2_covariates
         if default is None:
-            _require_columns(frame, spec.covariates, "covariate")
+            require_columns(frame, spec.covariates, "covariate")
             default = [v for v in spec.covariates if is_constant_within(frame[v], unit, n_units)]
         design, design_names, mask = _level_design(spec, frame, responses, default, unit,
                                                    n_units, c + 2)

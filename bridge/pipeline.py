@@ -27,6 +27,7 @@ from mlimpute.engine.parallel import ChainSet, split_imputations
 
 from .diagnose import ESS_LIMIT, RHAT_LIMIT, diagnose, summarize
 from .errors import SpecError
+from .limits import check_room
 from .pool import how_many_imputations, rubin
 from .result import ImputationResult
 from .spec import AUTO, MIN_BURNIN_FOR_BETWEEN
@@ -112,7 +113,7 @@ class Run:
         chains.advance(0, between, pilot)
         fmi, what = self.pilot_fmi([s.result() for s in chains.samplers])
         m = max(how_many_imputations(fmi, mcmc.pilot_m, mcmc.se_cv), mcmc.pilot_m)
-        self._check_room(m, np.nanmax(fmi))
+        check_room(self.compiled, m, np.nanmax(fmi))
         _expect(bar, m)
         more = [total - done for total, done in zip(split_imputations(m, n_chains), pilot)]
         chains.advance(0, between, more, final=True)
@@ -121,17 +122,6 @@ class Run:
                           f"M for standard errors replicable to a coefficient of variation of "
                           f"{mcmc.se_cv:g}, von Hippel 2020)")
         return m
-
-    def _check_room(self, m: int, fmi: float) -> None:
-        """Refuse an M whose imputed cells would not fit in memory (a high FMI with a
-        tight coefficient of variation can ask for thousands), before sampling them."""
-        from .api import physical_memory
-        available = physical_memory()
-        if available is not None and 8 * m * self.compiled.data.n_missing > 0.5 * available:
-            raise SpecError(f"mcmc: m = 'auto' asks for {m:,} imputations (fraction of missing "
-                            f"information up to {fmi:.2f}, se_cv = "
-                            f"{self.compiled.spec.mcmc.se_cv:g}), more than this machine's "
-                            "memory holds; raise se_cv or give m")
 
     def pilot_fmi(self, samplers) -> tuple[np.ndarray, str]:
         """Fractions of missing information of the pilot imputations: of the model of

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def _is_level2(column: pd.Series, codes, n_clusters: int) -> bool:
     """Constant within every cluster, and observed at least twice in some cluster (so
     that "constant" is evidence, not an accident of singleton clusters)."""
-    from .compile import is_constant_within
+    from .groups import is_constant_within
 
     observed_per_cluster = column.notna().groupby(codes).sum()
     return bool((observed_per_cluster >= 2).any()) and is_constant_within(column, codes, n_clusters)
@@ -108,7 +108,7 @@ def propose(frame: pd.DataFrame, cluster: str | list[str], *, responses: list[st
     Without `covariates`, constant and id-like columns (:func:`columns_left_out`) are left
     out too, and ``notify(column, reason)`` (if given) is told of each.
     """
-    from .compile import cluster_codes
+    from .groups import cluster_codes
 
     clusters = [cluster] if isinstance(cluster, str) else list(cluster)
     cluster = clusters[0]

@@ -15,6 +15,7 @@ import warnings
 from typing import Any
 
 from .api import impute
+from .compile import check_against_data
 from .errors import MlimputeError, about_file
 from .io import read_data, write_data
 from .propose import propose
@@ -149,7 +150,7 @@ def _spec_for(frame, metadata, *, cluster=None, crossed=False, formula=None, typ
         built = Spec.from_dict(settings_now)
     from .delta import with_shifts
     built = with_shifts(built.with_mcmc(**settings), _names(delta))
-    built.validate(frame)
+    check_against_data(built, frame)
     return built
 
 
@@ -189,7 +190,8 @@ def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
     `family` None: the family `spec` (JSON) records for this outcome, else gaussian.
     Returns the imputations needed for standard errors replicable to a coefficient of
     variation `se_cv` (von Hippel 2020)."""
-    from .fit import fit_pooled, model_columns, recorded_family
+    from .fit import fit_pooled, recorded_family
+    from .formula import model_columns
     from .imputed_file import split_stacked
     from .pool import imputations_needed
     frame, metadata = read_data(stacked)

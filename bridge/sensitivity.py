@@ -16,7 +16,8 @@ import pandas as pd
 
 from .api import impute, new_seed
 from .errors import MlimputeError
-from .fit import check_formula, fit_pooled
+from .fit import fit_pooled
+from .formula import check_formula
 from .spec import MAX_MAGNITUDE, Delta, Spec
 
 COLUMNS = ["delta", "term", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "fmi"]

@@ -551,11 +551,6 @@ class Spec:
         given = {k: v for k, v in settings.items() if v is not None}
         return replace(self, mcmc=replace(self.mcmc, **given)) if given else self
 
-    def validate(self, frame) -> None:
-        """Check the spec against a data frame; raises DataError/SpecError naming the column."""
-        from .compile import check_against_data
-        check_against_data(self, frame)
-
 
 def _names(value, what: str) -> list[str]:
     if isinstance(value, str):

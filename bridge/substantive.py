@@ -32,7 +32,7 @@ from mlimpute.engine.design import FUNCTIONS, Design
 
 from .encoding import is_numeric
 from .errors import DataError, SpecError
-from .fit import Formula
+from .formula import Formula
 from .spec import ModelOfInterest, Spec
 
 _OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div",

@@ -198,7 +198,7 @@ def _classifications(data: pd.DataFrame, parsed: "_Formula", text: str
     crossed rather than each nested in the next (lme4's ``school/class`` gives
     ``school`` and ``school:class``, nested by construction), and each one's unit codes."""
     from mlimpute.engine.model import NestingError, parent_codes
-    from .compile import group_codes
+    from .groups import group_codes
     codes = {name: group_codes(data, name)[0] for name in parsed.clusters}
     clusters = sorted(parsed.clusters, key=lambda name: -(int(codes[name].max()) + 1))
     try:
@@ -214,7 +214,7 @@ def _level_of(data: pd.DataFrame, name: str, clusters: list[str],
               codes: dict[str, np.ndarray]) -> int:
     """Level of a level-2 formula's target: the coarsest classification it is constant
     within (the first one when none, where the compiler then says it varies)."""
-    from .compile import is_constant_within
+    from .groups import is_constant_within
     for c in sorted(range(len(clusters)), key=lambda c: int(codes[clusters[c]].max())):
         units = codes[clusters[c]]
         if is_constant_within(data[name], units, int(units.max()) + 1):

@@ -11,8 +11,8 @@ import importlib
 #: types (``mlimpute.engine.responses``) does not load the sampler and scipy
 _LAZY = {
     "effective_sample_size": ".diagnostics", "monte_carlo_se": ".diagnostics",
-    "Classification": ".model", "LevelData": ".model", "ModelData": ".model", "ModelError": ".model",
-    "NonFiniteDraw": ".model", "Priors": ".model",
+    "Classification": ".model", "LevelData": ".model", "ModelData": ".model", "ModelError": ".errors",
+    "NonFiniteDraw": ".errors", "Priors": ".model",
     "KNOWN_KINDS": ".responses", "REGISTRY": ".responses",
     "UnsupportedResponseType": ".responses",
     "Chain": ".sampler", "GibbsSampler": ".sampler", "Imputation": ".sampler",

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import ModelError
+from .errors import ModelError
 from .linalg import cholesky, draw_inverse_wishart, inv_pd, solve_triangular, symmetrize
 
 

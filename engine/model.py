@@ -10,28 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-
-class ModelError(ValueError):
-    """The model cannot be sampled as given (an improper posterior, a chain too large for
-    memory, ...); the message says what to change."""
-
-
-class NonFiniteDraw(ArithmeticError):
-    """A block of the sampler drew a value that is not a finite number (a covariance that
-    ran off to infinity, a NaN): the run stops at once rather than go on with it.
-
-    ``block`` is what the block draws, in words, with ``{classification}`` where the
-    bridge puts the classification's name (``classification`` its index, or None);
-    ``iteration`` counts the chain's iterations from 1."""
-
-    def __init__(self, block: str, classification: int | None, iteration: int):
-        super().__init__(block, classification, iteration)
-        self.block, self.classification, self.iteration = block, classification, iteration
-
-    def __str__(self) -> str:
-        where = "" if self.classification is None else f"classification {self.classification + 1}"
-        return (f"the draw of {self.block.format(classification=where)} was not finite at "
-                f"iteration {self.iteration}")
+from .errors import ModelError
 
 
 @dataclass
@@ -241,7 +220,6 @@ class ModelData:
             raise ValueError("the joint draw of fixed and random effects needs an unweighted "
                              "model with one level-1 covariance matrix")
         if self.substantive is not None:
-            from .substantive import check_model_of_interest
             check_model_of_interest(self)
 
     # the first classification, by its two-level names
@@ -341,3 +319,29 @@ def scaled_weights(data: ModelData) -> tuple[np.ndarray | None, list[np.ndarray 
                 w = w * (sizes / sums)[up]
         out.append(w)
     return w1, out
+
+
+def check_model_of_interest(data) -> None:
+    """Raise ModelError when the model of interest cannot be part of `data`'s model."""
+    smc = data.substantive
+    if data.cluster_covariance or data.weights1 is not None or any(
+            c.weights is not None for c in data.classifications):
+        raise ModelError("a model of interest in the imputation model needs an unweighted "
+                         "model with one level-1 covariance matrix")
+    if len(smc.y) != data.level1.n_rows:
+        raise ModelError("the outcome needs one value per level-1 row")
+    if not 0 <= smc.classification < len(data.classifications):
+        raise ModelError("the model of interest's random effects name no classification")
+    levels = [data.level1] + [c.level for c in data.classifications]
+    for src in smc.sources:
+        if src is None:
+            continue
+        level, r = src
+        if not (0 <= level < len(levels) and 0 <= r < levels[level].n_responses):
+            raise ModelError("a variable of the model of interest names no response")
+        if level > 0 and levels[level].kinds[r] == "ordinal":
+            raise ModelError("an ordinal covariate of the model of interest must be a level-1 "
+                             "variable; model a higher-level one as categorical")
+    for v, src in enumerate(smc.sources):
+        if src is None and np.isnan(smc.values[:, v]).any():
+            raise ModelError("a fully observed variable of the model of interest has missing values")

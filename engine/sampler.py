@@ -60,7 +60,8 @@ from .collapsed import ObservedDataFixedRandom1, UpdateLatents1, covariance_roun
 from .covariance import CovarianceSampler
 from .imputer import PatternImputer, distinct_rows
 from .level import Level
-from .model import ModelData, NonFiniteDraw, parent_codes, scaled_weights
+from .errors import NonFiniteDraw
+from .model import ModelData, parent_codes, scaled_weights
 from .steps import (ClusterCovariance1, Covariance, Covariance1, FixedEffects, FixedEffects1,
                     ImputeLevel, ImputeLevel1, JointFixedRandom1, RandomEffects, Step)
 
@@ -406,7 +407,7 @@ class GibbsSampler:
         self._segments.append(segment)
 
     def _stop_at_non_finite(self, iteration: int) -> None:
-        """Raise :class:`~.model.NonFiniteDraw` naming the first block (in the order of
+        """Raise :class:`~.errors.NonFiniteDraw` naming the first block (in the order of
         the iteration) whose draws are not finite: a NaN or an infinity spreads to every
         later block, so the first is where it arose."""
         for block in self.steps:

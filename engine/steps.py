@@ -47,7 +47,7 @@ class Step:
     ``label`` says in words what the block draws (``{classification}`` stands for the
     classification's name) and :meth:`outputs` returns those arrays: when a draw is not
     finite, the sampler names the first block whose outputs are not
-    (:class:`~.model.NonFiniteDraw`)."""
+    (:class:`~.errors.NonFiniteDraw`)."""
 
     label = "a block of the sampler"
     #: the classification a block belongs to (None: the level-1 part of the model)

@@ -465,30 +465,3 @@ def with_model_of_interest(s, steps: list[Step]) -> list[Step]:
             block = ImputeLevelGivenOutcome(s, block.index)
         out.append(block)
     return out + [SubstantiveModel(s.smc)]
-
-
-def check_model_of_interest(data) -> None:
-    """Raise ModelError when the model of interest cannot be part of `data`'s model."""
-    from .model import ModelError
-    smc = data.substantive
-    if data.cluster_covariance or data.weights1 is not None or any(
-            c.weights is not None for c in data.classifications):
-        raise ModelError("a model of interest in the imputation model needs an unweighted "
-                         "model with one level-1 covariance matrix")
-    if len(smc.y) != data.level1.n_rows:
-        raise ModelError("the outcome needs one value per level-1 row")
-    if not 0 <= smc.classification < len(data.classifications):
-        raise ModelError("the model of interest's random effects name no classification")
-    levels = [data.level1] + [c.level for c in data.classifications]
-    for src in smc.sources:
-        if src is None:
-            continue
-        level, r = src
-        if not (0 <= level < len(levels) and 0 <= r < levels[level].n_responses):
-            raise ModelError("a variable of the model of interest names no response")
-        if level > 0 and levels[level].kinds[r] == "ordinal":
-            raise ModelError("an ordinal covariate of the model of interest must be a level-1 "
-                             "variable; model a higher-level one as categorical")
-    for v, src in enumerate(smc.sources):
-        if src is None and np.isnan(smc.values[:, v]).any():
-            raise ModelError("a fully observed variable of the model of interest has missing values")

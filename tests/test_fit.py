@@ -7,7 +7,8 @@ import pytest
 
 import mlimpute
 from mlimpute import MlimputeError
-from mlimpute.fit import Formula, fit_one, fit_pooled
+from mlimpute.fit import fit_one, fit_pooled
+from mlimpute.formula import Formula
 from mlimpute.variance_components import kind_of
 from mlimpute.simulate import simulate
 

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import mlimpute
+from mlimpute.compile import check_against_data
 from mlimpute import MCMC, PriorSpec, Response, Spec, SpecError
 from mlimpute.simulate import simulate
 
@@ -90,7 +91,7 @@ def test_propose_builds_realcom_default_model():
     assert spec.covariates == ["x", "w", "complete_l1"]
     assert spec.level2_covariates == ["w"]          # the one constant within clusters
     assert spec.intercept and spec.random_intercept and spec.random_slopes == []
-    spec.validate(frame)
+    check_against_data(spec, frame)
 
 
 def test_propose_options_and_errors():

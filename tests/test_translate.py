@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import mlimpute
+from mlimpute.compile import check_against_data
 from mlimpute import SpecError
 from mlimpute.simulate import simulate
 from mlimpute.translate import from_jomo, from_mice, from_mitml
@@ -115,7 +116,7 @@ def test_mice_predictor_matrix(frame):
         [("y1", 1, "continuous", ["x", "w"]), ("y2", 1, "continuous", ["x", "w"]),
          ("g1", 2, "continuous", ["w"])]
     assert spec.cluster == "cluster" and spec.random_slopes == ["x"] and spec.mcmc.m == 7
-    spec.validate(data)
+    check_against_data(spec, data)
     norm = from_mice(data.drop(columns="g1"), matrix.drop(index="g1", columns="g1"),
                      {"y1": "2l.norm", "y2": "2l.norm"})
     assert norm.level1_covariance == "cluster"

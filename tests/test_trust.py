@@ -234,6 +234,6 @@ def test_m_auto_refuses_an_m_that_memory_cannot_hold(monkeypatch):
     frame, _ = simulate(n_clusters=15, cluster_size=6, n_level1=2, n_level2=0, seed=2)
     spec = mlimpute.propose(frame, "cluster").with_mcmc(burnin=20, between=2, m="auto",
                                                         pilot_m=3, se_cv=0.01, seed=1)
-    monkeypatch.setattr("mlimpute.api.physical_memory", lambda: 20_000)
+    monkeypatch.setattr("mlimpute.limits.physical_memory", lambda: 20_000)
     with pytest.raises(mlimpute.MlimputeError, match=r"m = 'auto' asks for [\d,]+ imputations"):
         mlimpute.impute(frame, spec)

@@ -11,6 +11,11 @@ classifications)::
 
 x (level 1) and w (level 2) are fully observed; a response is missing with a
 probability that depends on x (level 1) or w (level 2) only: missing at random.
+
+Correlated normals are drawn through the Cholesky factor of their covariance, which is
+unique: the same seed gives the same data on every machine up to rounding.  (numpy's
+default, an SVD, may flip the signs of singular vectors from one LAPACK build to the
+next, and so simulate other data on another CPU.)
 """
 from __future__ import annotations
 
@@ -64,11 +69,11 @@ def simulate(n_clusters: int = 60, cluster_size: int = 20, n_level1: int = 2, n_
     n = len(cluster)
     w = rng.normal(size=n_clusters)
     x = rng.normal(size=n) + 0.5 * w[cluster]
-    uv = rng.multivariate_normal(np.zeros(p + q), truth.omega_u, size=n_clusters)
+    uv = rng.multivariate_normal(np.zeros(p + q), truth.omega_u, size=n_clusters, method="cholesky")
     design1 = np.column_stack([np.ones(n), x, w[cluster]])
     y = design1 @ truth.beta1 + uv[cluster, :p]
     if p:
-        y += rng.multivariate_normal(np.zeros(p), truth.omega_e, size=n)
+        y += rng.multivariate_normal(np.zeros(p), truth.omega_e, size=n, method="cholesky")
     g = np.column_stack([np.ones(n_clusters), w]) @ truth.beta2 + uv[:, p:]
 
     def mar(driver, size):
@@ -230,11 +235,11 @@ def simulate_multilevel(n_schools: int = 40, classes: int = 4, pupils: int = 20,
     dim_out = 5 if not crossed else 4
     omega_out = _exchangeable(dim_out, 0.4, 0.3)
     omega_out[-1, -1] = 0.6
-    u_in = rng.multivariate_normal(np.zeros(4), omega_in, n_inner)
-    u_out = rng.multivariate_normal(np.zeros(dim_out), omega_out, n_schools)
+    u_in = rng.multivariate_normal(np.zeros(4), omega_in, n_inner, method="cholesky")
+    u_out = rng.multivariate_normal(np.zeros(dim_out), omega_out, n_schools, method="cholesky")
     design = np.column_stack([np.ones(n), x, w[school]])
     latent = design @ beta1 + u_in[inner, :3] + u_out[school, :3] \
-        + rng.multivariate_normal(np.zeros(3), omega_e, n)
+        + rng.multivariate_normal(np.zeros(3), omega_e, n, method="cholesky")
     inner_school = school if crossed else np.repeat(np.arange(n_schools), classes)
     beta_c, beta_s = np.array([1.0, -0.4]), np.array([2.0, 0.5])          # cons, w
     if crossed:

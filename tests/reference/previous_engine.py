@@ -4,8 +4,9 @@ list (commit fbed242, the last release before the step-block redesign).
     python tests/reference/previous_engine.py            # a git worktree of fbed242
     python tests/reference/previous_engine.py --tree DIR # any other source tree
 
-The old engine runs in a subprocess on the mixed-type model of
-``tests/test_multilevel.py`` (25 clusters of 8, continuous/binary/3-category/4-category
+The old engine runs in a subprocess, on data simulated by today's code, with the
+mixed-type model of
+``tests/engine/test_multilevel.py`` (25 clusters of 8, continuous/binary/3-category/4-category
 ordinal at level 1, continuous and 3-category at level 2; burn-in 30, 5 between, M = 3,
 seed 7) and its stacked flong output and every iteration's parameter draws are written
 here as CSV, floats in Python's shortest round-trip form:
@@ -36,11 +37,8 @@ import hashlib, sys
 import pandas as pd
 import mlimpute
 from mlimpute.propose import propose
-from mlimpute.simulate import simulate_mixed
 assert mlimpute.__file__.startswith(sys.argv[1]), mlimpute.__file__
-df, _ = simulate_mixed(level1=("continuous", "binary", ("categorical", 3), ("ordinal", 4)),
-                       level2=("continuous", ("categorical", 3)), n_clusters=25,
-                       cluster_size=8, seed=3)
+df = pd.read_pickle(sys.argv[3])
 spec = propose(df, "cluster").with_mcmc(burnin=30, between=5, m=3, seed=7)
 result = mlimpute.impute(df, spec)
 stacked = result.stacked("flong")
@@ -50,6 +48,16 @@ print("draws sha256", hashlib.sha256(draws.to_numpy().tobytes()).hexdigest())
 stacked.to_csv(sys.argv[2] + "/previous_engine_stacked.csv", index=False, float_format=None)
 draws.to_csv(sys.argv[2] + "/previous_engine_draws.csv", index=False, float_format=None)
 """
+
+
+def today_data():
+    """The test's data, simulated by today's code (portable: Cholesky draws), that the old
+    engine is run on."""
+    from mlimpute.model.simulate import simulate_mixed
+    df, _ = simulate_mixed(level1=("continuous", "binary", ("categorical", 3), ("ordinal", 4)),
+                           level2=("continuous", ("categorical", 3)), n_clusters=25,
+                           cluster_size=8, seed=3)
+    return df
 
 
 def importable_copy(tree: Path, into: Path) -> Path:
@@ -74,7 +82,9 @@ def main(argv=None) -> int:
                             COMMIT], check=True, capture_output=True)
         try:
             package = importable_copy(tree, tmp / "path")
-            subprocess.run([sys.executable, "-c", RUN, str(package), str(HERE)], check=True,
+            data = tmp / "data.pkl"
+            today_data().to_pickle(data)
+            subprocess.run([sys.executable, "-c", RUN, str(package), str(HERE), str(data)], check=True,
                            env={"PYTHONPATH": str(tmp / "path"), "PATH": "/usr/bin:/bin"})
         finally:
             if args.tree is None:

@@ -30,7 +30,7 @@ def main() -> int:
     import pandas as pd
 
     import mlimpute
-    from mlimpute.cli import main as cli
+    from mlimpute.frontends.cli import main as cli
 
     out: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +88,7 @@ def main() -> int:
         mlimpute.write_data(result.stacked("long"), tmp / "api.parquet")
         out["api stacked long"] = digest(tmp / "api.parquet")
         # R's and Stata's entries
-        from mlimpute.r_entry import impute_rds, pool_rds
+        from mlimpute.frontends.r_entry import impute_rds, pool_rds
         mlimpute.write_data(frame, tmp / "r_in.rds")
         answer = impute_rds(str(tmp / "r_in.rds"), str(tmp / "r_out.rds"), cluster="class",
                             exclude=["pupil"], m=3, burnin=40, between=5, seed=2, quiet=True)
@@ -97,7 +97,7 @@ def main() -> int:
         answer = pool_rds(str(tmp / "r_out.rds"), "nmatpost ~ nmatpre + (1 | class)",
                           str(tmp / "r_pool.csv"))
         out["r pool_rds"] = digest(tmp / "r_pool.csv") if not answer["error"] else answer["error"]
-        from mlimpute.stata_entry import run
+        from mlimpute.frontends.stata_entry import run
         mlimpute.write_data(frame, tmp / "st_in.dta")
         with contextlib.redirect_stdout(io.StringIO()):
             code, message, _ = run(f'impute "{tmp / "st_in.dta"}" -o "{tmp / "st_out.dta"}" '

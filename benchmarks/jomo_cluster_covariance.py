@@ -4,7 +4,7 @@ jomo1ranconhr) recover the level-1 covariance?  A replicated truth simulation.
     python -m benchmarks.jomo_cluster_covariance                  # 3 replicates per design
     python -m benchmarks.jomo_cluster_covariance --replicates 10
 
-Data come from the model itself (mlimpute.simulate.simulate_heteroscedastic: two level-1
+Data come from the model itself (mlimpute.model.simulate.simulate_heteroscedastic: two level-1
 responses, Omega_j ~ IW(a, B) per cluster with average [[1, 0.4], [0.4, 1.5]], random
 intercepts, a covariate, 20% MCAR).  Both samplers run the same model; jomo's per-iteration
 average over clusters of its Omega_j (collectomega, read cluster-major as its dimnames say)
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 import mlimpute
-from mlimpute.simulate import simulate_heteroscedastic
+from mlimpute.model.simulate import simulate_heteroscedastic
 
 from .vs_jomo import HERE, write_table
 

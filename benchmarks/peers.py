@@ -51,7 +51,7 @@ DEFAULT_ITERATIONS = {"classsize": 2000, "classsize_l2": 2000, "classsize_cat": 
 def few_clusters_shape() -> Shape:
     """30 clusters of 20, three continuous responses, intraclass correlations 0.55-0.7:
     where Gibbs samplers of random-effect covariances mix worst."""
-    from mlimpute.simulate import default_truth, simulate
+    from mlimpute.model.simulate import default_truth, simulate
     truth = default_truth(3, 0)
     truth.omega_u = truth.omega_u * 4
     frame, _ = simulate(n_clusters=30, cluster_size=20, n_level1=3, n_level2=0, seed=4,
@@ -108,7 +108,7 @@ def r_tool(tool: str, shape: Shape, csv: Path, iterations: int, seed: int, tmp: 
 
 
 def ours(shape: Shape, iterations: int, seed: int) -> tuple[float, pd.DataFrame]:
-    from mlimpute.api import sampler_blas_threads
+    from mlimpute.run.api import sampler_blas_threads
     model = mlimpute.compile_model(_spec(shape), shape.frame)
     sampler = GibbsSampler(model.data, np.random.default_rng(seed))
     with sampler_blas_threads():
@@ -137,7 +137,7 @@ def end_to_end(shape: Shape, tmp: Path, **mcmc) -> dict[str, float]:
     csv, spec_file = tmp / "data.csv", tmp / "spec.toml"
     spec.save(spec_file)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mlimpute.cli", "impute", str(csv), "-o",
+    subprocess.run([sys.executable, "-m", "mlimpute.frontends.cli", "impute", str(csv), "-o",
                     str(tmp / "cli.dta"), "--spec", str(spec_file), "--quiet"], check=True)
     wall = time.perf_counter() - start
     result = mlimpute.impute(shape.frame, spec)

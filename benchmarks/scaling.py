@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 import mlimpute
-from mlimpute.api import sampler_blas_threads
+from mlimpute.run.api import sampler_blas_threads
 from mlimpute.engine import GibbsSampler
-from mlimpute.simulate import simulate
+from mlimpute.model.simulate import simulate
 
 HERE = Path(__file__).resolve().parent
 

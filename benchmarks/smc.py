@@ -1,6 +1,6 @@
 """Imputation compatible with the model of interest: mlimpute against R jomo's jomo.lmer.
 
-Same data (``mlimpute.simulate.simulate_compatible``: a random slope of an incomplete
+Same data (``mlimpute.model.simulate.simulate_compatible``: a random slope of an incomplete
 x, 40% of x and 10% of y missing), same model ``y ~ x + z + (1 + x | school)`` and
 jomo.lmer's covariate model (x and z responses with random intercepts, built by
 ``mlimpute.from_jomo_smc``), side by side in one run:
@@ -28,7 +28,7 @@ import pandas as pd
 import mlimpute
 from mlimpute.engine import GibbsSampler
 from mlimpute.engine.diagnostics import ess
-from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
+from mlimpute.model.simulate import COMPATIBLE_MODELS, simulate_compatible
 
 from .vs_jomo import HERE, write_table
 
@@ -60,7 +60,7 @@ def jomo_lmer(csv: Path, iterations: int, tmp: Path) -> tuple[float, pd.DataFram
 
 def ours(frame: pd.DataFrame, iterations: int) -> tuple[float, pd.DataFrame]:
     """(ms/iteration, draws) of mlimpute with jomo.lmer's model."""
-    from mlimpute.api import sampler_blas_threads
+    from mlimpute.run.api import sampler_blas_threads
     spec = mlimpute.from_jomo_smc(frame, FORMULA)
     compiled = mlimpute.compile_model(spec, frame)
     sampler = GibbsSampler(compiled.data, np.random.default_rng(1))

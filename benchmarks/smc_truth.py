@@ -1,5 +1,5 @@
 """Imputation compatible with the model of interest against the truth, with the joint
-model beside it: replicate data sets from ``mlimpute.simulate.simulate_compatible``
+model beside it: replicate data sets from ``mlimpute.model.simulate.simulate_compatible``
 (a random slope of an incomplete x; an ``x * z`` interaction and a square; a binary
 outcome with a random intercept; an ordinal x in an interaction), each imputed both ways, the model of interest pooled
 (Rubin's rules) or, for the probit model, its posterior means taken.  The probit model is
@@ -8,7 +8,7 @@ a reference is checked against the truth before it is used as one.
 
 Run: ``python -m benchmarks.smc_truth [--reps 50] [--jomo]``; the table (mean estimate,
 its Monte Carlo SE, and the bias in SEs) goes to benchmarks/results/smc_truth.md.  The
-tests (tests/test_substantive.py) run the same functions with a few replicates.
+tests (tests/model/test_substantive.py) run the same functions with a few replicates.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 
 import mlimpute
-from mlimpute.fit import fit_pooled
-from mlimpute.simulate import COMPATIBLE_MODELS, simulate_compatible
+from mlimpute.analysis.fit import fit_pooled
+from mlimpute.model.simulate import COMPATIBLE_MODELS, simulate_compatible
 
 from .vs_jomo import HERE, write_table
 

@@ -6,7 +6,7 @@ two-level model on the same data.
 
 Pupils in classes in schools (default 10^5 pupils, 5,000 classes, 500 schools), with a
 continuous and a 3-category pupil response, a continuous class response and a continuous
-school response (:func:`mlimpute.simulate.simulate_multilevel`), about 25% missing in
+school response (:func:`mlimpute.model.simulate.simulate_multilevel`), about 25% missing in
 each.  The same data are imputed with
 
 * two levels: classes only (the class and school responses both at the classes);
@@ -30,9 +30,9 @@ import numpy as np
 
 import mlimpute
 from mlimpute import Response, Spec
-from mlimpute.api import sampler_blas_threads
+from mlimpute.run.api import sampler_blas_threads
 from mlimpute.engine import GibbsSampler
-from mlimpute.simulate import simulate_multilevel
+from mlimpute.model.simulate import simulate_multilevel
 
 HERE = Path(__file__).resolve().parent
 

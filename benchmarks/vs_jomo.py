@@ -65,7 +65,7 @@ def classsize_shape(level2: str | None) -> Shape:
 
 
 def tldata_shape() -> Shape:
-    from mlimpute.simulate import simulate_mixed
+    from mlimpute.model.simulate import simulate_mixed
     frame, _ = simulate_mixed(level1=("continuous", "binary", ("categorical", 3)),
                               level2=("continuous",), n_clusters=200, cluster_size=250,
                               missing=0.2, seed=1)
@@ -76,7 +76,7 @@ def tldata_shape() -> Shape:
 
 
 def small_shape() -> Shape:
-    from mlimpute.simulate import simulate
+    from mlimpute.model.simulate import simulate
     frame, _ = simulate(n_clusters=40, cluster_size=15, n_level1=3, n_level2=1, seed=1)
     return Shape("small", "about 600 rows, 40 clusters, 3 L1 + 1 L2 continuous", frame,
                  "cluster", {"y1": "continuous", "y2": "continuous", "y3": "continuous"},
@@ -100,7 +100,7 @@ def _spec(shape: Shape) -> mlimpute.Spec:
 
 def time_mlimpute(shape: Shape, iterations: int, seed: int) -> float:
     """ms per iteration, with the BLAS threading mlimpute.impute uses."""
-    from mlimpute.api import sampler_blas_threads
+    from mlimpute.run.api import sampler_blas_threads
     model = mlimpute.compile_model(_spec(shape), shape.frame)
     sampler = GibbsSampler(model.data, np.random.default_rng(seed), jomo_compatible=True)
     with sampler_blas_threads():

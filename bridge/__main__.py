@@ -1,5 +1,5 @@
 """``python -m mlimpute ...``: the same as the ``mlimpute`` command (where a console
 script is not on the PATH, e.g. inside a venv that is not activated)."""
-from .cli import main
+from .frontends.cli import main
 
 raise SystemExit(main())

@@ -67,7 +67,7 @@ class ResponseType:
     The class is the one description of its type for all of mlimpute: the spec takes the
     type names from :data:`REGISTRY`, the bridge asks the class how to label its working
     columns, what to print in an equation and whether its values can be shifted on one
-    scale (:class:`~mlimpute.spec.Delta`)."""
+    scale (:class:`~mlimpute.model.spec.Delta`)."""
 
     name = "abstract"
     has_latent = False

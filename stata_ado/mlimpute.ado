@@ -1,6 +1,6 @@
 *! mlimpute 0.1.0  multilevel multiple imputation (REALCOM-IMPUTE joint model)
 *! Runs the Python package mlimpute and leaves the data mi-set in flong style.
-*! The checks live in Python (mlimpute.stata_entry); this file only passes options on.
+*! The checks live in Python (mlimpute.frontends.stata_entry); this file only passes options on.
 program define mlimpute
     version 14
     syntax varlist(min=1 numeric) [if] [in], CLuster(varlist) ///
@@ -120,7 +120,7 @@ program define mlimpute
 
     local notes ""
     if "`runner'" == "python" {
-        python: from mlimpute.stata_entry import run_from_stata; run_from_stata(r'''`args' ''')
+        python: from mlimpute.frontends.stata_entry import run_from_stata; run_from_stata(r'''`args' ''')
         local rc = `mlimpute_rc'
         local message `"`mlimpute_error'"'
         local notes `"`mlimpute_notes'"'

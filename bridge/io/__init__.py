@@ -4,7 +4,12 @@ Each format module has ``read(path) -> (frame, Metadata)`` and
 ``write(frame, path, metadata)`` (CSV and Parquet also ``write_parts``, which streams
 blocks of rows); :func:`read_data` and :func:`write_data` are the single
 entry point.  Writers always go through :func:`atomic_path`, so a failed write leaves
-nothing behind.
+nothing behind.  :mod:`.stack` gives stacked imputations each ecosystem's shape (Stata
+flong, R long), :mod:`.realcom` REALCOM's text files, :mod:`.paths` checks what a command
+reads and writes before it starts.
+
+The lowest layer of the bridge: it imports nothing of mlimpute but :mod:`mlimpute.errors`;
+every other layer may import it.
 """
 from __future__ import annotations
 
@@ -90,7 +95,7 @@ def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None 
 
 def write_stacked(parts, path: str | Path, metadata: Metadata | None = None, **options) -> None:
     """Write stacked imputations given as blocks of rows (see
-    :func:`mlimpute.stack.stacked_parts`), atomically.  CSV and Parquet stream the
+    :func:`mlimpute.io.stack.stacked_parts`), atomically.  CSV and Parquet stream the
     blocks, holding one completed data set in memory at a time; the other formats'
     writers need the whole table and get the blocks concatenated."""
     if not hasattr(format_for(path), "write_parts"):

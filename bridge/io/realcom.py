@@ -154,7 +154,7 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
     written, the index last, so a failed run leaves no partial set behind."""
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
-    from ..stack import check_complete
+    from .stack import check_complete
 
     names = result.imputed_vars
     files = [f"{stem}{m}" for m in range(1, result.m + 1)]

@@ -14,7 +14,7 @@ written by pyreadstat:
   ended by a type-0, length-0 field.
 
 Verified by reading the files back with our own independent parser and with R's
-readstata13 (tests/test_stata_mi.py); Stata itself is not available here.
+readstata13 (tests/io/test_stata_mi.py); Stata itself is not available here.
 """
 from __future__ import annotations
 

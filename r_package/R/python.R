@@ -5,7 +5,7 @@
 
 #' The Python side of mlimpute
 #'
-#' Imports the Python module the R functions call (\code{mlimpute.r_entry}) the first
+#' Imports the Python module the R functions call (\code{mlimpute.frontends.r_entry}) the first
 #' time it is needed. The Python interpreter is the first of:
 #' \enumerate{
 #'   \item the environment variable \code{MLIMPUTE_PYTHON};
@@ -50,7 +50,7 @@ mlimpute_python <- function() {
          "mlimpute::install_mlimpute() once (a new environment), or install it there: ",
          shQuote(where), " -m pip install mlimpute", call. = FALSE)
   }
-  .state$entry <- reticulate::import("mlimpute.r_entry", convert = TRUE)
+  .state$entry <- reticulate::import("mlimpute.frontends.r_entry", convert = TRUE)
   invisible(.state$entry)
 }
 

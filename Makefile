@@ -20,11 +20,11 @@ R_DEBS := r-base-core r-cran-jomo r-cran-mitml r-cran-mice r-cran-lme4 r-cran-te
 R_PKGS := jomo mitml mice lme4 testthat reticulate haven ordinal readstata13 jsonlite knitr rmarkdown
 # a fast part of the suite, run with every dependency at its lowest allowed version
 LOWEST := .venv-lowest
-LOWEST_TESTS := tests/test_spec.py tests/test_output.py tests/test_types_bridge.py \
-                tests/test_rfiles.py tests/test_stata_mi.py tests/test_realcom.py tests/test_linalg.py \
-                tests/test_pool.py tests/test_multilevel.py::test_two_level_output_matches_the_previous_engine \
-                tests/test_cli.py tests/test_chains.py \
-                tests/test_trust.py::test_sensitivity_command_writes_table_and_plot
+LOWEST_TESTS := tests/model/test_spec.py tests/run/test_output.py tests/model/test_types_bridge.py \
+                tests/io/test_rfiles.py tests/io/test_stata_mi.py tests/io/test_realcom.py tests/engine/test_linalg.py \
+                tests/analysis/test_pool.py tests/engine/test_multilevel.py::test_two_level_output_matches_the_previous_engine \
+                tests/frontends/test_cli.py tests/run/test_chains.py \
+                tests/run/test_trust.py::test_sensitivity_command_writes_table_and_plot
 
 .PHONY: demo test test-suite test-lowest test-slow bench venv r-deps lock dist r-package clean
 

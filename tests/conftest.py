@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 
 HERE = Path(__file__).parent
+#: the repository
+ROOT = HERE.parent
 R_SCRIPTS = HERE / "r"
 REFERENCE = HERE / "reference"
 #: relative tolerance of a stored floating-point reference: rounding, not statistics.
@@ -61,9 +63,9 @@ def z_scores(ours: np.ndarray, theirs: np.ndarray) -> np.ndarray:
 
 
 def simulated_csv(folder: Path, name: str = "in.csv", **options) -> Path:
-    """Write simulated two-level data (``mlimpute.simulate.simulate(**options)``) as a CSV
+    """Write simulated two-level data (``mlimpute.model.simulate.simulate(**options)``) as a CSV
     file in `folder`; the input most command-line tests start from."""
-    from mlimpute.simulate import simulate
+    from mlimpute.model.simulate import simulate
     frame, _ = simulate(**options)
     path = Path(folder) / name
     frame.to_csv(path, index=False)

@@ -1,4 +1,4 @@
-# Binary-response GLM fit in R as a reference for mlimpute.fit (family logit/probit).
+# Binary-response GLM fit in R as a reference for mlimpute.analysis.fit (family logit/probit).
 # Usage: Rscript glm_fit.R DATA.csv OUT.csv FORMULA LINK   (response: second level = 1)
 a <- commandArgs(trailingOnly = TRUE)
 d <- read.csv(a[1], na.strings = c("", "NA"), stringsAsFactors = TRUE)

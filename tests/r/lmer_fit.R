@@ -1,4 +1,4 @@
-# REML fit of a linear mixed model with lme4, as a reference for mlimpute.fit.
+# REML fit of a linear mixed model with lme4, as a reference for mlimpute.analysis.fit.
 # Usage: Rscript lmer_fit.R DATA.csv OUT.csv FORMULA
 # Writes name,estimate,std_error: fixed effects (statsmodels' names: Intercept, x, ...),
 # var(<group>) and var(residual).

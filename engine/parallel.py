@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import sysconfig
 
 import numpy as np
 
@@ -172,11 +173,35 @@ def run_chains(data: ModelData, burnin: int, between: int, m: int, seed: int, ch
     return chain_set.results
 
 
+def put_python_library_first() -> None:
+    """Make worker processes load this interpreter's own libpython.
+
+    An R that embeds Python (reticulate) or is embedded by it (rpy2) sets
+    ``LD_LIBRARY_PATH`` to its library folders, which on Debian hold the system Python's
+    libpython; a worker started from a shared-library Python built elsewhere (pyenv,
+    conda) would load that one and die on an undefined symbol.  This Python's library
+    folder is put first; the running process is unaffected (the loader reads the variable
+    at start-up).  The variable is read at the C level, where R set it, not from
+    ``os.environ``, which does not see such changes."""
+    if not sys.platform.startswith("linux") or not sysconfig.get_config_var("Py_ENABLE_SHARED"):
+        return
+    libdir = sysconfig.get_config_var("LIBDIR")
+    if not libdir or not os.path.isdir(libdir):
+        return
+    import ctypes
+    getenv = ctypes.CDLL(None).getenv
+    getenv.restype = ctypes.c_char_p
+    current = (getenv(b"LD_LIBRARY_PATH") or b"").decode(errors="surrogateescape")
+    if current.split(":")[0] != libdir:
+        os.environ["LD_LIBRARY_PATH"] = libdir + (":" + current if current else "")
+
+
 @contextlib.contextmanager
 def worker_pool(workers: int, setup=None):
     """A ``multiprocessing.Pool`` whose workers are terminated when the block ends, however
     it ends: on success once their results are in, on an error or an interrupt at once,
     so that no worker is left computing (see the module docstring for their signals)."""
+    put_python_library_first()
     pool = multiprocessing.get_context().Pool(workers, initializer=_worker_init,
                                               initargs=(setup,))
     try:

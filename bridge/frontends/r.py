@@ -25,6 +25,7 @@ from ..errors import MlimputeError
 from ..io import Metadata, read_data, write_data
 from ..model.propose import propose
 from ..model.spec import Spec
+from ..engine.parallel import put_python_library_first
 
 
 def _robjects():
@@ -33,6 +34,7 @@ def _robjects():
     except ImportError as exc:        # rpy2 missing or R not found
         raise MlimputeError(f"mlimpute.r needs rpy2 and R ({exc}); "
                             "install with: pip install 'mlimpute[r]'") from None
+    put_python_library_first()      # R's start-up set LD_LIBRARY_PATH for worker processes
     return robjects
 
 
@@ -59,16 +61,17 @@ def to_r(frame: pd.DataFrame, metadata: Metadata | None = None):
 
 def impute(r_frame, spec: Spec | None = None, *, cluster: str | None = None,
            m: int | None = None, burnin: int | None = None, between: int | None = None,
-           seed: int | None = None, style: str = "long", progress: bool = False,
-           **propose_options):
+           seed: int | None = None, chains: int | None = None, workers: int | None = None,
+           style: str = "long", progress: bool = False, **propose_options):
     """Impute an R data.frame; the stacked result (R long shape by default) as an R
     data.frame.  `spec`, or `cluster` with :func:`mlimpute.propose`'s options, gives
-    the model; m, burnin, between and seed override its MCMC settings when given."""
+    the model; m, burnin, between, seed and chains override its MCMC settings when given;
+    `workers` processes run the chains, as in :func:`mlimpute.impute`."""
     frame, metadata = to_pandas(r_frame)
     if spec is None:
         if cluster is None:
             raise MlimputeError("give a spec or a cluster column")
         spec = propose(frame, cluster, value_labels=metadata.value_labels, **propose_options)
-    spec = spec.with_mcmc(m=m, burnin=burnin, between=between, seed=seed)
-    result = _impute(frame, spec, progress=progress)
+    spec = spec.with_mcmc(m=m, burnin=burnin, between=between, seed=seed, chains=chains)
+    result = _impute(frame, spec, progress=progress, workers=workers)
     return to_r(result.stacked(style), metadata)

@@ -14,7 +14,8 @@ IN_CI = os.environ.get("CI") == "true"
 @pytest.fixture(scope="module")
 def ro():
     try:
-        import rpy2.robjects as robjects
+        from mlimpute.frontends.r import _robjects
+        robjects = _robjects()
     except Exception as exc:               # noqa: BLE001 - rpy2 missing or R not found
         if IN_CI:
             pytest.fail(f"CI needs rpy2: {exc}")
@@ -44,6 +45,27 @@ def test_impute_an_r_data_frame(ro):
     assert not ro.r('anyNA(long$SES[long$.imp > 0])')[0]
     assert ro.r('identical(long$SES[long$.imp == 1][!is.na(long$SES[long$.imp == 0])], '
                 'long$SES[long$.imp == 0][!is.na(long$SES[long$.imp == 0])])')[0]
+
+
+def test_worker_processes_start_under_embedded_r(ro):
+    """R's start-up sets LD_LIBRARY_PATH to folders that may hold another libpython (Debian's
+    /usr/lib/x86_64-linux-gnu); a Python started from here (multiprocessing's spawn and
+    forkserver, Dask's workers) must still load its own.  The chains of a run then give the
+    in-process bytes."""
+    import subprocess
+    import sys
+    # the C-level environment, as a spawned worker gets it; _ssl needs this Python's own
+    # libpython (Dask's workers import it), a plain `import os` would pass either way
+    child = subprocess.run([sys.executable, "-c", "import ssl, sys; print(sys.version)"],
+                           capture_output=True, text=True)
+    assert child.returncode == 0, child.stderr[-500:]
+    assert child.stdout.strip() == sys.version
+    from mlimpute import r as mlr
+    ratings = ro.r('mitml::studentratings[mitml::studentratings$ID %in% unique(mitml::studentratings$ID)[1:20], c("ID", "ReadAchiev", "SES")]')
+    runs = [mlr.impute(ratings, cluster="ID", m=2, burnin=20, between=5, seed=4, chains=2,
+                       workers=workers) for workers in (1, 2)]
+    ro.globalenv["a"], ro.globalenv["b"] = runs
+    assert ro.r("identical(a, b)")[0]
 
 
 def test_non_data_frame_is_refused(ro):

@@ -2,7 +2,7 @@
 
 Definitions follow Vehtari, Gelman, Simpson, Carpenter & Buerkner (2021, "Rank-normalization,
 folding, and localization: an improved R-hat for assessing convergence of MCMC",
-Bayesian Analysis 16(2)), as Stan and ArviZ compute them; ``tests/test_diagnose.py``
+Bayesian Analysis 16(2)), as Stan and ArviZ compute them; ``tests/analysis/test_diagnose.py``
 checks the numbers against ArviZ.
 
 * Every chain is split into halves (the middle draw of an odd length is dropped), so that

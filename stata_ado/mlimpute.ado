@@ -1,9 +1,9 @@
 *! mlimpute 0.1.0  multilevel multiple imputation (REALCOM-IMPUTE joint model)
 *! Runs the Python package mlimpute and leaves the data mi-set in flong style.
 *! The checks live in Python (mlimpute.frontends.stata_entry); this file only passes options on.
-program define mlimpute
+program define mlimpute, rclass
     version 14
-    syntax varlist(min=1 numeric) [if] [in], CLuster(varlist) ///
+    syntax [varlist(default=none numeric)] [if] [in], CLuster(varlist) ///
         [CROSSed M(string) BURNin(string) BETween(string) SEED(integer -1) ///
          MAXBURNin(string) PILOTm(string) SECV(string) DELta(string asis) ///
          ORDinal(varlist numeric) CATegorical(varlist numeric) BINary(varlist numeric) ///
@@ -13,13 +13,22 @@ program define mlimpute
          JOINTonly ///
          SAVing(string asis) PYthon(string) QUIETly SHELL]
 
-    * saving(filename [, replace]) as Stata's own commands take it
+    * saving(filename [, replace]) as Stata's own commands take it, checked before the run
     local saving_replace ""
     if `"`saving'"' != "" {
         local 0 `"`saving'"'
         syntax anything(name=saving_file id="filename") [, REPLACE]
         local saving_replace "`replace'"
+        if "`saving_replace'" == "" {
+            confirm new file `saving_file'
+        }
     }
+    if `seed' > 2147483647 {
+        display as error "mlimpute: seed() must be at most 2147483647, the largest seed Stata takes"
+        exit 198
+    }
+    * the name of the data in memory, given back after the imputed data are loaded
+    local filename `"`c(filename)'"'
 
     * every observation is kept; the ones outside if/in are marked, not dropped
     marksample touse, novarlist
@@ -27,8 +36,16 @@ program define mlimpute
     local input  "`input'.dta"
     local output "`output'.dta"
 
+    * the variables to impute: the varlist, or with spec() the spec's responses (a varlist
+    * given with spec() must name the same variables)
+    if "`varlist'" == "" & `"`spec'"' == "" {
+        display as error "mlimpute: give the variables to impute, or spec() with a spec file that names them"
+        exit 102
+    }
+
     * the options exactly as the mlimpute command line takes them
-    local args `"impute "`input'" -o "`output'" --cluster `cluster' --responses `varlist'"'
+    local args `"impute "`input'" -o "`output'" --cluster `cluster'"'
+    if "`varlist'" != "" local args `"`args' --responses `varlist'"'
     * m(), burnin() and between() take a number or "auto" (checked by mlimpute)
     if "`m'" == "" local m 20
     if "`burnin'" == "" local burnin 1000
@@ -120,7 +137,17 @@ program define mlimpute
 
     local notes ""
     if "`runner'" == "python" {
-        python: from mlimpute.frontends.stata_entry import run_from_stata; run_from_stata(r'''`args' ''')
+        * the arguments one by one, split by Stata's own rules (quotes, no escapes: a UNC
+        * path or a path ending in \ arrives as typed); Python reads them through sfi
+        local mlimpute_argc 0
+        local rest `"`args'"'
+        while `"`rest'"' != "" {
+            gettoken arg rest : rest
+            local ++mlimpute_argc
+            local mlimpute_arg`mlimpute_argc' `"`arg'"'
+            local rest = strtrim(`"`rest'"')
+        }
+        python: from mlimpute.frontends.stata_entry import run_from_stata; run_from_stata()
         local rc = `mlimpute_rc'
         local message `"`mlimpute_error'"'
         local notes `"`mlimpute_notes'"'
@@ -130,6 +157,8 @@ program define mlimpute
         if `"`pyexe'"' != "" {
             local command `""`pyexe'" -m mlimpute"'
         }
+        * progress as lines, which the Results window shows
+        if "`quietly'" == "" local args `"`args' --progress=lines"'
         shell `command' `args' 2> "`errors'"
         capture confirm file "`output'"
         local rc = _rc
@@ -172,7 +201,9 @@ program define mlimpute
     foreach note of local notes {
         display as text `"`note'"'
     }
+    capture erase "`input'"
     if `rc' {
+        capture erase "`output'"
         display as error `"`message'"'
         exit 498
     }
@@ -180,14 +211,31 @@ program define mlimpute
     * the data in memory are replaced only once the result has loaded
     capture noisily use "`output'", clear
     local loaded = _rc
+    capture erase "`output'"
     if `loaded' {
         display as error "mlimpute: the imputed data could not be loaded; your data are unchanged"
         exit `loaded'
     }
     restore, not
     capture drop `touse'
+    * the data keep the user's name (a later save, replace writes there, not to c(tmpdir))
+    global S_FN `"`filename'"'
     if `"`saving_file'"' != "" {
         save `saving_file', `saving_replace'
     }
     mi describe
+
+    * stored results: what the run used and chose, read from the imputed data
+    return scalar M = `: char _dta[_mi_M]'
+    foreach what in seed burnin between chains {
+        local value : char _dta[mlimpute_`what']
+        if "`value'" != "" return scalar `what' = `value'
+    }
+    foreach what in max_rhat min_ess {
+        local value : char _dta[mlimpute_`what']
+        if "`value'" != "" return scalar `what' = `value'
+    }
+    return local converged `"`: char _dta[mlimpute_converged]'"'
+    return local ivars `"`: char _dta[_mi_ivars]'"'
+    return local model `"`: char _dta[mlimpute_model]'"'
 end

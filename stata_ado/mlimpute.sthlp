@@ -8,7 +8,7 @@
 {title:Syntax}
 
 {p 8 17 2}
-{cmd:mlimpute} {varlist} {ifin}{cmd:,} {opt cl:uster(varlist)} [{it:options}]
+{cmd:mlimpute} [{varlist}] {ifin}{cmd:,} {opt cl:uster(varlist)} [{it:options}]
 
 {synoptset 26 tabbed}{...}
 {synopthdr}
@@ -35,7 +35,8 @@ two schools is an error) or, with {opt crossed}, {cmd:cluster(school area)}{p_en
 {synopt:{opt level2:wgt(varname)}}level-2 sampling weight{p_end}
 {synopt:{opt cont:inuous(varlist)}}responses that are continuous (overrides the type read from the data){p_end}
 {synopt:{opt ex:clude(varlist)}}variables left out of the model (ids, notes){p_end}
-{synopt:{opt spec(filename)}}a model spec file (TOML/JSON) written by {cmd:mlimpute propose}{p_end}
+{synopt:{opt spec(filename)}}a model spec file (TOML/JSON) written by {cmd:mlimpute propose}; it names the
+variables to impute, so {varlist} may be omitted (if given, it must name the same variables){p_end}
 {synopt:{opt rep:ort(filename)}}also write an HTML report (diagnostics, posterior means){p_end}
 {synopt:{opt mod:el(string)}}model of interest in lme4 notation, e.g. {cmd:"y ~ x * z + I(x^2) + (1 + x | school)"}: part of the imputation model (its outcome is imputed from it and its incomplete covariates so that it holds: interactions, squares and random slopes of incomplete covariates); also the report's model and what {cmd:m(auto)} sizes M for{p_end}
 {synopt:{opt fam:ily(string)}}the {opt model()} outcome's distribution: {cmd:auto} (default; probit for two categories), {cmd:gaussian} or {cmd:probit}{p_end}
@@ -99,6 +100,27 @@ When none of them can run mlimpute, the error names the one command that fixes i
 {cmd:"}{it:python}{cmd:" -m pip install mlimpute} for an interpreter that lacks the package, or
 {cmd:pip install mlimpute && mlimpute install-stata} when no Python was found. Your data are
 unchanged.
+
+{title:Stored results}
+
+{pstd}{cmd:mlimpute} stores the following in {cmd:r()}:{p_end}
+
+{synoptset 20 tabbed}{...}
+{p2col 5 20 24 2: Scalars}{p_end}
+{synopt:{cmd:r(M)}}number of imputations{p_end}
+{synopt:{cmd:r(seed)}}the seed used (drawn at random when {opt seed()} was not given; at most 2147483647, so {cmd:set seed} takes it){p_end}
+{synopt:{cmd:r(burnin)}}burn-in iterations per chain (as {cmd:burnin(auto)} chose them){p_end}
+{synopt:{cmd:r(between)}}iterations between kept imputations (as {cmd:between(auto)} chose them){p_end}
+{synopt:{cmd:r(chains)}}number of chains{p_end}
+{synopt:{cmd:r(max_rhat)}}largest R-hat of the parameters after burn-in{p_end}
+{synopt:{cmd:r(min_ess)}}smallest bulk effective sample size of the parameters after burn-in{p_end}
+{p2col 5 20 24 2: Macros}{p_end}
+{synopt:{cmd:r(ivars)}}the imputed variables{p_end}
+{synopt:{cmd:r(converged)}}{cmd:yes}, or {cmd:no} when a convergence warning was shown{p_end}
+{synopt:{cmd:r(model)}}the model of interest recorded for {cmd:mlimpute pool}, if any{p_end}
+
+{pstd}The same values are kept in the data as characteristics ({cmd:_dta[mlimpute_seed]}, ...), so
+they travel with a saved file.{p_end}
 
 {title:Example}
 

@@ -106,6 +106,9 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
     # rows still missing a value the model uses (hard missing, outside the imputed
     # sample) are left out of this fit, as Stata's mi estimate and R's lm do
     frame = frame.dropna(subset=used)
+    if len(frame) < 2:
+        raise MlimputeError(f"formula '{text}': {len(frame)} rows have every variable of the "
+                            "model observed, too few to fit it")
     parsed = parsed.quoted(frame.columns)
     if family not in FAMILIES:
         raise MlimputeError(f"unknown family '{family}' (use one of {', '.join(FAMILIES)})")

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..run.api import check_not_stacked, impute
 from ..analysis.diagnose import chain_table, diagnose
@@ -47,6 +48,11 @@ def _spec_from_args(args, frame, metadata: Metadata) -> Spec:
     declared = _declared_types(args)
     if getattr(args, "spec", None):
         spec = Spec.load(args.spec)
+        given = getattr(args, "responses", None)
+        if given and sorted(set(given)) != sorted(spec.response_names):
+            raise SpecError(f"--responses {' '.join(given)} disagrees with the responses of "
+                            f"spec file '{args.spec}' ({', '.join(spec.response_names)}); "
+                            "give the spec's responses or none (the spec says what is imputed)")
         if args.cluster and (args.cluster != spec.clusters or getattr(args, "crossed", False) != spec.crossed):
             spec = replace(spec, cluster=args.cluster[0], clusters=args.cluster,
                            crossed=getattr(args, "crossed", False))
@@ -141,6 +147,44 @@ def _note_left_out(name: str, why: str) -> None:
           "in --covariates to use it", file=sys.stderr)
 
 
+#: what a run chose, as ``_dta`` characteristics of its .dta output: the Stata ado
+#: returns them as r() results (seed, burn-in and gap as "auto" chose them, convergence)
+RUN_CHARACTERISTICS = ("mlimpute_seed", "mlimpute_burnin", "mlimpute_between",
+                       "mlimpute_chains", "mlimpute_max_rhat", "mlimpute_min_ess",
+                       "mlimpute_converged")
+
+
+def run_characteristics(result) -> dict:
+    """The run's settings and convergence summary as ``_dta`` characteristics (text)."""
+    mcmc = result.spec.mcmc
+    chars = {"mlimpute_seed": result.seed, "mlimpute_burnin": mcmc.burnin,
+             "mlimpute_between": mcmc.between, "mlimpute_chains": mcmc.chains}
+    diagnostics = result.diagnostics
+    if diagnostics is not None and len(diagnostics):
+        rhat = pd.to_numeric(diagnostics.get("rhat"), errors="coerce")
+        ess = pd.to_numeric(diagnostics.get("ess_bulk"), errors="coerce")
+        if rhat is not None and rhat.notna().any():
+            chars["mlimpute_max_rhat"] = f"{rhat.max():.4f}"
+        if ess is not None and ess.notna().any():
+            chars["mlimpute_min_ess"] = f"{ess.min():.0f}"
+    chars["mlimpute_converged"] = "no" if result.warnings else "yes"
+    return {("_dta", name): str(value) for name, value in chars.items()}
+
+
+def _model_of_interest(result, args, frame):
+    """The model of interest a run records for a later ``mlimpute pool`` (family resolved):
+    the one imputed compatibly, or with ``--joint-only`` the ``--model`` given; None
+    without one."""
+    from ..model.spec import ModelOfInterest
+    from ..model.substantive import resolved_family
+    if result.spec.model is not None:
+        return ModelOfInterest(result.spec.model.formula, result.model_family)
+    if args.model:
+        model = ModelOfInterest(args.model, args.family or "auto")
+        return ModelOfInterest(args.model, resolved_family(frame, model))
+    return None
+
+
 def _cmd_impute(args) -> int:
     output = Path(args.output)
     impvals = args.impvals or (args.realcom and output.suffix == "")
@@ -148,9 +192,6 @@ def _cmd_impute(args) -> int:
         raise MlimputeError(f"'{output}': --impvals writes a folder; give a name without extension")
     if not impvals:
         format_for(output)                  # unknown output type: fail before any work
-    if args.model and args.joint_only and not args.report and args.m != "auto":
-        raise MlimputeError("with --joint-only, --model is used by --report and by --m auto; "
-                            "give one of them too")
     plan = FilePlan().read("input file", args.input).read("spec file", args.spec)
     if args.realcom:
         plan.read("weights file", weights_path(Path(args.input)))
@@ -202,11 +243,13 @@ def _cmd_impute(args) -> int:
     if output.suffix.lower() == ".dta" and style == "flong":
         out_meta.characteristics.update(mi_characteristics(frame, result.imputed_vars, result.m,
                                                            output_time(out_meta)))
-        for name in (MODEL_CHARACTERISTIC, FAMILY_CHARACTERISTIC):      # an input's
+        for name in (MODEL_CHARACTERISTIC, FAMILY_CHARACTERISTIC, *RUN_CHARACTERISTICS):  # an input's
             out_meta.characteristics.pop(("_dta", name), None)
-        if result.spec.model is not None:       # what `mlimpute pool` fits by default
-            out_meta.characteristics[("_dta", MODEL_CHARACTERISTIC)] = result.spec.model.formula
-            out_meta.characteristics[("_dta", FAMILY_CHARACTERISTIC)] = result.model_family
+        out_meta.characteristics.update(run_characteristics(result))
+        recorded = _model_of_interest(result, args, frame)
+        if recorded is not None:                # what `mlimpute pool` fits by default
+            out_meta.characteristics[("_dta", MODEL_CHARACTERISTIC)] = recorded.formula
+            out_meta.characteristics[("_dta", FAMILY_CHARACTERISTIC)] = recorded.family
     if impvals:
         write_impvals(result, output)
     if args.save_spec:

@@ -17,7 +17,6 @@ import contextlib
 import io
 import multiprocessing
 import os
-import shlex
 import sys
 
 from .cli import main
@@ -44,11 +43,40 @@ def use_python_for_workers() -> None:
         multiprocessing.set_executable(interpreter)
 
 
-def run(argline: str) -> tuple[int, str, list[str]]:
-    """Run the mlimpute command line given as one string: (exit code, error line, notes)."""
+def stata_tokens(argline: str) -> list[str]:
+    """Split an argument line as Stata's ``gettoken`` does: at blanks outside quotes, a
+    token in double quotes or compound quotes (`"..."') taken without them, and no
+    escape characters (a backslash is a character: ``\\\\server\\share``, ``"C:\\data\\"``)."""
+    tokens, k, n = [], 0, len(argline)
+    while k < n:
+        if argline[k].isspace():
+            k += 1
+            continue
+        if argline.startswith('`"', k):
+            end = argline.find('"\'', k + 2)
+            end = n if end < 0 else end
+            tokens.append(argline[k + 2:end])
+            k = end + 2
+        elif argline[k] == '"':
+            end = argline.find('"', k + 1)
+            end = n if end < 0 else end
+            tokens.append(argline[k + 1:end])
+            k = end + 1
+        else:
+            end = k
+            while end < n and not argline[end].isspace():
+                end += 1
+            tokens.append(argline[k:end])
+            k = end
+    return tokens
+
+
+def run(argline: str | list[str]) -> tuple[int, str, list[str]]:
+    """Run the mlimpute command line, given as the ado's argument line (split as Stata
+    splits it) or as its arguments: (exit code, error line, notes)."""
     use_python_for_workers()
     errors = io.StringIO()
-    args = shlex.split(argline)
+    args = stata_tokens(argline) if isinstance(argline, str) else list(argline)
     if args[:1] == ["impute"] and "--quiet" not in args:
         args.append("--progress=lines")        # Stata's Results window shows lines, not a bar
     with contextlib.redirect_stderr(errors):
@@ -67,9 +95,18 @@ def stata_quoted(lines: list[str]) -> str:
     return " ".join(f'`"{line}"\'' for line in lines)
 
 
-def run_from_stata(argline: str) -> None:
-    """Called by the ado inside ``python:``; sets the ado's locals through sfi."""
-    code, message, notes = run(argline)
+def arguments_from_stata() -> list[str]:
+    """The arguments the ado put in its locals ``mlimpute_arg1`` ... (``mlimpute_argc`` of
+    them), one by one, exactly as Stata holds them."""
+    from sfi import Macro  # available only inside Stata
+    count = int(Macro.getLocal("mlimpute_argc") or 0)
+    return [Macro.getLocal(f"mlimpute_arg{k}") for k in range(1, count + 1)]
+
+
+def run_from_stata(argline: str | None = None) -> None:
+    """Called by the ado inside ``python:``: runs its arguments (from its locals, or an
+    argument line from an older ado) and sets the ado's result locals through sfi."""
+    code, message, notes = run(arguments_from_stata() if argline is None else argline)
     from sfi import Macro  # available only inside Stata
     Macro.setLocal("mlimpute_rc", str(code))
     Macro.setLocal("mlimpute_error", message)

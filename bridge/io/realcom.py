@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,8 +33,9 @@ from .atomic import atomic_write_text, staging_folder
 
 MISSING = -9.999e29
 TYPE_CODES = {1: "continuous", 2: "categorical", 3: "ordinal"}
-#: the names write_impvals gives its files: impvals.txt and imp1..impM
-IMPVALS_PATTERNS = ("impvals.txt", re.compile(r"imp[0-9]+"))
+#: the names write_impvals gives its files: impvals.txt and imp1..impM (and, outside
+#: Windows, imp1. .. impM.: the names realcomImputeLoad opens)
+IMPVALS_PATTERNS = ("impvals.txt", re.compile(r"imp[0-9]+\.?"))
 CODE_OF_TYPE = {"continuous": 1, "categorical": 2, "binary": 2, "ordinal": 3}
 
 
@@ -166,10 +168,19 @@ def write_impvals(result, directory: str | Path, stem: str = "imp") -> Path:
                                     if isinstance(c.dtype, pd.CategoricalDtype) else c)
             (staging / name).write_text(codes.to_csv(sep="\t", header=False, index=False,
                                                      lineterminator="\n"))
+            if os.name != "nt":
+                # realcomImputeLoad opens "`name'." (insheet with a trailing dot, so that
+                # Stata adds no .raw): on Windows that is the file imp1 itself, elsewhere a
+                # file of its own, given here as a second name of the same file
+                try:
+                    os.link(staging / name, staging / f"{name}.")
+                except OSError:                       # a file system without hard links
+                    shutil.copyfile(staging / name, staging / f"{name}.")
         index = ["\t".join(names), "written by mlimpute", str(result.m), "\t".join(files)]
         (staging / "impvals.txt").write_text("\n".join(index) + "\n")
         directory.mkdir(exist_ok=True)
-        for name in files + ["impvals.txt"]:
+        dotted = [f"{name}." for name in files] if os.name != "nt" else []
+        for name in files + dotted + ["impvals.txt"]:
             os.replace(staging / name, directory / name)
     return directory / "impvals.txt"
 

@@ -110,8 +110,9 @@ def mi_characteristics(original: pd.DataFrame, imputed_vars: list[str], m: int,
                        updated: datetime) -> dict:
     """The ``_dta`` characteristics that make a flong data set mi-set in Stata
     ([MI] technical): marker, style, M, N, imputed/passive/regular variables, and the
-    update time (`updated`, as Stata's %tc: milliseconds since 1960)."""
-    update_tc = round((updated - datetime(1960, 1, 1)).total_seconds() * 1000)
+    update time (`updated`, in whole seconds since 1 Jan 1960: Stata's u_mi_curtime
+    stores tc(now)/1000, and ``mi query`` shows it as a date)."""
+    update_tc = int((updated - datetime(1960, 1, 1)).total_seconds())
     return {("_dta", "_mi_marker"): "_mi_ds_1", ("_dta", "_mi_style"): "flong",
             ("_dta", "_mi_M"): str(m), ("_dta", "_mi_N"): str(len(original)),
             ("_dta", "_mi_ivars"): " ".join(imputed_vars), ("_dta", "_mi_pvars"): "",

@@ -90,16 +90,29 @@ def check_not_stacked(data: pd.DataFrame) -> None:
     """Data that already hold imputations (Stata's mi bookkeeping, R's long shape) are not
     new data: imputing the stacked rows would treat M copies as independent units."""
     from ..io.stack import MI_COLUMNS, R_COLUMNS
-    for name in (*MI_COLUMNS, R_COLUMNS[0]):
-        if isinstance(data, pd.DataFrame) and name in data.columns:
-            raise DataError(f"column '{name}': the data already hold multiple imputations; "
-                            "impute the original data (Stata: mi extract 0, clear; R: the "
-                            "rows with .imp == 0)")
+    if not isinstance(data, pd.DataFrame):
+        return
+    marks = [name for name in (*MI_COLUMNS, R_COLUMNS[0]) if name in data.columns]
+    if not marks:
+        return
+    number = data[marks[0]] if marks[0] in ("_mi_m", R_COLUMNS[0]) else None
+    m = None if number is None else pd.to_numeric(number, errors="coerce").max()
+    wide_imputations = any(str(c).startswith("_1_") for c in data.columns)   # mi wide, M >= 1
+    if marks[0].startswith("_mi_") and (m == 0 or (number is None and not wide_imputations)):
+        # mi set (flong/mlong: every _mi_m is 0; wide: only _mi_miss), M = 0
+        raise DataError(f"column '{marks[0]}': the data are mi set but hold no imputations "
+                        "(M = 0); in Stata type: mi unset, then run mlimpute, which mi-sets "
+                        "its result itself")
+    held = "" if m is None or pd.isna(m) else f" (M = {int(m)})"
+    raise DataError(f"column '{marks[0]}': the data already hold multiple imputations{held}; "
+                    "impute the original data (Stata: mi extract 0, clear; R: the rows with "
+                    ".imp == 0)")
 
 
 def new_seed() -> int:
-    """A fresh random seed (recorded in the result so the run can be repeated)."""
-    return int(np.random.SeedSequence().generate_state(1)[0])
+    """A fresh random seed (recorded in the result so the run can be repeated), at most
+    2^31 - 1: the largest seed Stata's ``set seed`` and the ado's ``seed()`` take."""
+    return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
 
 
 def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None = None,

@@ -182,8 +182,9 @@ def test_impvals_folder_replaces_only_its_own_names(work, capsys):
     (work / "in.csv").rename(work / "imp" / "imp1.csv")
     assert main(["impute", "imp/imp1.csv", "--impvals", "-o", "imp", "--cluster", "cluster",
                  *FAST]) == 0
-    assert sorted(p.name for p in (work / "imp").iterdir()) == ["imp1", "imp1.csv", "imp2",
-                                                                "impvals.txt"]
+    dotted = ["imp1.", "imp2."] if os.name != "nt" else []      # realcomImputeLoad's names
+    assert sorted(p.name for p in (work / "imp").iterdir()) == sorted(
+        ["imp1", "imp1.csv", "imp2", "impvals.txt", *dotted])
 
 
 def test_chain_diagnose_and_pool_outputs_may_not_replace_their_inputs(work, capsys):
@@ -469,7 +470,6 @@ def test_magnitude_is_not_reported_as_collinearity(work):
     (["--m", "auto", "--pilot-m", "3", "--chains", "4"], "cannot exceed mcmc.pilot_m"),
     (["--se-cv", "0"], "--se-cv: must be between 0 and 1"),
     (["--se-cv", "1.5"], "--se-cv: must be between 0 and 1"),
-    (["--model", "y1 ~ x", "--joint-only"], "with --joint-only, --model is used by --report"),
     (["--model", "y1 ~ x + nosuch + (1 | cluster)"], "column 'nosuch' is not in the data"),
     (["--model", "y1 ~ x + (1 | cluster)", "--family", "logit"], "--family: invalid choice"),
     (["--model", "y1 ~ x + (1 + w | cluster)"], "constant within each 'cluster'"),

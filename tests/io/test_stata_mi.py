@@ -46,11 +46,23 @@ def test_mi_characteristics_are_written(run, fmt):
     assert chars[("_dta", "_mi_N")] == str(len(frame))
     assert chars[("_dta", "_mi_ivars")] == "y1 y2 g1"
     assert chars[("_dta", "_mi_pvars")] == "" and chars[("_dta", "_mi_rvars")] == ""
-    # %tc milliseconds of the header's time stamp (as pyreadstat reads it): not the clock's,
-    # so the same run gives the same bytes; a CSV input has none, so Stata's origin of time
+    # seconds since 1960 of the header's time stamp (as pyreadstat reads it): not the
+    # clock's, so the same run gives the same bytes; a CSV input has none, so Stata's
+    # origin of time
     _, meta = pyreadstat.read_dta(str(outputs[fmt]), metadataonly=True)
-    stamp_tc = (meta.modification_time - datetime(1960, 1, 1)).total_seconds() * 1000
-    assert int(chars[("_dta", "_mi_update")]) == stamp_tc == 0
+    stamp = (meta.modification_time - datetime(1960, 1, 1)).total_seconds()
+    assert int(chars[("_dta", "_mi_update")]) == stamp == 0
+
+
+def test_mi_update_is_in_seconds_as_stata_stores_it(tmp_path, monkeypatch):
+    """Stata's u_mi_curtime stores tc(now)/1000: seconds since 1960.  A stamp of
+    2023-11-14 22:13:20 is 2,015,446,400 s; in milliseconds `mi query` showed year ~68,883."""
+    from mlimpute.io.stack import mi_characteristics
+    frame = pd.DataFrame({"y": [1.0, np.nan]})
+    chars = mi_characteristics(frame, ["y"], 2, datetime(2023, 11, 14, 22, 13, 20))
+    seconds = int(chars[("_dta", "_mi_update")])
+    assert seconds == (datetime(2023, 11, 14, 22, 13, 20) - datetime(1960, 1, 1)).days * 86400 + 80000
+    assert datetime(1960, 1, 1).year + seconds / (365.25 * 86400) < 2024
 
 
 @pytest.mark.parametrize("fmt", [118, 114])

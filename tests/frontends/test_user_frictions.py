@@ -1,0 +1,238 @@
+"""What Stata, MLwiN and pooling users tripped over, each through the front end where they
+meet it: the ado's Python entry (with a stand-in for Stata's sfi module), the command line
+and the files they read back."""
+from __future__ import annotations
+
+import re
+import sys
+import types
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlimpute
+from conftest import ROOT
+from dta_parser import parse_characteristics
+from mlimpute.frontends.cli import main
+from mlimpute.frontends.stata_entry import run, run_from_stata, stata_tokens
+from mlimpute.model.simulate import simulate
+
+ADO = ROOT / "stata_ado" / "mlimpute.ado"
+FAST = ["--m", "2", "--burnin", "10", "--between", "2", "--seed", "3", "--quiet"]
+
+
+@pytest.fixture
+def dta(tmp_path):
+    frame, _ = simulate(n_clusters=10, cluster_size=6, n_level1=2, n_level2=0, seed=4)
+    frame["b"] = np.where(np.arange(len(frame)) % 7 == 0, np.nan, np.arange(len(frame)) % 2)
+    path = tmp_path / "in.dta"
+    mlimpute.write_data(frame, path)
+    return frame, path
+
+
+class FakeMacro:
+    """Stata's sfi.Macro as the ado leaves it: its locals, read and set by name."""
+
+    def __init__(self, locals_: dict[str, str]):
+        self.locals = dict(locals_)
+
+    def getLocal(self, name):                    # noqa: N802 - sfi's spelling
+        return self.locals.get(name, "")
+
+    def setLocal(self, name, value):             # noqa: N802
+        self.locals[name] = value
+
+
+@pytest.fixture
+def sfi(monkeypatch):
+    """A stand-in for the sfi module; `load(args)` puts arguments in the locals as the ado's
+    gettoken loop does."""
+    macro = FakeMacro({})
+    module = types.ModuleType("sfi")
+    module.Macro = macro
+    monkeypatch.setitem(sys.modules, "sfi", module)
+
+    def load(args):
+        macro.locals = {"mlimpute_argc": str(len(args)),
+                        **{f"mlimpute_arg{k}": a for k, a in enumerate(args, start=1)}}
+        return macro
+    return load
+
+
+# -- 1. spec() and the varlist ---------------------------------------------------------
+
+def test_a_varlist_that_disagrees_with_the_spec_is_refused(tmp_path, dta):
+    frame, path = dta
+    spec = tmp_path / "m.toml"
+    mlimpute.propose(frame, "cluster", responses=["y1", "y2", "b"]).save(spec)
+    out = tmp_path / "o.dta"
+    code, message, _ = run(f'impute "{path}" -o "{out}" --cluster cluster --responses y1 '
+                           f'--spec "{spec}" ' + " ".join(FAST))
+    assert code == 2 and "--responses y1 disagrees" in message and "m.toml" in message
+    assert "y1, y2, b" in message and not out.exists()
+    # the same variables in another order, or none (the ado with spec() and no varlist)
+    for responses in (" --responses b y2 y1", ""):
+        code, message, _ = run(f'impute "{path}" -o "{out}" --cluster cluster{responses} '
+                               f'--spec "{spec}" ' + " ".join(FAST))
+        assert code == 0, message
+        assert parse_characteristics(out)[("_dta", "_mi_ivars")] == "y1 y2 b"
+
+
+def test_the_ado_passes_the_varlist_only_when_given():
+    text = ADO.read_text()
+    assert re.search(r"syntax \[varlist\(default=none numeric\)\]", text)
+    assert 'if "`varlist\'" != "" local args `"`args\' --responses `varlist\'"\'' in text
+    assert re.search(r'if "`varlist\'" == "" & `"`spec\'"\' == "" \{', text)
+
+
+# -- 8. --joint-only records its model of interest ----------------------------------------
+
+def test_joint_only_run_records_its_model_for_pool(tmp_path, dta, capsys):
+    frame, path = dta
+    out = tmp_path / "o.dta"
+    assert main(["impute", str(path), "-o", str(out), "--cluster", "cluster",
+                 "--model", "y1 ~ y2 + (1 | cluster)", "--joint-only", *FAST]) == 0
+    chars = parse_characteristics(out)
+    assert chars[("_dta", "mlimpute_model")] == "y1 ~ y2 + (1 | cluster)"
+    assert chars[("_dta", "mlimpute_family")] == "gaussian"
+    capsys.readouterr()
+    assert main(["pool", str(out), "--quiet"]) == 0
+    assert "y1 ~ y2 + (1 | cluster): 2 imputations pooled" in capsys.readouterr().out
+
+
+# -- 10, 11. _mi_update in seconds, seeds Stata takes, stored results ---------------------
+
+def test_drawn_seeds_fit_stata_and_the_run_is_recorded_for_r(tmp_path, dta):
+    frame, path = dta
+    from mlimpute.run.api import new_seed
+    assert all(0 <= new_seed() <= 2**31 - 1 for _ in range(200))
+    out = tmp_path / "o.dta"
+    args = ["impute", str(path), "-o", str(out), "--cluster", "cluster", "--m", "2",
+            "--burnin", "auto", "--between", "auto", "--max-burnin", "2000", "--quiet"]
+    assert main(args) == 0
+    chars = parse_characteristics(out)
+    seed = int(chars[("_dta", "mlimpute_seed")])
+    assert 0 <= seed <= 2**31 - 1
+    burnin, between = int(chars[("_dta", "mlimpute_burnin")]), int(chars[("_dta", "mlimpute_between")])
+    assert burnin >= 1000 and between >= 1                      # what auto chose, as numbers
+    assert float(chars[("_dta", "mlimpute_max_rhat")]) >= 1 and int(chars[("_dta", "mlimpute_min_ess")]) > 0
+    assert chars[("_dta", "mlimpute_converged")] in ("yes", "no")
+    # the recorded seed and settings repeat the run byte for byte
+    again = tmp_path / "again.dta"
+    assert main(["impute", str(path), "-o", str(again), "--cluster", "cluster", "--m", "2",
+                 "--burnin", str(burnin), "--between", str(between), "--seed", str(seed),
+                 "--quiet"]) == 0
+    a, _ = mlimpute.read_data(out)
+    b, _ = mlimpute.read_data(again)
+    assert a.equals(b)
+
+
+def test_the_ado_returns_what_the_run_used_and_documents_it():
+    text = ADO.read_text()
+    assert "program define mlimpute, rclass" in text
+    for name in ("seed", "burnin", "between", "chains", "max_rhat", "min_ess"):
+        assert f"mlimpute_`what'" in text and name in text
+    for returned in ("return scalar M", "return local converged", "return local ivars"):
+        assert returned in text
+    assert text.index("mi describe") < text.index("return scalar M")      # r() is ours
+    help_text = ADO.with_suffix(".sthlp").read_text()
+    assert "{title:Stored results}" in help_text
+    for name in ("r(M)", "r(seed)", "r(burnin)", "r(between)", "r(ivars)", "r(converged)"):
+        assert name in help_text
+
+
+# -- 12, 14. after the run: the user's file name, no temporaries; saving() checked first ---
+
+def test_the_ado_restores_the_filename_and_erases_its_temporaries():
+    lines = [l.strip() for l in ADO.read_text().splitlines() if not l.strip().startswith("*")]
+    text = "\n".join(lines)
+    assert 'local filename `"`c(filename)\'"\'' in text
+    assert 'global S_FN `"`filename\'"\'' in text
+    load = text.index('capture noisily use "`output\'", clear')
+    assert text.index('capture erase "`output\'"', load) < text.index("restore, not")
+    assert 'capture erase "`input\'"' in text
+    # saving() without replace is checked before anything runs
+    assert text.index("confirm new file `saving_file'") < text.index("preserve")
+
+
+# -- 15. mi set data with M = 0 ------------------------------------------------------------
+
+def test_mi_set_data_without_imputations_are_told_what_to_do(tmp_path, dta):
+    frame, _ = dta
+    flong = frame.assign(_mi_m=0, _mi_id=np.arange(1, len(frame) + 1), _mi_miss=0)
+    wide = frame.assign(_mi_miss=0)
+    for shape, data in (("flong", flong), ("wide", wide)):
+        path = tmp_path / f"{shape}.dta"
+        mlimpute.write_data(data, path)
+        code, message, _ = run(f'impute "{path}" -o "{tmp_path / "o.dta"}" --cluster cluster --quiet')
+        assert code == 2 and "mi set but hold no imputations (M = 0)" in message, message
+        assert "mi unset" in message
+    held = pd.concat([flong, flong.assign(_mi_m=1)])
+    mlimpute.write_data(held, tmp_path / "held.dta")
+    code, message, _ = run(f'impute "{tmp_path / "held.dta"}" -o "{tmp_path / "o.dta"}" '
+                           "--cluster cluster --quiet")
+    assert code == 2 and "already hold multiple imputations (M = 1)" in message
+    assert "mi extract 0, clear" in message
+
+
+# -- 16, 17. arguments one by one through sfi; progress in the shell route ----------------
+
+def test_arguments_pass_one_by_one_with_backslashes_kept(tmp_path, dta, sfi):
+    """A UNC-style path keeps its doubled backslash and a folder ending in a backslash is
+    taken as typed: POSIX shlex dropped the one and raised on the other."""
+    frame, path = dta
+    folder = tmp_path / "share\\data\\"                 # backslashes are name characters here
+    folder.mkdir()
+    source = folder / "\\\\in.dta"
+    source.write_bytes(path.read_bytes())
+    out = folder / "o.dta"
+    macro = sfi(["impute", str(source), "-o", str(out), "--cluster", "cluster", *FAST])
+    run_from_stata()
+    assert macro.locals["mlimpute_rc"] == "0", macro.locals["mlimpute_error"]
+    assert out.exists()
+    # an older ado's argument line is split as Stata splits it, backslashes and all
+    line = f'impute "{source}" -o "{folder}\\" --model "y ~ x" --delta `"y=1 if g=="a""\' x'
+    assert stata_tokens(line) == ["impute", str(source), "-o", f"{folder}\\", "--model",
+                                  "y ~ x", "--delta", 'y=1 if g=="a"', "x"]
+    code, message, _ = run(f'impute "{folder}\\" -o "{out}" --cluster cluster --quiet')
+    assert code == 2 and message.startswith("mlimpute: error:")       # one line, no traceback
+
+
+def test_the_ado_hands_arguments_to_python_and_progress_to_the_shell():
+    text = ADO.read_text()
+    assert "gettoken arg rest : rest" in text
+    assert "local mlimpute_arg`mlimpute_argc'" in text
+    assert "run_from_stata()" in text and "run_from_stata(r'''" not in text
+    shell = text.index("shell `command' `args'")
+    assert text.rindex("--progress=lines", 0, shell) > text.index("local command \"mlimpute\"")
+
+
+# -- 5. pool on files whose m = 0 block cannot be fitted ------------------------------------
+
+def test_pool_with_a_model_variable_missing_everywhere_in_the_original(tmp_path, capsys):
+    """Cluster means computed per imputation (mitml's Analysis vignette) are all missing in
+    m = 0: the complete-case column is left out, the pooled table stands."""
+    rng = np.random.default_rng(1)
+    n = 60
+    base = pd.DataFrame({"cl": np.repeat(np.arange(12), 5), "x": rng.normal(size=n)})
+    base["y"] = base["x"] + rng.normal(size=n)
+    base.loc[rng.random(n) < 0.3, "x"] = np.nan
+    base["z"] = np.nan
+    base.loc[0, "z"] = 1.0                             # a mostly-missing column no model uses
+    parts = [base.assign(_mi_m=0, _mi_id=np.arange(1, n + 1), _mi_miss=base["x"].isna().astype(int))]
+    for m in (1, 2, 3):
+        filled = base.assign(x=base["x"].fillna(rng.normal()), z=base["z"].fillna(0.0))
+        parts.append(filled.assign(_mi_m=m, _mi_id=np.arange(1, n + 1), _mi_miss=np.nan))
+    stacked = pd.concat(parts, ignore_index=True)
+    stacked["xm"] = stacked.groupby(["_mi_m", "cl"])["x"].transform("mean")
+    stacked.loc[stacked["_mi_m"] == 0, "xm"] = np.nan
+    path = tmp_path / "s.csv"
+    stacked.to_csv(path, index=False)
+    for model in ("y ~ x", "y ~ xm", "y ~ x + xm + (1 | cl)"):
+        capsys.readouterr()
+        assert main(["pool", str(path), "--model", model, "--quiet"]) == 0
+        table = capsys.readouterr().out
+        assert "imputations pooled" in table and ("xm" in table or model == "y ~ x")
+        assert ("cc_estimate" in table) == (model == "y ~ x")

@@ -18,7 +18,8 @@ from ..model.encoding import is_numeric
 from ..model.equations import render, render_fitted
 from ..model.compile import check_against_data
 from ..errors import DataError, MlimputeError, SpecError, about_file
-from ..io import R_SUFFIXES, Metadata, check_output_columns, format_for, read_data, write_data, write_stacked
+from ..io import R_SUFFIXES, Metadata, check_output_columns, check_output_frame, format_for, read_data, write_data, write_stacked
+from ..io.mlwin import check_names, precision_notes
 from ..io.paths import FilePlan
 from ..io.realcom import IMPVALS_PATTERNS, read_realcom, weights_path, write_impvals
 from ..io.stata import output_time
@@ -229,6 +230,17 @@ def _cmd_impute(args) -> int:
     if not impvals:
         extra = list(MI_COLUMNS if style == "flong" else R_COLUMNS)
         check_output_columns(list(frame.columns) + extra, output, **options)
+        check_output_frame(frame, output, **options)
+    for_mlwin = impvals or options.get("dta_format") == 114
+    if for_mlwin:
+        what = "REALCOM impvals files" if impvals else ".dta format 114, MLwiN's RSTA"
+        try:
+            check_names(frame.columns, what)
+        except MlimputeError as exc:
+            raise type(exc)(f"file '{output}': {exc}") from None
+        if not args.quiet:
+            for note in precision_notes(frame):
+                print(f"mlimpute: note: {note}", file=sys.stderr)
     spec = _with_run_settings(spec, args)
     with about_file(args.input):
         check_against_data(spec, frame if sample is None else frame[sample])

@@ -84,6 +84,17 @@ def check_output_columns(columns, path: str | Path, **options) -> None:
             raise FormatError(f"file '{path}': {exc}") from None
 
 
+def check_output_frame(frame: pd.DataFrame, path: str | Path, **options) -> None:
+    """Refuse, before any work, values the output format cannot hold (e.g. long text in
+    .dta format 114); ``options`` as for :func:`write_data`."""
+    module = format_for(path)
+    if hasattr(module, "check_frame"):
+        try:
+            module.check_frame(frame, **options)
+        except FormatError as exc:
+            raise FormatError(f"file '{path}': {exc}") from None
+
+
 def write_data(frame: pd.DataFrame, path: str | Path, metadata: Metadata | None = None,
                **options) -> None:
     """Write a frame in the format of `path`'s extension, atomically.
@@ -125,5 +136,6 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-__all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "check_output_columns", "format_for",
+__all__ = ["FORMATS", "R_SUFFIXES", "Metadata", "atomic_path", "atomic_write_text", "check_output_columns", "check_output_frame",
+           "format_for",
            "read_data", "write_data", "write_stacked"]

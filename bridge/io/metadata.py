@@ -20,6 +20,7 @@ class Metadata:
     formats : column -> Stata display format (``%9.2f``)
     hard_missing : column -> {row position: letter} of Stata's extended missing values
         ``.a``-``.z``: missing for the model, never imputed, written back with their tags
+    file_label : the data set's label (Stata's ``label data``), written back to .dta
     notes : what the reader noticed and a user should hear about, in words (a column of
         numbers with a stray text field, read as text)
     """
@@ -33,3 +34,4 @@ class Metadata:
     formats: dict[str, str] = field(default_factory=dict)
     hard_missing: dict[str, dict[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    file_label: str = ""

@@ -63,7 +63,8 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
                         value_labels=dict(meta.variable_value_labels or {}),
                         source_format="dta", timestamp=meta.modification_time,
                         value_label_names={k: v for k, v in (meta.variable_to_label or {}).items() if v},
-                        formats=dict(meta.original_variable_types or {}))
+                        formats=dict(meta.original_variable_types or {}),
+                        file_label=meta.file_label or "")
     # notes and other characteristics, not mi's bookkeeping (a new run writes its own)
     metadata.characteristics = {key: text for key, text in read_characteristics(path).items()
                                 if not key[1].startswith("_mi_")}
@@ -100,6 +101,27 @@ def check_columns(columns, dta_format: int = 118) -> None:
             raise FormatError(f"column '{name}' {why}; rename it for .dta output")
 
 
+#: the longest text a str# variable holds in .dta formats without strL (before 117)
+MAX_STR_BYTES_114 = 244
+#: display formats ``mi set`` gives its own variables
+MI_FORMATS = {"_mi_m": "%8.0g", "_mi_id": "%12.0g", "_mi_miss": "%8.0g"}
+
+
+def check_frame(frame: pd.DataFrame, dta_format: int = 118) -> None:
+    """Refuse, before any work, values the .dta format cannot hold: in format 114 (no
+    strL) text longer than 244 bytes."""
+    if dta_format >= 117:
+        return
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+            lengths = column.dropna().map(lambda v: len(str(v).encode("utf-8")))
+            if len(lengths) and lengths.max() > MAX_STR_BYTES_114:
+                raise FormatError(f"column '{name}' holds text of {lengths.max()} bytes; .dta "
+                                  f"format {dta_format} holds at most {MAX_STR_BYTES_114} "
+                                  "(no strL): shorten it, leave it out, or write format 118")
+
+
 def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) -> None:
     """Write `frame`; labels, label-set names, display formats and extended missing values
     come from `metadata` (see the module docstring)."""
@@ -117,9 +139,11 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
         if label_set:
             carriers.setdefault(label_set, column)
     frame = _integers_as_long(frame)
-    formats = _formats(frame, metadata.formats)
+    formats = {**{c: f for c, f in MI_FORMATS.items() if c in frame.columns},
+               **_formats(frame, metadata.formats)}
     frame, missing_letters = _with_extended_missing(frame, metadata.hard_missing)
     _pyreadstat().write_dta(frame, str(path), version=_RELEASE_FOR_FORMAT[dta_format],
+                            file_label=metadata.file_label or "",
                             column_labels={c: l for c, l in metadata.variable_labels.items()
                                            if c in frame.columns} or None,
                             variable_value_labels={c: value_labels[c]

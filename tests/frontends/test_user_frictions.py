@@ -236,3 +236,65 @@ def test_pool_with_a_model_variable_missing_everywhere_in_the_original(tmp_path,
         table = capsys.readouterr().out
         assert "imputations pooled" in table and ("xm" in table or model == "y ~ x")
         assert ("cc_estimate" in table) == (model == "y ~ x")
+
+
+# -- 13, 14. metadata kept; what the output cannot hold is refused before sampling ---------
+
+def test_data_label_and_mi_formats_come_through(tmp_path, dta):
+    import pyreadstat
+    frame, _ = dta
+    source = tmp_path / "labelled.dta"
+    pyreadstat.write_dta(frame, str(source), file_label="Pupils, wave 2",
+                         variable_format={"b": "%9.0g"})
+    out = tmp_path / "o.dta"
+    assert main(["impute", str(source), "-o", str(out), "--cluster", "cluster", *FAST]) == 0
+    _, meta = pyreadstat.read_dta(str(out), metadataonly=True)
+    assert meta.file_label == "Pupils, wave 2"
+    formats = meta.original_variable_types
+    assert formats["b"] == "%9.0g"
+    assert (formats["_mi_m"], formats["_mi_id"], formats["_mi_miss"]) == ("%8.0g", "%12.0g", "%8.0g")
+
+
+def test_long_text_for_format_114_is_refused_before_sampling(tmp_path, dta, monkeypatch, capsys):
+    from mlimpute.frontends import commands
+    frame, _ = dta
+    frame["note"] = ["x" * 300 if k == 3 else "ok" for k in range(len(frame))]
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+    monkeypatch.setattr(commands, "impute", no_sampling)
+    out = tmp_path / "o.dta"
+    assert main(["impute", str(source), "-o", str(out), "--cluster", "cluster", "--exclude",
+                 "note", "--dta-format", "114", *FAST]) == 2
+    error = capsys.readouterr().err
+    assert "column 'note' holds text of 300 bytes" in error and "format 114" in error
+    assert not out.exists()
+
+
+# -- 18. writing for MLwiN -------------------------------------------------------------------
+
+@pytest.mark.parametrize("target", [["-o", "o.dta", "--dta-format", "114"], ["--impvals", "-o", "imp"]])
+def test_mlwin_names_that_clash_by_case_are_refused(tmp_path, dta, capsys, monkeypatch, target):
+    frame, _ = dta
+    frame["Y1"] = frame["x"]
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["impute", "in.csv", "--cluster", "cluster", *target, *FAST]) == 2
+    assert "columns 'y1' and 'Y1' differ only in case" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "in.dta"]     # nothing new
+
+
+def test_mlwin_single_precision_is_told(tmp_path, dta, capsys, monkeypatch):
+    frame, _ = dta
+    frame["pupil"] = np.arange(len(frame)) + 20_000_001          # ids beyond 2^24
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    args = ["impute", str(tmp_path / "in.csv"), "--cluster", "cluster", "--exclude", "pupil",
+            "--m", "2", "--burnin", "10", "--between", "2", "--seed", "3"]
+    assert main([*args, "-o", str(tmp_path / "o.dta"), "--dta-format", "114"]) == 0
+    notes = [l for l in capsys.readouterr().err.splitlines() if "single precision" in l]
+    assert any("'pupil' will not stay distinct" in n for n in notes)
+    assert any("'y1'" in n and "rounded" in n for n in notes)
+    assert main([*args, "-o", str(tmp_path / "o.dta")]) == 0            # format 118: no note
+    assert "single precision" not in capsys.readouterr().err

@@ -54,6 +54,38 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
     return "continuous"
 
 
+#: a numeric response with at most this many distinct whole values, imputed as continuous,
+#: gets a note: it may be a category or a count that should keep its values
+FEW_VALUES = 10
+
+
+def few_values_notes(frame: pd.DataFrame, spec) -> list[str]:
+    """Notes on the responses imputed as continuous whose observed values are at most
+    :data:`FEW_VALUES` distinct whole numbers (a 1-4 class-size band comes back as 2.37):
+    REALCOM's default does the same, but the user should know and can declare the type."""
+    import numpy as np
+    import pandas as pd
+
+    notes = []
+    for response in spec.responses:
+        if response.type != "continuous" or response.name not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[response.name], errors="coerce").dropna()
+        distinct = values.unique()
+        if 2 < len(distinct) <= FEW_VALUES and np.all(distinct == np.round(distinct)):
+            notes.append(f"'{response.name}' has {len(distinct)} distinct whole values "
+                         f"({_value_range(distinct)}) and is imputed as continuous, so its "
+                         "imputations are not whole numbers; declare it ordinal or categorical "
+                         "(--ordinal/--categorical, Stata: ordinal()/categorical(), a spec's "
+                         "type) to impute its categories")
+    return notes
+
+
+def _value_range(values) -> str:
+    low, high = min(values), max(values)
+    return f"{low:g} to {high:g}"
+
+
 def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -> dict[str, str]:
     """Fully observed columns that are no covariates, with the reason: the same value in
     every row (a constant such as REALCOM's ``cons``: the model has its intercept), or an

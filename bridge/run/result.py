@@ -66,9 +66,10 @@ class ImputationResult:
     @property
     def imputed_vars(self) -> list[str]:
         """Every column the run imputes: the responses of each level, then the outcome of
-        the model of interest (when it is part of the imputation model)."""
+        the model of interest (when it is part of the imputation model and has missing
+        values: a fully observed outcome is a covariate of the others, not imputed)."""
         names = [name for names in self.model.names for name in names]
-        if self.model.substantive is not None:
+        if self.model.substantive is not None and np.isnan(self.model.data.substantive.y).any():
             names.append(self.model.substantive.outcome)
         return names
 

@@ -298,3 +298,36 @@ def test_mlwin_single_precision_is_told(tmp_path, dta, capsys, monkeypatch):
     assert any("'y1'" in n and "rounded" in n for n in notes)
     assert main([*args, "-o", str(tmp_path / "o.dta")]) == 0            # format 118: no note
     assert "single precision" not in capsys.readouterr().err
+
+
+# -- 3. numbers with a few whole values imputed as continuous ---------------------------------
+
+def test_few_whole_values_imputed_as_continuous_get_a_note(tmp_path, capsys):
+    source = ROOT / "fixtures" / "classsize.csv"
+    args = ["impute", str(source), "-o", str(tmp_path / "o.csv"), "--cluster", "class",
+            "--exclude", "pupil", "--m", "2", "--burnin", "5", "--between", "2", "--seed", "1"]
+    assert main(args) == 0
+    notes = [l for l in capsys.readouterr().err.splitlines() if "distinct whole values" in l]
+    assert len(notes) == 1 and "'csize4' has 4 distinct whole values (1 to 4)" in notes[0]
+    assert "--ordinal/--categorical" in notes[0]
+    assert main([*args, "--categorical", "csize4"]) == 0        # declared: no note
+    assert "distinct whole values" not in capsys.readouterr().err
+    assert main([*args, "--quiet"]) == 0                         # silenced with the rest
+    assert capsys.readouterr().err == ""
+
+
+# -- 21. a fully observed outcome of the model of interest is not listed as imputed -----------
+
+def test_a_fully_observed_outcome_is_not_an_imputed_variable(tmp_path):
+    from mlimpute.frontends.r_entry import impute_rds
+    from mlimpute.model.simulate import simulate_compatible
+    frame, _ = simulate_compatible("slope", 15, 8, seed=2)            # y complete, x missing
+    assert frame["y"].notna().all() and frame["x"].isna().any()
+    mlimpute.write_data(frame, tmp_path / "in.rds")
+    answer = impute_rds(str(tmp_path / "in.rds"), str(tmp_path / "out.rds"), cluster="school",
+                        m=2, burnin=10, between=2, seed=1, model="y ~ x + (1 | school)")
+    assert not answer["error"] and answer["imputed"] == ["x"]
+    out = tmp_path / "o.dta"
+    assert main(["impute", str(tmp_path / "in.rds"), "-o", str(out), "--cluster", "school",
+                 "--model", "y ~ x + (1 | school)", *FAST]) == 0
+    assert parse_characteristics(out)[("_dta", "_mi_ivars")] == "x"

@@ -15,6 +15,7 @@ from mlimpute.engine import REGISTRY, Classification, LevelData, ModelData, Prio
 from mlimpute.engine.model import NestingError, parent_codes
 from mlimpute.engine.responses import make_response_type
 
+from .dates import as_days, date_kind
 from .encoding import Encoded, check_magnitude, encode, is_numeric
 from .groups import cluster_codes, is_constant_within, require_columns
 from ..errors import DataError, SpecError
@@ -123,6 +124,8 @@ def _numeric_covariate(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     if column.isna().any():
         raise DataError(f"column '{name}': covariates must be fully observed but it has "
                         f"{int(column.isna().sum())} missing values (make it a response)")
+    if date_kind(column):
+        return pd.DataFrame({name: as_days(column)}, index=frame.index)
     if is_numeric(column):
         values = column.astype(float)
         if not np.isfinite(values.to_numpy()).all():

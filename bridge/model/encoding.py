@@ -21,6 +21,7 @@ import pandas as pd
 from mlimpute.engine.responses import REGISTRY
 
 from ..errors import DataError
+from .dates import as_days, date_kind, from_days
 from .spec import MAX_MAGNITUDE
 
 MAX_CATEGORIES = 50
@@ -61,6 +62,8 @@ def encode(column: pd.Series, kind: str, reference: str = "first") -> Encoded:
     """
     name = column.name
     if not REGISTRY[kind].has_latent:          # continuous: the values are the working column
+        if date_kind(column):
+            return Encoded(as_days(column))     # days since 1960 (mlimpute.model.dates)
         if not is_numeric(column):
             raise DataError(f"column '{name}': a continuous response must be numeric "
                             f"(dtype is {column.dtype}); declare it binary, ordinal or categorical")
@@ -111,6 +114,8 @@ def decode(codes: np.ndarray, original: pd.Series, categories: list | None) -> p
     values are categories of the original column, in its dtype.
     """
     missing = original.isna().to_numpy()
+    if categories is None and date_kind(original):
+        return from_days(codes, original)
     if categories is None:
         if pd.api.types.is_float_dtype(original.dtype) and not isinstance(original.dtype, pd.ArrowDtype):
             values = original.to_numpy(copy=True)

@@ -36,12 +36,17 @@ def infer_type(column: pd.Series, labelled: bool = False) -> str:
     * text or boolean: binary with 2 distinct values, categorical with more;
     * numeric with value labels (Stata, haven) -> binary/categorical likewise;
     * numeric whose observed values are exactly {0, 1} -> binary;
+    * dates and times -> continuous (days since 1960, :mod:`mlimpute.model.dates`);
     * other numeric -> continuous.
     Declare the type explicitly (spec, --ordinal ...) when this guess is wrong.
     """
     import pandas as pd
 
+    from .dates import date_kind
+
     distinct = column.dropna().nunique()
+    if date_kind(column):
+        return "continuous"               # days since 1960 (mlimpute.model.dates)
     if isinstance(column.dtype, pd.CategoricalDtype):
         k = len(column.cat.categories)
         if k <= 2:
@@ -81,6 +86,15 @@ def few_values_notes(frame: pd.DataFrame, spec) -> list[str]:
     return notes
 
 
+def date_notes(frame: pd.DataFrame, spec) -> list[str]:
+    """A note for each date or time column of the model: it is taken as days since 1960."""
+    from .dates import date_kind, date_note
+    names = [r.name for r in spec.responses] + list(spec.covariates) + \
+        list(getattr(spec, "level2_covariates", None) or [])
+    kinds = {n: date_kind(frame[n]) for n in dict.fromkeys(names) if n in frame.columns}
+    return [date_note(n, frame[n]) for n, kind in kinds.items() if kind]
+
+
 def _value_range(values) -> str:
     low, high = min(values), max(values)
     return f"{low:g} to {high:g}"
@@ -95,6 +109,8 @@ def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -
     they are asked for."""
     import pandas as pd
 
+    from .dates import date_kind
+
     found = {}
     groups = frame[cluster]
     for name in candidates:
@@ -104,9 +120,10 @@ def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -
         if column.nunique() == 1:
             found[name] = "the same value in every row; the model has its own intercept"
             continue
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_float_dtype(column) and \
+        if pd.api.types.is_bool_dtype(column) or date_kind(column) or \
+                pd.api.types.is_float_dtype(column) and \
                 not ((column == column.round()).all() and column.abs().max() < 2 ** 53):
-            continue                      # a measurement, not a code
+            continue                      # a measurement (or a date), not a code
         if column.nunique() == len(column):
             found[name] = "it looks like an id: a different value in every row"
         elif column.nunique() == groups.nunique() and \

@@ -17,7 +17,7 @@ from ..errors import DataError, MlimputeError, SamplingError, SpecError
 from .limits import check_memory
 from .pipeline import Run
 from .progress import ProgressBar
-from ..model.propose import few_values_notes, propose
+from ..model.propose import date_notes, few_values_notes, propose
 from .result import ImputationResult
 from ..model.spec import AUTO, Spec
 
@@ -211,7 +211,7 @@ def impute(data: pd.DataFrame, spec: Spec | None = None, *, cluster: str | None 
                 result = run.sample(chains, bar)
             except NonFiniteDraw as exc:
                 raise SamplingError(non_finite_message(exc, spec)) from None
-    result.notes = few_values_notes(modelled, spec) + result.notes
+    result.notes = date_notes(modelled, spec) + few_values_notes(modelled, spec) + result.notes
     return result
 
 

@@ -331,3 +331,69 @@ def test_a_fully_observed_outcome_is_not_an_imputed_variable(tmp_path):
     assert main(["impute", str(tmp_path / "in.rds"), "-o", str(out), "--cluster", "school",
                  "--model", "y ~ x + (1 | school)", *FAST]) == 0
     assert parse_characteristics(out)[("_dta", "_mi_ivars")] == "x"
+
+
+# -- 2. dates are numbers ----------------------------------------------------------------------
+
+def _with_dates(frame: pd.DataFrame, seed: int = 2) -> pd.DataFrame:
+    import datetime as dt
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    frame["d_few"] = [dt.date(2020, 1, 31) + dt.timedelta(days=int(k))
+                      for k in rng.integers(0, 6, len(frame))]
+    frame["d_many"] = [dt.date(2019, 1, 1) + dt.timedelta(days=int(k))
+                       for k in rng.integers(0, 97, len(frame))]
+    # a date response that depends on y1: the days it is imputed with must follow y1
+    frame["d_resp"] = [dt.date(2019, 6, 1) + dt.timedelta(days=int(round(30 * v)))
+                       for v in frame["y1"].fillna(0)]
+    frame.loc[rng.random(len(frame)) < 0.25, "d_resp"] = None
+    return frame
+
+
+def test_stata_dates_are_numbers_and_imputed_dates_stay_dates(tmp_path, capsys):
+    import pyreadstat
+    frame, _ = simulate(n_clusters=20, cluster_size=10, n_level1=1, n_level2=0, missing=0.0, seed=5)
+    frame["y1"] = frame["y1"].astype(float)
+    frame = _with_dates(frame)
+    source = tmp_path / "dates.dta"
+    pyreadstat.write_dta(frame, str(source), variable_format={c: "%td" for c in ("d_few", "d_many", "d_resp")})
+    out, chain = tmp_path / "o.dta", tmp_path / "chain.csv"
+    assert main(["impute", str(source), "-o", str(out), "--cluster", "cluster", "--m", "3",
+                 "--burnin", "200", "--between", "20", "--seed", "2", "--chain", str(chain)]) == 0
+    notes = capsys.readouterr().err
+    for name in ("d_few", "d_many", "d_resp"):
+        assert f"column '{name}' holds dates: the model takes them as numbers, days since 1 Jan 1960" in notes
+    # one coefficient per date covariate, not one dummy per date
+    columns = pd.read_csv(chain, nrows=1).columns
+    assert "beta1[d_few,d_resp]" in columns and not any("d_few[" in c for c in columns)
+    back, meta = pyreadstat.read_dta(str(out))
+    assert meta.original_variable_types["d_resp"] == "%td"
+    original = back[back["_mi_m"] == 0].reset_index(drop=True)
+    observed = original["d_resp"].notna()
+    for m in (1, 2, 3):
+        done = back[back["_mi_m"] == m].reset_index(drop=True)
+        assert done["d_resp"].notna().all()
+        assert (done.loc[observed, "d_resp"] == original.loc[observed, "d_resp"]).all()
+        # whole days, near where y1 puts them (the model's regression of d_resp on y1)
+        days = pd.to_datetime(done["d_resp"]) - pd.Timestamp("2019-06-01")
+        expected = 30 * done["y1"]
+        gap = (days.dt.days - expected)[~observed]
+        assert abs(gap.mean()) < 3 * gap.std() / np.sqrt(len(gap)) + 2
+
+
+def test_parquet_timestamps_are_numbers(tmp_path, capsys):
+    frame, _ = simulate(n_clusters=12, cluster_size=8, n_level1=1, n_level2=0, seed=6)
+    frame["when"] = pd.Timestamp("2021-03-01 08:00") + pd.to_timedelta(
+        np.arange(len(frame)) * 37, unit="min")
+    frame.loc[frame.index[::9], "when"] = pd.NaT
+    frame.to_parquet(tmp_path / "t.parquet")
+    out = tmp_path / "o.parquet"
+    assert main(["impute", str(tmp_path / "t.parquet"), "-o", str(out), "--cluster", "cluster",
+                 *FAST[:-1]]) == 0
+    assert "column 'when' holds dates and times" in capsys.readouterr().err
+    back = pd.read_parquet(out)
+    assert back["when"].dtype == frame["when"].dtype
+    done = back[back["_mi_m"] == 1].reset_index(drop=True)
+    assert done["when"].notna().all()
+    kept = frame["when"].notna().to_numpy()
+    assert (done["when"].to_numpy()[kept] == frame["when"].to_numpy()[kept]).all()

@@ -86,14 +86,26 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
     :class:`MlimputeError`."""
     from patsy import PatsyError
 
+    return fit_with_covariance(frame, formula, reml, family)[0]
+
+
+def fit_with_covariance(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
+                        family: str = "gaussian") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`fit_one`'s table and the covariance matrix of the fixed effects (a frame
+    indexed both ways by their names), which Wald tests of several coefficients need."""
+    from patsy import PatsyError
+
     text = formula if isinstance(formula, str) else formula.fixed
     try:
-        table = _fit_one(frame, formula, reml, family, text)
+        table, covariance = _fit_one(frame, formula, reml, family, text)
     except PatsyError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "cannot be built"
         raise MlimputeError(f"formula '{text}': {reason}") from None
-    table.index = [QUOTED.sub(lambda match: match.group(1), str(label)) for label in table.index]
-    return table
+    unquoted = [QUOTED.sub(lambda match: match.group(1), str(label)) for label in table.index]
+    table.index = unquoted
+    names = unquoted[:len(covariance)]
+    covariance = pd.DataFrame(np.asarray(covariance, dtype=float), index=names, columns=names)
+    return table, covariance
 
 
 def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: str,
@@ -123,19 +135,20 @@ def _fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool, family: st
                           family=sm.families.Binomial(link=link)).fit()
         if not fit.converged:
             raise MlimputeError(f"formula '{text}': the {family} model did not converge")
-        return pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
+        return pd.DataFrame({"estimate": fit.params, "std_error": fit.bse}), fit.cov_params()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if parsed.group is None:
             fit = smf.ols(parsed.fixed, data=frame).fit()
             table = pd.DataFrame({"estimate": fit.params, "std_error": fit.bse})
+            covariance = fit.cov_params()
             table.loc["var(residual)"] = [fit.scale, np.nan]
-            return table
+            return table, covariance
     fit, names = _fit_mixed(parsed, frame, reml, text)
     from .variance_components import component_table
     table = pd.DataFrame({"estimate": fit.beta, "std_error": np.sqrt(np.diag(fit.beta_covariance))},
                          index=names)
-    return pd.concat([table, component_table(fit)])
+    return pd.concat([table, component_table(fit)]), fit.beta_covariance
 
 
 def completed_frames(completed) -> list[pd.DataFrame]:
@@ -153,13 +166,26 @@ def completed_frames(completed) -> list[pd.DataFrame]:
 def _fit_numbered(args):
     m, frame, formula, reml, family = args
     try:
-        return fit_one(frame, formula, reml=reml, family=family)
+        return fit_with_covariance(frame, formula, reml=reml, family=family)
     except MlimputeError as exc:
         raise MlimputeError(f"imputation {m}: {exc}") from None
 
 
+def fit_each(completed, formula: str, reml: bool = True, family: str = "gaussian",
+             workers: int = 1, progress=None) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """The model fitted to every completed data set: (table, fixed-effect covariance) per
+    imputation (:func:`fit_with_covariance`), in `workers` processes."""
+    frames = completed_frames(completed)
+    if len(frames) < 2:
+        raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
+    jobs = [(m, frame, formula, reml, family) for m, frame in enumerate(frames, start=1)]
+    from mlimpute.engine.parallel import process_map
+    return process_map(_fit_numbered, jobs, workers, progress=progress)
+
+
 def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | None = None,
-               family: str = "gaussian", workers: int = 1, progress=None) -> pd.DataFrame:
+               family: str = "gaussian", workers: int = 1, progress=None,
+               fits: list | None = None) -> pd.DataFrame:
     """Fit `formula` to each completed data set and pool with Rubin's rules: the fixed
     effects as they are; the variance components (``var(...)``, ``cor(...)``,
     ``icc(...)``) on the scale where they are roughly normal (log-SD, Fisher z, logit;
@@ -170,15 +196,13 @@ def fit_pooled(completed, formula: str, reml: bool = True, df_complete: float | 
     completed : an ImputationResult, a stacked frame or an iterable of completed frames.
     workers : processes for the per-imputation fits (worth it for large mixed models).
     progress : ``progress(done, total)`` after each fit (e.g. a progress bar).
+    fits : the fits of :func:`fit_each`, when already made (then `completed` is unused).
     """
     from .variance_components import SCALES, kind_of
 
-    frames = completed_frames(completed)
-    if len(frames) < 2:
-        raise MlimputeError(f"pooling needs at least 2 imputations, got {len(frames)}")
-    jobs = [(m, frame, formula, reml, family) for m, frame in enumerate(frames, start=1)]
-    from mlimpute.engine.parallel import process_map
-    tables = process_map(_fit_numbered, jobs, workers, progress=progress)
+    if fits is None:
+        fits = fit_each(completed, formula, reml, family, workers, progress)
+    tables = [table for table, _ in fits]
     estimates = pd.DataFrame({m: t["estimate"] for m, t in enumerate(tables)}).T
     errors = pd.DataFrame({m: t["std_error"] for m, t in enumerate(tables)}).T
     fixed = [c for c in estimates.columns if kind_of(c) is None]

@@ -70,6 +70,17 @@ def _count_or_auto(low: int):
     return parse
 
 
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return value
+
+
 def _fraction(text: str) -> float:
     """An argparse type: a number strictly between 0 and 1."""
     try:
@@ -192,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
                            "each problem is printed as a warning")
     pool.add_argument("--null-model", help="a nested model: adds the likelihood-ratio test (D3) "
                       "of --model against it")
+    pool.add_argument("--test", action="append", metavar="HYPOTHESIS",
+                      help='a linear hypothesis about the fixed effects, named as the table '
+                           'shows them, e.g. "G.SES - I.SES = 0"; repeat for a joint test of '
+                           "several (D1 Wald test, as mitml's testConstraints)")
+    pool.add_argument("--df-com", type=_positive_float, metavar="DF",
+                      help="complete-data degrees of freedom (mitml's df.com): Barnard-Rubin "
+                           "df for the coefficients and Reiter's for --test (default: infinite)")
     pool.add_argument("--workers", type=_count(1), default=1, help="processes for the per-imputation fits")
     pool.add_argument("-o", "--output", help="also write the pooled table (.csv, .parquet, .dta)")
     pool.add_argument("--se-cv", type=_fraction, default=0.05,

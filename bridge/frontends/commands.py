@@ -383,10 +383,16 @@ def _cmd_pool(args) -> int:
     for note in notes:
         print(f"mlimpute: warning: {note} (--force)", file=sys.stderr)
     from ..run.progress import ProgressBar
+    from ..analysis.fit import fit_each
     with ProgressBar(len(completed), len(completed), enabled=not args.quiet,
                      desc="fitting") as bar:
-        pooled = fit_pooled(completed, args.model, reml=not args.ml, family=family,
-                            workers=args.workers, progress=bar)
+        fits = fit_each(completed, args.model, reml=not args.ml, family=family,
+                        workers=args.workers, progress=bar)
+    pooled = fit_pooled(completed, args.model, df_complete=args.df_com, fits=fits)
+    hypotheses = None
+    if args.test:
+        from ..analysis.hypotheses import test_constraints
+        hypotheses = test_constraints(fits, args.test, df_complete=args.df_com)
     table = pooled[["estimate", "std_error", "ci_lower", "ci_upper", "df", "p_value", "fmi"]].copy()
     if len(original):
         try:
@@ -409,6 +415,11 @@ def _cmd_pool(args) -> int:
             why = f" (the combined statistic, {test['F']:.3g}, is below 0 and counts as 0)"
         print(f"\nD3 likelihood-ratio test against {args.null_model}: F = {statistic:.4g} on "
               f"{test['df1']:.0f} and {test['df2']:.4g} df, p = {p_value:.4g}{why}")
+    if hypotheses is not None:
+        what = " and ".join(args.test)
+        print(f"\nD1 Wald test of {what}: F = {hypotheses['F']:.4g} on {hypotheses['df1']:.0f} "
+              f"and {hypotheses['df2']:.4g} df, p = {hypotheses['p_value']:.4g} (relative "
+              f"increase in variance {hypotheses['riv']:.3g})")
     from ..analysis.pool import imputations_needed
     needed = imputations_needed(pooled, len(completed), args.se_cv)
     if needed is not None:

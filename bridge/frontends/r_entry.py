@@ -183,14 +183,18 @@ def spec_model(spec: str) -> dict:
 @_guarded
 def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
              family: str | None = None, se_cv: float = 0.05, spec: str | None = None,
-             force: bool = False) -> dict:
+             force: bool = False, df_com: float | None = None,
+             test: list | str | None = None) -> dict:
     """Fit `formula` (``y ~ x + (1 | cluster)``) to each imputation in the stacked .rds
     file, checked first (:mod:`mlimpute.analysis.imputed_file`), and write the pooled table
     (Rubin's rules, Barnard-Rubin df; variance components with intervals) as CSV.
     `family` None: the family `spec` (JSON) records for this outcome, else gaussian.
-    Returns the imputations needed for standard errors replicable to a coefficient of
-    variation `se_cv` (von Hippel 2020)."""
-    from ..analysis.fit import fit_pooled, recorded_family
+    `df_com`: complete-data df (Barnard-Rubin); `test`: linear hypotheses about the fixed
+    effects tested jointly with D1 (:mod:`mlimpute.analysis.hypotheses`).  Returns the
+    imputations needed for standard errors replicable to a coefficient of variation
+    `se_cv` (von Hippel 2020), and the test (F, df1, df2, p_value, riv) when asked."""
+    from ..analysis.fit import fit_each, fit_pooled, recorded_family
+    from ..analysis.hypotheses import test_constraints
     from ..model.formula import model_columns
     from ..analysis.imputed_file import split_stacked
     from ..analysis.pool import imputations_needed
@@ -202,9 +206,15 @@ def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
         used = model_columns(formula, frame)
     _, frames, _ = split_stacked(frame, stacked, used, force=bool(force),
                                  hard_missing=metadata.hard_missing)
-    pooled = fit_pooled(frames, formula, reml=bool(reml), family=family)
+    df_com = None if df_com is None else float(df_com)
+    fits = fit_each(frames, formula, reml=bool(reml), family=family)
+    pooled = fit_pooled(frames, formula, df_complete=df_com, fits=fits)
     write_data(pooled.reset_index(names="term"), output)
-    return {"m_needed": imputations_needed(pooled, len(frames), float(se_cv))}
+    answer = {"m_needed": imputations_needed(pooled, len(frames), float(se_cv))}
+    if test:
+        result = test_constraints(fits, _names(test), df_complete=df_com)
+        answer["test"] = {k: float(result[k]) for k in ("F", "df1", "df2", "p_value", "riv")}
+    return answer
 
 
 def _names(value) -> list[str] | None:

@@ -22,16 +22,29 @@
 #' @param se_cv Coefficient of variation of the standard errors to aim for: the
 #'   attribute \code{m_needed} is the number of imputations that reaches it (von
 #'   Hippel 2020).
+#' @param df.com Complete-data degrees of freedom (as mitml's \code{df.com}): the
+#'   Barnard-Rubin df of the coefficients and Reiter's df of \code{test}; \code{NULL}
+#'   (default) for infinite.
+#' @param test Linear hypotheses about the fixed effects, named as the table names them,
+#'   e.g. \code{"G.SES - I.SES = 0"} or \code{c("x1 = 0", "x2 = 0")} (tested jointly):
+#'   the D1 Wald test, as \code{mitml::testConstraints()}, in the attribute \code{test}.
 #' @return A data.frame: term, estimate, std_error, df, t, p_value, ci_lower, ci_upper,
-#'   riv, lambda, fmi; attribute \code{m_needed}.
+#'   riv, lambda, fmi; attribute \code{m_needed}, and \code{test} (F, df1, df2, p_value,
+#'   riv) when \code{test} is given.
 #' @export
 mlimpute_pool <- function(x, formula = NULL, reml = TRUE, family = NULL, se_cv = 0.05,
-                          force = FALSE) {
+                          force = FALSE, df.com = NULL, test = NULL) {
   if (!inherits(x, "mlimpute")) stop("mlimpute: 'x' must be an mlimpute object", call. = FALSE)
   if (!is.null(family)) check_choice(family, "family", c("gaussian", "logit", "probit"))
   check_flag(reml, "reml")
   check_flag(force, "force")
   check_number(se_cv, "se_cv", 0, 1)
+  check_number(df.com, "df.com", 0, Inf)
+  if (!is.null(test) && !(is.character(test) && length(test) >= 1L && !anyNA(test) &&
+                          all(nzchar(trimws(test))))) {
+    stop("mlimpute: 'test' must be hypotheses as text, e.g. \"x1 - x2 = 0\", got ",
+         shown(test), call. = FALSE)
+  }
   if (is.null(formula)) {
     formula <- call_python("spec_model", attr(x, "spec"))$formula
     if (is.null(formula)) {
@@ -44,10 +57,13 @@ mlimpute_pool <- function(x, formula = NULL, reml = TRUE, family = NULL, se_cv =
   saveRDS(attr(x, "long"), stacked)
   result <- call_python("pool_rds", stacked, formula_text(formula), table, reml = reml,
                         family = family, se_cv = se_cv, spec = attr(x, "spec"),
-                        force = isTRUE(force), .files = stats::setNames("imputations", stacked))
+                        force = isTRUE(force), df_com = df.com,
+                        test = if (is.null(test)) NULL else as.list(test),
+                        .files = stats::setNames("imputations", stacked))
   pooled <- utils::read.csv(table, stringsAsFactors = FALSE)
   pooled$term[pooled$term == "Intercept"] <- "(Intercept)"
   attr(pooled, "m_needed") <- result$m_needed
+  if (!is.null(result$test)) attr(pooled, "test") <- unlist(result$test)
   pooled
 }
 

@@ -1,6 +1,8 @@
 """Rubin's rules agree with mitml::testEstimates to 1e-8 on the same estimates."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,13 +52,13 @@ def test_needs_two_imputations():
 
 @pytest.mark.r
 @pytest.mark.parametrize("df_complete", [None, 60.0])
-def test_d1_d2_match_mitml(tmp_path, df_complete):
+@pytest.mark.parametrize("m, k", [(6, 3), (5, 1)])      # k (m - 1) = 4: Reiter's df at its limit
+def test_d1_d2_match_mitml(tmp_path, df_complete, m, k):
     from mlimpute.analysis.pool import wald_d1, wald_d2, wald_statistics
     require_r("mitml")
     rng = np.random.default_rng(4)
-    m, k = 6, 3
-    q = rng.normal(size=(m, k)) * 0.2 + [0.3, -0.1, 0.2]
-    base = np.array([[0.04, 0.01, 0.0], [0.01, 0.05, 0.01], [0.0, 0.01, 0.03]])
+    q = rng.normal(size=(m, k)) * 0.2 + [0.3, -0.1, 0.2][:k]
+    base = np.array([[0.04, 0.01, 0.0], [0.01, 0.05, 0.01], [0.0, 0.01, 0.03]])[:k, :k]
     u = np.array([base * rng.uniform(0.8, 1.2) for _ in range(m)])
     d = wald_statistics(q, u)
     pd.DataFrame(q).to_csv(tmp_path / "q.csv", index=False)
@@ -108,3 +110,59 @@ def test_d3_matches_mitml_test_models(tmp_path, formula, null, rtol):
     assert ours["df1"] == ref["df1"]
     np.testing.assert_allclose([ours["F"], ours["riv"], ours["df2"]], [ref["F"], ref["riv"], ref["df2"]],
                                rtol=rtol)
+
+
+@pytest.mark.r
+@pytest.mark.parametrize("df_complete", [None, 40.0])
+def test_linear_hypotheses_match_mitml_test_constraints(tmp_path, df_complete, capsys):
+    """`mlimpute pool --test ... --df-com` against mitml's testConstraints and
+    testEstimates on the same completed data sets (lm: the covariances are closed form)."""
+    require_r("mitml")
+    from mlimpute.frontends.cli import main
+    from mlimpute.model.simulate import simulate
+    frame, _ = simulate(n_clusters=15, cluster_size=8, n_level1=1, n_level2=0, seed=8)
+    frame = frame.rename(columns={"x": "I.x", "w": "G.x"})     # dotted names, as mitml's vignettes
+    source, stacked = tmp_path / "in.csv", tmp_path / "stacked.csv"
+    frame.to_csv(source, index=False)
+    assert main(["impute", str(source), "-o", str(stacked), "--cluster", "cluster", "--m", "5",
+                 "--burnin", "50", "--between", "10", "--seed", "4", "--quiet"]) == 0
+    hypotheses = ["G.x - I.x = 0", "2*I.x + G.x = 1"]
+    table = tmp_path / "pooled.csv"
+    args = ["pool", str(stacked), "--model", "y1 ~ I.x + G.x", "--quiet", "-o", str(table),
+            *[a for h in hypotheses for a in ("--test", h)]]
+    if df_complete is not None:
+        args += ["--df-com", str(df_complete)]
+    capsys.readouterr()
+    assert main(args) == 0
+    shown = capsys.readouterr().out
+    run_r("test_constraints.R", stacked, "y1 ~ I.x + G.x", tmp_path / "ref.csv",
+          "Inf" if df_complete is None else df_complete, "G.x - I.x", "2*I.x + G.x - 1")
+    ref = pd.read_csv(tmp_path / "ref.csv").set_index("what")["value"]
+    from mlimpute.analysis.fit import fit_each
+    from mlimpute.analysis.hypotheses import test_constraints
+    from mlimpute.analysis.imputed_file import split_stacked
+    _, completed, _ = split_stacked(pd.read_csv(stacked), "stacked")
+    ours = test_constraints(fit_each(completed, "y1 ~ I.x + G.x"), hypotheses, df_complete)
+    for key in ("F", "df1", "df2", "p_value", "riv"):
+        np.testing.assert_allclose(ours[key], ref[key], rtol=1e-7, err_msg=key)
+    assert f"F = {ours['F']:.4g} on 2 and {ours['df2']:.4g} df" in shown
+    pooled = pd.read_csv(table).set_index(pd.read_csv(table).columns[0])
+    for term, name in (("Intercept", "(Intercept)"), ("I.x", "I.x"), ("G.x", "G.x")):
+        np.testing.assert_allclose(pooled.loc[term, "df"], ref[f"df:{name}"], rtol=1e-7)
+
+
+def test_hypotheses_are_read_as_written():
+    from mlimpute.analysis.hypotheses import constraint_matrix, parse_constraint
+    names = ["Intercept", "G.SES", "I.SES", "x:z", "C(g)[T.b]"]
+    row, value = parse_constraint("2*x:z + C(g)[T.b] = 1", names)
+    assert row.tolist() == [0, 0, 0, 2, 1] and value == 1
+    row, value = parse_constraint("I.SES = G.SES + 0.5", names)
+    assert row.tolist() == [0, -1, 1, 0, 0] and value == 0.5
+    assert parse_constraint("G.SES - I.SES", names)[0].tolist() == [0, 1, -1, 0, 0]
+    for bad, message in (("G.SES - nosuch = 0", "'nosuch' is not a coefficient"),
+                         ("a = b = c", "more than one '='"), ("= 0", "empty"),
+                         ("G.SES I.SES", "expected + or -"), ("3 = 1", "names no coefficient")):
+        with pytest.raises(MlimputeError, match=re.escape(message)):
+            parse_constraint(bad, names)
+    with pytest.raises(MlimputeError, match="not independent"):
+        constraint_matrix(["G.SES = 0", "2*G.SES = 0"], names)

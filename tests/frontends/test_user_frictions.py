@@ -397,3 +397,20 @@ def test_parquet_timestamps_are_numbers(tmp_path, capsys):
     assert done["when"].notna().all()
     kept = frame["when"].notna().to_numpy()
     assert (done["when"].to_numpy()[kept] == frame["when"].to_numpy()[kept]).all()
+
+
+# -- 7. complete-data df and linear hypotheses at the command line ------------------------------
+
+def test_pool_takes_df_com_and_hypotheses(tmp_path, dta, capsys):
+    frame, path = dta
+    out = tmp_path / "o.dta"
+    assert main(["impute", str(path), "-o", str(out), "--cluster", "cluster", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["pool", str(out), "--model", "y1 ~ x + w", "--quiet", "--df-com", "30",
+                 "--test", "x - w = 0", "--test", "x = 0"]) == 0
+    shown = capsys.readouterr().out
+    assert re.search(r"D1 Wald test of x - w = 0 and x = 0: F = [0-9.e+-]+ on 2 and [0-9.]+ df, p = ", shown)
+    for bad, message in ((["--test", "x - nosuch = 0"], "'nosuch' is not a coefficient"),
+                         (["--df-com", "0"], "--df-com: must be a finite number above 0")):
+        assert main(["pool", str(out), "--model", "y1 ~ x + w", "--quiet", *bad]) == 2
+        assert message in capsys.readouterr().err

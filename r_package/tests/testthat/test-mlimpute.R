@@ -36,6 +36,18 @@ test_that("results pool with mitml and mice unchanged, and agree with mlimpute_p
                tolerance = 1e-4)
   expect_equal(ours[rownames(mitml_table), "std_error"], unname(mitml_table[, "Std.Error"]),
                tolerance = 1e-3)
+  # complete-data df and a linear hypothesis, as mitml's testEstimates/testConstraints take them
+  lm_fits <- with(mitml::as.mitml.list(imp), stats::lm(ReadAchiev ~ ReadDis + SES))
+  ours <- mlimpute_pool(imp, ReadAchiev ~ ReadDis + SES, df.com = 100,
+                        test = "ReadDis - SES = 0")
+  rownames(ours) <- ours$term
+  theirs <- mitml::testEstimates(lm_fits, df.com = 100)$estimates
+  expect_equal(ours[rownames(theirs), "df"], unname(theirs[, "df"]), tolerance = 1e-6)
+  d1 <- mitml::testConstraints(lm_fits, constraints = "ReadDis - SES", df.com = 100)$test
+  expect_equal(unname(attr(ours, "test")[c("F", "df2", "p_value")]),
+               unname(d1[1, c("F.value", "df2", "P(>F)")]), tolerance = 1e-6)
+  expect_error(mlimpute_pool(imp, ReadAchiev ~ ReadDis, test = NA), "'test' must be hypotheses")
+  expect_error(mlimpute_pool(imp, ReadAchiev ~ ReadDis, df.com = -1), "'df.com' must be")
   mids <- mlimpute_mids(imp)
   expect_s3_class(mids, "mids")
   # whatever is attached last, mice's own converter reads the long shape too

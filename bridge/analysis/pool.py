@@ -85,7 +85,8 @@ def wald_d1(estimates, covariances, df_complete: float | None = None, null=None)
     (Li, Raghunathan & Rubin 1991), pooling the M estimates and covariance matrices.
 
     estimates (M, k), covariances (M, k, k).  The denominator df is Li et al.'s, or
-    Reiter's (2007) small-sample version when the complete-data df is given.
+    Reiter's (2007) small-sample version when the complete-data df is given and
+    k (M - 1) >= 4 (below that Reiter's approximation is undefined).
     """
     q = np.asarray(estimates, dtype=float)
     u = np.asarray(covariances, dtype=float)
@@ -100,9 +101,10 @@ def wald_d1(estimates, covariances, df_complete: float | None = None, null=None)
     riv = (1 + 1 / m) * np.trace(b @ np.linalg.inv(ubar)) / k
     statistic = float(qbar @ np.linalg.solve((1 + riv) * ubar, qbar) / k)
     t = k * (m - 1)
-    if df_complete is not None:
+    if df_complete is not None and t >= 4:
         # Reiter's approximation divides by t - 4: with t = 4 (one coefficient, M = 5) its
-        # limit, df = 4, as mitml's .D1 computes it in R's arithmetic (1 / 0 = Inf)
+        # limit, df = 4, as mitml's .D1 computes it in R's arithmetic (1 / 0 = Inf); below
+        # 4 it is undefined (mitml gives NaN) and Li et al.'s df is used instead
         t = np.float64(t)
         a = riv * t / (t - 2)
         vstar = (df_complete + 1) / (df_complete + 3) * df_complete

@@ -58,37 +58,87 @@ def from_theta(theta: np.ndarray, sizes: list[int]) -> tuple[list[np.ndarray], f
     return covariances, float(np.exp(2 * theta[-1]))
 
 
-def theta_covariance(fit, step: float = 1e-4) -> np.ndarray:
+#: a variance this small relative to the residual variance, or a correlation this close to
+#: +-1, is an estimate on the boundary of the parameter space: it has no standard error
+BOUNDARY_VARIANCE = 1e-8
+BOUNDARY_CORRELATION = 1 - 1e-4
+
+
+def boundary_terms(table: pd.DataFrame) -> list[str]:
+    """The rows of a fit's table (:func:`component_table`'s labels) estimated on the
+    boundary: a variance of (numerically) 0, a correlation of +-1."""
+    if "var(residual)" not in table.index:
+        return []
+    residual = float(table.loc["var(residual)", "estimate"])
+    found = []
+    for label, value in table["estimate"].items():
+        label = str(label)
+        if label.startswith("var(") and label != "var(residual)" and value <= BOUNDARY_VARIANCE * residual:
+            found.append(label)
+        elif label.startswith("cor(") and abs(value) > BOUNDARY_CORRELATION:
+            found.append(label)
+    found += [label for label in map(str, table.index)
+              if label.startswith("icc(") and f"var({label[4:-1]})" in found]
+    return found
+
+
+def theta_covariance(fit, step: float = 1e-4, free: list[int] | None = None) -> np.ndarray:
     """Inverse of the negative Hessian of the REML log-likelihood in theta at the
-    estimates (central differences): the asymptotic covariance of theta-hat."""
+    estimates (central differences): the asymptotic covariance of theta-hat.  With
+    `free`, only those parameters vary (the others, on the boundary, are held where they
+    are: the fit is then the model without them) and the rows and columns of the rest
+    are 0."""
     model = fit.model
     sizes = [t.r for t in model.terms]
     theta = to_theta(fit.covariances, fit.sigma2)
-    k = len(theta)
+    full = len(theta)
+    free = list(range(full)) if free is None else list(free)
+    k = len(free)
 
     def loglik(t):
         covariances, sigma2 = from_theta(t, sizes)
         return -0.5 * model.full_deviance(model.theta_of(covariances, sigma2), sigma2)
     hessian = np.empty((k, k))
     centre = loglik(theta)
+    unit = np.eye(full)[free] * step
     for a in range(k):
         for b in range(a, k):
-            ea, eb = np.eye(k)[a] * step, np.eye(k)[b] * step
+            ea, eb = unit[a], unit[b]
             if a == b:
                 value = (loglik(theta + ea) - 2 * centre + loglik(theta - ea)) / step ** 2
             else:
                 value = (loglik(theta + ea + eb) - loglik(theta + ea - eb) - loglik(theta - ea + eb)
                          + loglik(theta - ea - eb)) / (4 * step ** 2)
             hessian[a, b] = hessian[b, a] = value
-    return np.linalg.inv(-hessian)
+    covariance = np.zeros((full, full))
+    covariance[np.ix_(free, free)] = np.linalg.inv(-hessian)
+    return covariance
+
+
+def _held_at_boundary(terms, covariances, sigma2, where, rows) -> set[int]:
+    """Theta positions on the boundary: the log-SD of a variance of 0, a correlation of
+    +-1, and every correlation of an effect whose variance is 0 (undefined there)."""
+    held, position = set(), 0
+    for term, psi in zip(terms, covariances):
+        r = term.r
+        zero = [a for a in range(r) if psi[a, a] <= BOUNDARY_VARIANCE * sigma2]
+        held.update(position + a for a in zero)
+        for k, (a, b) in enumerate(zip(*np.tril_indices(r, -1))):
+            if a in zero or b in zero:
+                held.add(position + r + k)
+        position += r + r * (r - 1) // 2
+    held.update(index for label, kind, index in where
+                if kind == "cor" and abs(rows[label]) > BOUNDARY_CORRELATION)
+    return held
 
 
 def component_table(fit) -> pd.DataFrame:
     """Rows var(group[:slope]) and cor(group:a,b) of every random term, var(residual)
     and, when every term is a random intercept, icc(group) = var(group) / (sum of the
     variances), each with its REML estimate and delta-method standard error.  A
-    boundary fit (a variance estimated as 0, a correlation of +-1) has no information
-    matrix: its standard errors are NaN."""
+    component on the boundary (a variance estimated as 0, a correlation of +-1;
+    :func:`boundary_terms`) has no standard error (NaN); the others get theirs from the
+    information of the model with it held there (the fit is that model's)."""
     terms = fit.model.terms
     covariances, sigma2 = fit.covariances, fit.sigma2
     rows, where = {}, []              # where: (label, kind, index into theta)
@@ -114,22 +164,22 @@ def component_table(fit) -> pd.DataFrame:
             rows[f"icc({term.term.group})"] = float(psi[0, 0]) / total
     table = pd.DataFrame({"estimate": pd.Series(rows), "std_error": np.nan})
 
-    sds = np.concatenate([np.sqrt(np.diag(psi)) for psi in covariances])
-    correlations = [v for label, kind, _ in where if kind == "cor" for v in [rows[label]]]
-    if np.any(sds <= 1e-4 * np.sqrt(sigma2)) or np.any(np.abs(correlations) > 1 - 1e-4):
-        return table
+    held = _held_at_boundary(terms, covariances, sigma2, where, rows)
+    free = [index for _, _, index in where if index not in held]
     try:
-        cov = theta_covariance(fit)
+        cov = theta_covariance(fit, free=free)
     except np.linalg.LinAlgError:
         return table
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     for label, kind, index in where:
-        value = rows[label]
-        table.loc[label, "std_error"] = se[index] / SCALES[kind][2](value)
+        if index not in held:
+            table.loc[label, "std_error"] = se[index] / SCALES[kind][2](rows[label])
     if intercepts_only:         # logit icc_k = log v_k - log(total - v_k), theta = log SDs
         variances = [float(psi[0, 0]) for psi in covariances]
         log_sd_positions = [index for label, kind, index in where if kind == "var"]
         for k, term in enumerate(terms):
+            if log_sd_positions[k] in held:          # an icc of 0: on the boundary too
+                continue
             rest = total - variances[k]
             gradient = np.zeros(len(se))
             for l, (position, v) in enumerate(zip(log_sd_positions, variances + [sigma2])):

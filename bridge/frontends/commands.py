@@ -394,18 +394,25 @@ def _cmd_pool(args) -> int:
         from ..analysis.hypotheses import test_constraints
         hypotheses = test_constraints(fits, args.test, df_complete=args.df_com)
     table = pooled[["estimate", "std_error", "ci_lower", "ci_upper", "df", "p_value", "fmi"]].copy()
+    boundary = []
     if len(original):
         try:
             # the complete cases of the model's variables (lme4's na.omit), not of the file
             cc = fit_one(original, args.model, reml=not args.ml, family=family)
             table.insert(0, "cc_std_error", cc["std_error"].reindex(table.index))
             table.insert(0, "cc_estimate", cc["estimate"].reindex(table.index))
+            from ..analysis.variance_components import boundary_terms
+            boundary = [t for t in boundary_terms(cc) if t in table.index]
         except MlimputeError:
             pass      # complete cases may be too few: the MI table stands on its own
     what = "" if family == "gaussian" else f" ({family})"
     print(f"{args.model}{what}: {len(completed)} imputations pooled (Rubin's rules; variance "
           "components on the log-SD, Fisher-z and logit scales)")
     print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    if boundary:
+        print(f"(complete cases: {', '.join(boundary)} estimated on the boundary - a variance "
+              "of 0 or a correlation of +-1 - so without a standard error; the other "
+              "components' are those of the model with it held there)")
     if args.null_model:
         from ..analysis.fit import compare_models_d3
         test = compare_models_d3(completed, args.model, args.null_model)

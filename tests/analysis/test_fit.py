@@ -287,3 +287,54 @@ def test_a_search_that_strays_to_extreme_variances_turns_back(tmp_path):
     np.testing.assert_allclose(ours.loc[fixed, "std_error"], ref.loc[fixed, "std_error"], rtol=1e-3)
     with pytest.raises(MlimputeError, match="rank deficient"):
         fit_one(completed.assign(z2=2 * completed.z), "y ~ x + z + z2 + (1 + x | school)")
+
+
+def _boundary_data():
+    """Pupils in classes in schools where classes add nothing: the pupil noise has its
+    class means pulled towards the school's, so the classes differ less than chance
+    alone would make them and REML puts their variance at 0."""
+    rng = np.random.default_rng(11)
+    school = np.repeat(np.arange(25), 24)
+    klass = np.repeat(np.arange(100), 6)
+    x = rng.normal(size=600)
+    noise = pd.Series(rng.normal(size=600))
+    class_mean = noise.groupby(klass).transform("mean")
+    school_mean = noise.groupby(school).transform("mean")
+    noise = noise - 0.8 * (class_mean - school_mean)
+    y = 1 + 0.5 * x + rng.normal(scale=0.7, size=25)[school] + noise.to_numpy()
+    return pd.DataFrame({"y": y, "x": x, "school": school, "klass": klass})
+
+
+def test_a_variance_on_the_boundary_leaves_the_others_their_standard_errors():
+    """ScotsSec's var(second) was 7.6e-15 and every component's SE became NaN.  The fit
+    on the boundary is the fit of the model without that term, so the other components'
+    standard errors must be that model's."""
+    from mlimpute.analysis.fit import fit_one
+    from mlimpute.analysis.variance_components import boundary_terms
+    frame = _boundary_data()
+    full = fit_one(frame, "y ~ x + (1 | school) + (1 | klass)")
+    assert full.loc["var(klass)", "estimate"] <= 1e-8 * full.loc["var(residual)", "estimate"]
+    assert boundary_terms(full) == ["var(klass)", "icc(klass)"]
+    reduced = fit_one(frame, "y ~ x + (1 | school)")
+    assert np.isnan(full.loc["var(klass)", "std_error"]) and np.isnan(full.loc["icc(klass)", "std_error"])
+    for term in ("x", "var(school)", "var(residual)", "icc(school)"):
+        np.testing.assert_allclose(full.loc[term, ["estimate", "std_error"]].to_numpy(float),
+                                   reduced.loc[term, ["estimate", "std_error"]].to_numpy(float),
+                                   rtol=2e-3, err_msg=term)
+
+
+def test_pool_marks_a_complete_case_component_on_the_boundary(tmp_path, capsys):
+    from mlimpute.frontends.cli import main
+    frame = _boundary_data()
+    frame.loc[frame.index[::5], "x"] = np.nan
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    assert main(["impute", str(tmp_path / "in.csv"), "-o", str(tmp_path / "o.csv"), "--cluster",
+                 "klass", "school", "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["pool", str(tmp_path / "o.csv"), "--model", "y ~ x + (1 | school) + (1 | klass)",
+                 "--quiet"]) == 0
+    shown = capsys.readouterr().out
+    assert "complete cases: var(klass), icc(klass) estimated on the boundary" in shown
+    row = next(line for line in shown.splitlines() if line.startswith("var(school)"))
+    assert "NaN" not in row.split()[2]                   # cc_std_error of var(school)

@@ -70,26 +70,24 @@ def _count_or_auto(low: int):
     return parse
 
 
-def _positive_float(text: str) -> float:
-    """An argparse type: a finite number above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return value
+def _number_between(low: float, high: float, wanted: str):
+    """An argparse type: a number strictly between `low` and `high` (`wanted` says so in
+    the one-line error)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+    parse.__name__ = "number"
+    return parse
 
 
-def _fraction(text: str) -> float:
-    """An argparse type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
+#: argparse types: a finite number above 0; a number strictly between 0 and 1
+_positive_float = _number_between(0.0, float("inf"), "a finite number above 0")
+_fraction = _number_between(0.0, 1.0, "between 0 and 1")
 
 
 def _na_option(p: argparse.ArgumentParser) -> None:

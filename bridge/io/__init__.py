@@ -76,21 +76,21 @@ def read_data(path: str | Path, na_values=None) -> tuple[pd.DataFrame, Metadata]
 def check_output_columns(columns, path: str | Path, **options) -> None:
     """Refuse, before any work, column names the output format cannot hold (``options``
     as for :func:`write_data`, e.g. ``dta_format=114``)."""
-    module = format_for(path)
-    if hasattr(module, "check_columns"):
-        try:
-            module.check_columns(columns, **options)
-        except FormatError as exc:
-            raise FormatError(f"file '{path}': {exc}") from None
+    _format_check(path, "check_columns", columns, options)
 
 
 def check_output_frame(frame: pd.DataFrame, path: str | Path, **options) -> None:
     """Refuse, before any work, values the output format cannot hold (e.g. long text in
     .dta format 114); ``options`` as for :func:`write_data`."""
+    _format_check(path, "check_frame", frame, options)
+
+
+def _format_check(path, check: str, what, options: dict) -> None:
+    """Run the output format's `check` (if it has one), its error naming the file."""
     module = format_for(path)
-    if hasattr(module, "check_frame"):
+    if hasattr(module, check):
         try:
-            module.check_frame(frame, **options)
+            getattr(module, check)(what, **options)
         except FormatError as exc:
             raise FormatError(f"file '{path}': {exc}") from None
 

@@ -11,16 +11,18 @@ Reading takes one data.frame: the object of an .rds file, or the only data.frame
 - haven/labelled vectors (class ``haven_labelled`` or ``labelled``) -> their numbers, with
   the value labels and the variable label (attribute ``label``) in the metadata, as for
   Stata's labelled variables;
-- Date, POSIXct, difftime, list columns and any other class are refused with a one-line
-  error naming the column: convert them in R first (``as.numeric``) or drop them.  A date
-  is rarely a sensible imputation-model covariate, and guessing a numeric scale for it
-  silently would be worse than asking.
+- Date -> ``datetime.date`` objects, POSIXct -> ``datetime64`` (in its ``tzone``, or
+  naive when it has none): the model takes them as numbers
+  (:mod:`mlimpute.model.dates`);
+- difftime, list columns and any other class are refused with a one-line error naming
+  the column: convert them in R first (``as.numeric``) or drop them.
 
 Writing makes an R data.frame: Categoricals become factors (ordered ones ordered factors,
 levels in category order), integers within R's 32-bit range stay integer, floats become
-double with R's ``NA``, booleans logical, text character.  Value labels from the metadata
-are not written (the numbers are); datetime columns are refused.  An .RData file gets
-one object, named ``data``.
+double with R's ``NA``, booleans logical, text character, dates Date and times POSIXct.
+A numeric column with value labels in the metadata is written as haven writes it
+(``haven_labelled``, its ``labels`` and ``label``), and any other column keeps its
+variable label (attribute ``label``).  An .RData file gets one object, named ``data``.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import FormatError
+from .datetimes import date_kind
 from .metadata import Metadata
 
 LABEL = "R data"
@@ -67,8 +70,13 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, object_name: str | None
     import rdata
     from rdata.conversion import to_r
 
-    data = _as_r_ready(frame)
-    constructors = {**to_r.DEFAULT_CLASS_MAP, pd.Categorical: _factor}
+    data, classes = _as_r_ready(frame)
+    attributes = _column_attributes(data, metadata, classes)
+
+    def data_frame(value, converter):
+        return to_r.dataframe_constructor(
+            value, _ColumnAttributes(converter, list(value.columns), attributes))
+    constructors = {**to_r.DEFAULT_CLASS_MAP, pd.Categorical: _factor, pd.DataFrame: data_frame}
     path = Path(path)
     if path.suffix.lower() in (".rdata", ".rda"):
         rdata.write_rda(path, {object_name or "data": data}, constructor_dict=constructors,
@@ -125,6 +133,9 @@ def _column(path: Path, name: str, robject, converter, metadata: Metadata) -> pd
     kind = robject.info.type
     if "factor" in classes:
         return pd.Series(converter.convert(robject), name=name)
+    if kind == RObjectType.REAL and ("Date" in classes or "POSIXct" in classes):
+        _labels_to_metadata(name, attributes, metadata)
+        return _dates(name, robject, classes, attributes)
     if classes and not set(classes) & _LABELLED:
         raise FormatError(f"file '{path}': column '{name}' has R class '{classes[0]}', which "
                           "mlimpute does not read; convert it in R (e.g. as.numeric) or drop it")
@@ -149,6 +160,21 @@ def _column(path: Path, name: str, robject, converter, metadata: Metadata) -> pd
     return pd.Series(array, name=name)
 
 
+def _dates(name: str, robject, classes: list[str], attributes: dict) -> pd.Series:
+    """An R Date (days since 1970) as datetime.date objects, a POSIXct (seconds since
+    1970) as datetime64 in its time zone (naive when ``tzone`` is empty or absent)."""
+    values = np.ma.getdata(np.ma.asarray(robject.value)).astype(float)
+    if "Date" in classes:
+        stamps = pd.to_datetime(values, unit="D", origin="unix")
+        return pd.Series([None if pd.isna(t) else t.date() for t in stamps], name=name,
+                         dtype=object)
+    stamps = pd.to_datetime(pd.Series(values), unit="s", origin="unix")
+    zone = str(np.atleast_1d(attributes.get("tzone", [""]))[0] or "")
+    if zone:
+        stamps = stamps.dt.tz_localize("UTC").dt.tz_convert(zone)
+    return stamps.rename(name)
+
+
 def _r_na(kind, data: np.ndarray) -> np.ndarray:
     from rdata.parser import RObjectType
 
@@ -171,15 +197,19 @@ def _labels_to_metadata(name: str, attributes: dict, metadata: Metadata) -> None
 
 # -- writing -------------------------------------------------------------------------
 
-def _as_r_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """Each column in a pandas type that has an exact R counterpart."""
-    out = {}
+def _as_r_ready(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict]]:
+    """Each column in a pandas type that has an exact R counterpart, and the R class
+    attributes of the date and time columns (written as numbers of days or seconds)."""
+    out, classes = {}, {}
     for name in frame.columns:
         column = frame[name]
         dtype = column.dtype
         if not isinstance(name, str):
             raise FormatError(f"column {name!r}: R column names must be text")
-        if isinstance(dtype, pd.CategoricalDtype):
+        kind = date_kind(column)
+        if kind is not None:
+            out[name], classes[name] = _r_time(column, kind)
+        elif isinstance(dtype, pd.CategoricalDtype):
             out[name] = column
         elif pd.api.types.is_bool_dtype(dtype):
             out[name] = column.astype("boolean")
@@ -194,8 +224,94 @@ def _as_r_ready(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             raise FormatError(f"column '{name}': type {dtype} has no R data.frame "
                               "counterpart here; convert it to numbers or text first")
-    return pd.DataFrame(out).reset_index(drop=True).set_axis(
+    ready = pd.DataFrame(out).reset_index(drop=True).set_axis(
         pd.RangeIndex(1, len(frame) + 1), axis=0)
+    return ready, classes
+
+
+def _r_time(column: pd.Series, kind: str) -> tuple[pd.Series, dict]:
+    """A date column as R's Date (days since 1970), a time column as POSIXct (seconds
+    since 1970, its time zone in ``tzone``)."""
+    stamps = pd.to_datetime(column, errors="coerce")
+    if kind == "date":
+        days = (stamps - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+        return days.astype("Float64"), {"class": "Date"}
+    zone = getattr(stamps.dt, "tz", None)
+    if zone is not None:
+        stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    seconds = (stamps - pd.Timestamp("1970-01-01")) / pd.Timedelta(seconds=1)
+    return seconds.astype("Float64"), {"class": np.array(["POSIXct", "POSIXt"], dtype="U"),
+                                       "tzone": "" if zone is None else str(zone)}
+
+
+def _column_attributes(data: pd.DataFrame, metadata: Metadata, classes: dict) -> dict[str, dict]:
+    """R attributes to put on columns: Date/POSIXct classes; value labels as haven's
+    ``haven_labelled`` (numbers only; a factor has its levels); variable labels."""
+    attributes = {name: dict(value) for name, value in classes.items()}
+    for name in data.columns:
+        column = data[name]
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            continue                      # the factor constructor writes its own attributes
+        labels = (metadata.value_labels or {}).get(name)
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if labels and numeric and name not in classes:
+            integer = pd.api.types.is_integer_dtype(column)
+            codes = np.array(list(labels), dtype=np.int32 if integer else float)
+            attributes.setdefault(name, {})["labels"] = (codes, [str(t) for t in labels.values()])
+            attributes[name]["class"] = np.array(
+                ["haven_labelled", "vctrs_vctr", "integer" if integer else "double"], dtype="U")
+        label = (metadata.variable_labels or {}).get(name)
+        if label:
+            attributes.setdefault(name, {})["label"] = str(label)
+    return attributes
+
+
+class _ColumnAttributes:
+    """Stands in for rdata's converter while its data.frame constructor converts the
+    columns (once each, in order), and puts each column's R attributes on it as soon as
+    it is converted: rdata numbers R symbols in the order it makes them, which must be
+    the order in which they are written."""
+
+    def __init__(self, converter, names: list[str], attributes: dict):
+        self._converter, self._names, self._attributes = converter, names, attributes
+        self._next = 0
+
+    def convert_to_r_object(self, data):
+        robject = self._converter.convert_to_r_object(data)
+        if self._next < len(self._names):
+            wanted = self._attributes.get(self._names[self._next])
+            self._next += 1
+            if wanted:
+                robject = _with_attributes(robject, wanted, self._converter)
+        return robject
+
+    def __getattr__(self, name):
+        return getattr(self._converter, name)
+
+
+def _with_attributes(column, wanted: dict, converter):
+    """`column` (an R vector object) with the attributes `wanted`; ``labels`` given as
+    (codes, texts) becomes a named vector."""
+    from rdata.conversion.to_r import build_r_list, build_r_object
+    from rdata.parser import RObjectType
+
+    items = []
+    for key in ("label", "labels", "class", "tzone"):
+        if key not in wanted:
+            continue
+        symbol = converter.convert_to_r_sym(key)       # written before its value
+        value = wanted[key]
+        if key == "labels":
+            codes, texts = value
+            value = build_r_object(
+                RObjectType.INT if codes.dtype == np.int32 else RObjectType.REAL,
+                value=codes, attributes=converter.convert_to_r_attributes(
+                    {"names": np.array(texts, dtype="U")}))
+        else:
+            value = converter.convert_to_r_object(value)
+        items.append((symbol, value))
+    return build_r_object(column.info.type, value=column.value, is_object=True,
+                          attributes=build_r_list(items))
 
 
 def _factor(data: pd.Categorical, converter):

@@ -17,31 +17,15 @@ dates), the observed cells kept exactly as they were.
 """
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 
+from ..io.datetimes import date_kind
+
+__all__ = ["ORIGIN", "as_days", "centre", "date_kind", "date_note", "days_since_origin", "from_days"]
+
 ORIGIN = pd.Timestamp("1960-01-01")
 _DAY = pd.Timedelta(days=1)
-
-
-def date_kind(column: pd.Series) -> str | None:
-    """"date" (calendar dates), "datetime" (points in time) or None for other columns."""
-    if isinstance(column.dtype, pd.CategoricalDtype):
-        return None
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return "datetime"
-    if column.dtype != object:
-        return None
-    observed = column.dropna()
-    if observed.empty:
-        return None
-    if observed.map(lambda v: isinstance(v, dt.datetime)).all():
-        return "datetime"
-    if observed.map(lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)).all():
-        return "date"
-    return None
 
 
 def days_since_origin(column: pd.Series) -> np.ndarray:

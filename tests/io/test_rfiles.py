@@ -10,6 +10,7 @@ import pytest
 import mlimpute
 from mlimpute.frontends.cli import main
 from mlimpute.errors import FormatError
+from mlimpute.io import Metadata
 from mlimpute.model.simulate import simulate
 
 from conftest import require_r, run_r
@@ -84,7 +85,7 @@ def test_r_reads_what_we_wrote(r_made, tmp_path, suffix):
 @pytest.mark.parametrize("name, message", [
     ("list.rds", "not a data.frame"),
     ("two.RData", r"holds 2 data frames \(d, d2\)"),
-    ("date.rds", "column 'when' has R class 'Date'"),
+    ("difftime.rds", "column 'gap' has R class 'difftime'"),
     ("listcol.rds", "column 'items'"),
 ])
 def test_unreadable_r_objects_are_refused_in_one_line(r_made, tmp_path, name, message):
@@ -97,6 +98,14 @@ def test_unreadable_r_objects_are_refused_in_one_line(r_made, tmp_path, name, me
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def run_r_expression(code: str) -> str:
+    """What an R expression prints (its checks fail with R's error)."""
+    import subprocess
+    run = subprocess.run(["Rscript", "-e", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-1500:]
+    return run.stdout.strip()
+
+
 def test_corrupt_rds(tmp_path):
     bad = tmp_path / "bad.rds"
     bad.write_bytes(b"\x1f\x8b not really gzip")
@@ -104,11 +113,62 @@ def test_corrupt_rds(tmp_path):
         mlimpute.read_data(bad)
 
 
-def test_datetime_columns_are_not_written(tmp_path):
-    frame = pd.DataFrame({"t": pd.to_datetime(["2020-01-01"])})
-    with pytest.raises(FormatError, match="column 't'"):
-        mlimpute.write_data(frame, tmp_path / "o.rds")
-    assert list(tmp_path.iterdir()) == []
+def test_dates_times_and_labels_come_back_as_r_classes(r_made, tmp_path):
+    """R's Date and POSIXct are read as dates and times and written back as the same
+    classes; value labels become haven_labelled columns (as haven writes them), variable
+    labels the 'label' attribute, so a .dta read by Stata and written as .rds keeps them."""
+    require_r()
+    import datetime as dt
+    frame, _ = mlimpute.read_data(r_made / "date.rds")
+    assert frame["when"].tolist()[:4] == [dt.date(2020, 1, 1) + dt.timedelta(days=k) for k in range(4)]
+    assert pd.isna(frame["when"].iloc[4])
+    assert str(frame["at"].dt.tz) == "UTC" and frame["at"].iloc[1].hour == 9
+    out = tmp_path / "back.rds"
+    mlimpute.write_data(frame, out)
+    check = run_r_expression(
+        f'o <- readRDS("{r_made / "date.rds"}"); b <- readRDS("{out}");'
+        'stopifnot(identical(class(b$when), "Date"), identical(b$when, o$when),'
+        ' inherits(b$at, "POSIXct"), identical(attr(b$at, "tzone"), "UTC"),'
+        ' isTRUE(all.equal(as.numeric(b$at), as.numeric(o$at)))); cat("ok")')
+    assert check == "ok"
+    labelled = pd.DataFrame({"sex": [1.0, 2.0, np.nan], "n": pd.array([1, 2, None], dtype="Int32")})
+    meta = Metadata(value_labels={"sex": {1.0: "boy", 2.0: "girl"}, "n": {1: "one", 2: "two"}},
+                    variable_labels={"sex": "Pupil sex"})
+    mlimpute.write_data(labelled, tmp_path / "l.rds", meta)
+    check = run_r_expression(
+        f'b <- readRDS("{tmp_path / "l.rds"}");'
+        'stopifnot(inherits(b$sex, "haven_labelled"), identical(attr(b$sex, "labels"), c(boy = 1, girl = 2)),'
+        ' identical(attr(b$sex, "label"), "Pupil sex"), is.integer(b$n),'
+        ' identical(attr(b$n, "labels"), c(one = 1L, two = 2L))); cat("ok")')
+    assert check == "ok"
+    back, meta_back = mlimpute.read_data(tmp_path / "l.rds")
+    assert meta_back.value_labels["sex"] == {1.0: "boy", 2.0: "girl"}
+    assert meta_back.variable_labels == {"sex": "Pupil sex"}
+
+
+def test_cli_keeps_stata_labels_and_dates_in_rds_output(tmp_path):
+    """A labelled .dta with a %td column imputed to .rds (R's long shape): the labels are
+    haven's, the dates R's Date, observed values as they were."""
+    require_r()
+    import datetime as dt
+
+    import pyreadstat
+    frame, _ = simulate(n_clusters=10, cluster_size=6, n_level1=1, n_level2=0, seed=3)
+    frame["sex"] = (np.arange(len(frame)) % 2 + 1).astype(float)
+    frame["when"] = [dt.date(2020, 1, 1) + dt.timedelta(days=int(k)) for k in range(len(frame))]
+    frame.loc[frame.index[::7], "when"] = None
+    source = tmp_path / "in.dta"
+    pyreadstat.write_dta(frame, str(source), variable_value_labels={"sex": {1: "boy", 2: "girl"}},
+                         variable_format={"when": "%td"})
+    out = tmp_path / "out.rds"
+    assert main(["impute", str(source), "-o", str(out), "--cluster", "cluster", "--m", "2",
+                 "--burnin", "10", "--between", "2", "--seed", "1", "--quiet"]) == 0
+    check = run_r_expression(
+        f'b <- readRDS("{out}"); o <- b[b$.imp == 0, ]; i <- b[b$.imp == 1, ];'
+        'stopifnot(inherits(b$sex, "haven_labelled"), identical(names(attr(b$sex, "labels")), c("boy", "girl")),'
+        ' identical(class(b$when), "Date"), !anyNA(i$when),'
+        ' identical(i$when[!is.na(o$when)], o$when[!is.na(o$when)])); cat("ok")')
+    assert check == "ok"
 
 
 def test_cli_rds_in_long_rds_out_opens_as_mids_and_mitml(tmp_path):

@@ -20,8 +20,11 @@ if (a[1] == "make") {
   d2 <- d
   save(d, d2, file = file.path(a[2], "two.RData"))
   saveRDS(list(a = 1), file.path(a[2], "list.rds"))
-  e <- d[, 1:2]; e$when <- as.Date("2020-01-01") + 0:4
+  e <- d[, 1:2]; e$when <- as.Date("2020-01-01") + c(0:3, NA)
+  e$at <- as.POSIXct("2021-03-01 08:00:00", tz = "UTC") + c(0, 3600, NA, 7200, 60)
   saveRDS(e, file.path(a[2], "date.rds"))
+  g <- d[, 1:2]; g$gap <- as.difftime(1:5, units = "days")
+  saveRDS(g, file.path(a[2], "difftime.rds"))
   l <- d[, 1:2]; l$items <- I(lapply(1:5, function(i) i))
   saveRDS(l, file.path(a[2], "listcol.rds"))
 } else {

@@ -391,8 +391,8 @@ def _cmd_pool(args) -> int:
     pooled = fit_pooled(completed, args.model, df_complete=args.df_com, fits=fits)
     hypotheses = None
     if args.test:
-        from ..analysis.hypotheses import test_constraints
-        hypotheses = test_constraints(fits, args.test, df_complete=args.df_com)
+        from ..analysis.hypotheses import wald_test_of
+        hypotheses = wald_test_of(fits, args.test, df_complete=args.df_com)
     table = pooled[["estimate", "std_error", "ci_lower", "ci_upper", "df", "p_value", "fmi"]].copy()
     boundary = []
     if len(original):

@@ -194,7 +194,7 @@ def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
     imputations needed for standard errors replicable to a coefficient of variation
     `se_cv` (von Hippel 2020), and the test (F, df1, df2, p_value, riv) when asked."""
     from ..analysis.fit import fit_each, fit_pooled, recorded_family
-    from ..analysis.hypotheses import test_constraints
+    from ..analysis.hypotheses import wald_test_of
     from ..model.formula import model_columns
     from ..analysis.imputed_file import split_stacked
     from ..analysis.pool import imputations_needed
@@ -212,7 +212,7 @@ def pool_rds(stacked: str, formula: str, output: str, *, reml: bool = True,
     write_data(pooled.reset_index(names="term"), output)
     answer = {"m_needed": imputations_needed(pooled, len(frames), float(se_cv))}
     if test:
-        result = test_constraints(fits, _names(test), df_complete=df_com)
+        result = wald_test_of(fits, _names(test), df_complete=df_com)
         answer["test"] = {k: float(result[k]) for k in ("F", "df1", "df2", "p_value", "riv")}
     return answer
 

@@ -139,10 +139,10 @@ def test_linear_hypotheses_match_mitml_test_constraints(tmp_path, df_complete, c
           "Inf" if df_complete is None else df_complete, "G.x - I.x", "2*I.x + G.x - 1")
     ref = pd.read_csv(tmp_path / "ref.csv").set_index("what")["value"]
     from mlimpute.analysis.fit import fit_each
-    from mlimpute.analysis.hypotheses import test_constraints
+    from mlimpute.analysis.hypotheses import wald_test_of
     from mlimpute.analysis.imputed_file import split_stacked
     _, completed, _ = split_stacked(pd.read_csv(stacked), "stacked")
-    ours = test_constraints(fit_each(completed, "y1 ~ I.x + G.x"), hypotheses, df_complete)
+    ours = wald_test_of(fit_each(completed, "y1 ~ I.x + G.x"), hypotheses, df_complete)
     for key in ("F", "df1", "df2", "p_value", "riv"):
         np.testing.assert_allclose(ours[key], ref[key], rtol=1e-7, err_msg=key)
     assert f"F = {ours['F']:.4g} on 2 and {ours['df2']:.4g} df" in shown

@@ -20,6 +20,8 @@ class Metadata:
     formats : column -> Stata display format (``%9.2f``)
     hard_missing : column -> {row position: letter} of Stata's extended missing values
         ``.a``-``.z``: missing for the model, never imputed, written back with their tags
+    storage : column -> Stata storage type narrower than pyreadstat writes ("byte",
+        "int"), from a .dta source, given back where the values still fit
     file_label : the data set's label (Stata's ``label data``), written back to .dta
     notes : what the reader noticed and a user should hear about, in words (a column of
         numbers with a stray text field, read as text)
@@ -35,3 +37,4 @@ class Metadata:
     hard_missing: dict[str, dict[int, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     file_label: str = ""
+    storage: dict[str, str] = field(default_factory=dict)

@@ -30,6 +30,7 @@ from ..errors import FormatError
 from .metadata import Metadata
 from .stata_characteristics import add_characteristics, read_characteristics
 from .stata_labels import name_label_sets
+from .stata_storage import narrow_storage
 
 LABEL = "Stata .dta"
 #: pyreadstat's `version` argument (a Stata release) for each .dta format number
@@ -64,7 +65,9 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
                         source_format="dta", timestamp=meta.modification_time,
                         value_label_names={k: v for k, v in (meta.variable_to_label or {}).items() if v},
                         formats=dict(meta.original_variable_types or {}),
-                        file_label=meta.file_label or "")
+                        file_label=meta.file_label or "",
+                        storage={k: _NARROW[v] for k, v in (meta.readstat_variable_types or {}).items()
+                                 if v in _NARROW})
     # notes and other characteristics, not mi's bookkeeping (a new run writes its own)
     metadata.characteristics = {key: text for key, text in read_characteristics(path).items()
                                 if not key[1].startswith("_mi_")}
@@ -72,7 +75,17 @@ def read(path) -> tuple[pd.DataFrame, Metadata]:
         frame[name], tags = _split_extended_missing(frame[name])
         if tags:
             metadata.hard_missing[name] = tags
+    # pyreadstat gives an integer variable (byte, int, long) with missing values as
+    # Python objects; it is a number column (missing as NaN), not text
+    for name, kind in (meta.readstat_variable_types or {}).items():
+        if kind != "string" and frame[name].dtype == object and not _is_date_format(metadata, name):
+            frame[name] = pd.to_numeric(frame[name], errors="raise").astype("float64")
     return frame, metadata
+
+
+def _is_date_format(metadata: Metadata, name: str) -> bool:
+    """A %td/%tc (and other %t) variable: pyreadstat gives it as dates, left as such."""
+    return str(metadata.formats.get(name, "")).lstrip("%-").startswith("t")
 
 
 def _split_extended_missing(column: pd.Series) -> tuple[pd.Series, dict[int, str]]:
@@ -99,6 +112,26 @@ def check_columns(columns, dta_format: int = 118) -> None:
                    "is not a Stata name (letters, digits and _, not starting with a digit"
                    + ("" if dta_format >= 118 else "; ASCII only in this .dta format") + ")")
             raise FormatError(f"column '{name}' {why}; rename it for .dta output")
+
+
+#: pyreadstat's names of the storage types it reads but does not write
+_NARROW = {"int8": "byte", "int16": "int"}
+#: the storage types ``mi set`` gives its own variables
+MI_STORAGE = {"_mi_m": "int", "_mi_miss": "byte"}
+
+
+def _storage_wanted(frame: pd.DataFrame, metadata: Metadata) -> dict[str, str]:
+    """Columns to store as byte or int: as the source stored them, as their dtype says
+    (int8/int16), and mi's own; :func:`narrow_storage` keeps any whose values do not fit."""
+    wanted = {name: kind for name, kind in (metadata.storage or {}).items() if name in frame.columns}
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+            size = np.dtype(getattr(dtype, "numpy_dtype", dtype)).itemsize
+            if size <= 2:
+                wanted.setdefault(name, "byte" if size == 1 else "int")
+    wanted.update({c: kind for c, kind in MI_STORAGE.items() if c in frame.columns})
+    return wanted
 
 
 #: the longest text a str# variable holds in .dta formats without strL (before 117)
@@ -129,6 +162,7 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
         raise FormatError(f"file '{path}': .dta format {dta_format} is not supported "
                           f"(choose one of {sorted(_RELEASE_FOR_FORMAT)})")
     check_columns(frame.columns, dta_format)
+    storage = _storage_wanted(frame, metadata)
     value_labels = {c: v for c, v in metadata.value_labels.items() if c in frame.columns and v}
     frame, category_labels = _categoricals_as_labelled_codes(frame)
     value_labels.update(category_labels)
@@ -152,6 +186,7 @@ def write(frame: pd.DataFrame, path, metadata: Metadata, dta_format: int = 118) 
                             variable_format=formats or None)
     if carriers:
         name_label_sets(path, set_of_column)
+    narrow_storage(path, storage)
     _stamp(Path(path), output_time(metadata))
     add_characteristics(path, {key: text for key, text in metadata.characteristics.items()
                                if key[0] == "_dta" or key[0] in frame.columns})

@@ -217,3 +217,64 @@ def test_extended_missing_outcome_of_a_model_of_interest_is_not_imputed(stata_fi
     for k in range(1, 3):
         assert tags[m == k][[2, 49, 76]].tolist() == ["a", "a", "b"]
         assert not np.isnan(y[m == k][soft]).any()
+
+
+COMPRESSED = r"""
+library(readstata13)
+set.seed(3)
+n <- 120; school <- rep(1:12, each = 10)
+x <- rnorm(n)
+g <- as.integer(cut(x + rnorm(n), c(-Inf, -0.5, 0.5, Inf)))
+g[sample(n, 15)] <- NA
+score <- as.integer(round(100 + 20 * x + rnorm(n, 0, 10))); score[sample(n, 12)] <- NA
+save.dta13(data.frame(school = school, x = x, g = g, score = score), commandArgs(TRUE)[1],
+           compress = TRUE, version = 118)
+"""
+
+
+@pytest.mark.parametrize("fmt, codes", [(118, {"byte": 65530, "int": 65529, "double": 65526}),
+                                        (114, {"byte": 251, "int": 252, "double": 255})])
+def test_byte_and_int_storage_come_back(tmp_path, fmt, codes):
+    """pyreadstat writes every integer as long: a survey's byte and int variables (here
+    saved by readstata13 with compress = TRUE) are stored as they came where their values
+    still fit, a variable imputed with fractions becomes double, and mi's own variables
+    are int (_mi_m) and byte (_mi_miss) as mi set makes them."""
+    require_r("readstata13", "jsonlite")
+    source = tmp_path / "compressed.dta"
+    subprocess.run(["Rscript", "-e", COMPRESSED, str(source)], check=True, capture_output=True)
+    before = read_in_r_types(source)
+    assert before["types"]["school"] == 65530 and before["types"]["score"] == 65529
+    out = tmp_path / "mi.dta"
+    assert main(["impute", str(source), "-o", str(out), "--cluster", "school", "--categorical", "g",
+                 "--m", "2", "--burnin", "20", "--between", "5", "--seed", "1", "--quiet",
+                 "--dta-format", str(fmt)]) == 0
+    after = read_in_r_types(out)
+    types = after["types"]
+    assert types["school"] == codes["byte"] and types["g"] == codes["byte"]
+    assert types["score"] == codes["double"]                  # imputed as continuous
+    assert types["_mi_m"] == codes["int"] and types["_mi_miss"] == codes["byte"]
+    m = np.array(after["m"])
+    for name in ("school", "g", "x"):
+        column = np.array([np.nan if v is None else v for v in after[name]], dtype=float)
+        original = np.array([np.nan if v is None else v for v in before[name]], dtype=float)
+        for k in (0, 1, 2):
+            block = column[m == k]
+            seen = ~np.isnan(original)
+            np.testing.assert_array_equal(block[seen], original[seen])
+            if k:
+                assert not np.isnan(block).any()
+    miss = np.array([np.nan if v is None else v for v in after["_mi_miss"]], dtype=float)
+    assert set(miss[m == 0]) <= {0.0, 1.0} and np.isnan(miss[m > 0]).all()
+
+
+def read_in_r_types(path) -> dict:
+    script = r"""
+    library(readstata13)
+    d <- read.dta13(commandArgs(TRUE)[1], convert.factors = FALSE)
+    out <- c(list(types = as.list(setNames(attr(d, "types"), names(d)))),
+             lapply(d, function(v) v), list(m = if ("_mi_m" %in% names(d)) d$`_mi_m` else 0))
+    cat(jsonlite::toJSON(out, na = "null", auto_unbox = TRUE, digits = NA))
+    """
+    run = subprocess.run(["Rscript", "-e", script, str(path)], check=True, capture_output=True,
+                         text=True)
+    return json.loads(run.stdout)

@@ -121,13 +121,19 @@ def _layout_xml(data: bytes):
     n_at = data.find(b"<N>") + 3
     n = struct.unpack(endian + ("I" if release == 117 else "Q"),
                       data[n_at: n_at + (4 if release == 117 else 8)])[0]
-    types_at = data.find(b"<variable_types>") + len(b"<variable_types>")
+    # the sections where the file map says they are (text such as "<data>" may also stand
+    # in a note among the characteristics)
+    map_at = data.find(b"<map>") + len(b"<map>")
+    offsets = struct.unpack(endian + f"{_MAP_ENTRIES}Q", data[map_at: map_at + 8 * _MAP_ENTRIES])
+    types_at = offsets[2] + len(b"<variable_types>")
     codes = list(struct.unpack(endian + f"{nvar}H", data[types_at: types_at + 2 * nvar]))
     width = 33 if release == 117 else 129
-    names_at = data.find(b"<varnames>") + len(b"<varnames>")
+    names_at = offsets[3] + len(b"<varnames>")
     names = [data[names_at + k * width: names_at + (k + 1) * width].split(b"\0", 1)[0].decode("utf-8")
              for k in range(nvar)]
-    data_at = data.find(b"<data>", data.find(b"</characteristics>")) + len(b"<data>")
+    data_at = offsets[_DATA_ENTRY] + len(b"<data>")
+    if data[offsets[_DATA_ENTRY]: data_at] != b"<data>" or data[offsets[2]: types_at] != b"<variable_types>":
+        raise FormatError("the .dta file map does not point at its sections")
     code_of = {name: spec[0] for name, spec in TYPES.items()}
     type_of = {spec[0]: name for name, spec in TYPES.items()}
 

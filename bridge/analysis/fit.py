@@ -84,8 +84,6 @@ def fit_one(frame: pd.DataFrame, formula: str | Formula, reml: bool = True,
     response (generalized linear model; random effects are not supported there).  A
     formula that patsy cannot build (bad syntax, an unknown function) is a one-line
     :class:`MlimputeError`."""
-    from patsy import PatsyError
-
     return fit_with_covariance(frame, formula, reml, family)[0]
 
 

@@ -92,7 +92,7 @@ def constraint_matrix(hypotheses: list[str], names: list[str]) -> tuple[np.ndarr
 
 
 def wald_test_of(fits: list[tuple[pd.DataFrame, pd.DataFrame]], hypotheses: list[str],
-                     df_complete: float | None = None) -> pd.Series:
+                 df_complete: float | None = None) -> pd.Series:
     """D1 test of the `hypotheses` jointly, from the per-imputation fits
     (:func:`mlimpute.analysis.fit.fit_with_covariance`): F, df1, df2, p_value, riv."""
     names = list(fits[0][1].index)

@@ -108,14 +108,13 @@ def wald_d1(estimates, covariances, df_complete: float | None = None, null=None)
         t = np.float64(t)
         a = riv * t / (t - 2)
         vstar = (df_complete + 1) / (df_complete + 3) * df_complete
+        c1, c2 = vstar - 2 * (1 + a), vstar - 4 * (1 + a)
         with np.errstate(divide="ignore", invalid="ignore"):
             c0 = np.float64(1.0) / (t - 4)
-        c1, c2 = vstar - 2 * (1 + a), vstar - 4 * (1 + a)
-        z = (1 / c2 + c0 * (a ** 2 * c1 / ((1 + a) ** 2 * c2))
-             + c0 * (8 * a ** 2 * c1 / ((1 + a) * c2 ** 2) + 4 * a ** 2 / ((1 + a) * c2))
-             + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
-             + c0 * (8 * a ** 2 / c2 ** 2))
-        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (1 / c2 + c0 * (a ** 2 * c1 / ((1 + a) ** 2 * c2))
+                 + c0 * (8 * a ** 2 * c1 / ((1 + a) * c2 ** 2) + 4 * a ** 2 / ((1 + a) * c2))
+                 + c0 * (4 * a ** 2 / (c2 * c1) + 16 * a ** 2 * c1 / c2 ** 3)
+                 + c0 * (8 * a ** 2 / c2 ** 2))
             df = float(4 + np.float64(1.0) / z)
     else:
         df = _li_df(k, m, riv)

@@ -17,8 +17,8 @@ def date_kind(column: pd.Series) -> str | None:
     if column.dtype != object:
         return None
     observed = column.dropna()
-    if observed.empty:
-        return None
+    if observed.empty or not isinstance(observed.iloc[0], dt.date):
+        return None                 # text (the common case): no scan of every row
     if observed.map(lambda v: isinstance(v, dt.datetime)).all():
         return "datetime"
     if observed.map(lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)).all():

@@ -22,7 +22,8 @@ import pandas as pd
 
 from ..io.datetimes import date_kind
 
-__all__ = ["ORIGIN", "as_days", "centre", "date_kind", "date_note", "days_since_origin", "from_days"]
+__all__ = ["ORIGIN", "as_days", "centre", "date_kind", "date_note", "date_notes",
+           "days_since_origin", "from_days"]
 
 ORIGIN = pd.Timestamp("1960-01-01")
 _DAY = pd.Timedelta(days=1)
@@ -55,22 +56,27 @@ def from_days(days: np.ndarray, original: pd.Series) -> pd.Series:
     filled = original.copy()
     if not missing.any():
         return filled
-    kind = date_kind(original) or ("datetime" if pd.api.types.is_datetime64_any_dtype(original)
-                                   else "date")
     values = np.asarray(days, dtype=float)[missing] + centre(original)
-    if kind == "date":
+    if date_kind(original) == "date":
         stamps = ORIGIN + pd.to_timedelta(np.round(values), unit="D")
         filled[missing] = [stamp.date() for stamp in stamps]
         return filled
     stamps = ORIGIN + pd.to_timedelta(np.round(values * 86_400_000), unit="ms")
-    tz = getattr(original.dt, "tz", None) if pd.api.types.is_datetime64_any_dtype(original) else None
-    if tz is not None:
-        stamps = stamps.tz_localize("UTC").tz_convert(tz)
     if pd.api.types.is_datetime64_any_dtype(original):
+        if original.dt.tz is not None:
+            stamps = stamps.tz_localize("UTC").tz_convert(original.dt.tz)
         filled[missing] = stamps.astype(original.dtype)
     else:
         filled[missing] = [stamp.to_pydatetime() for stamp in stamps]
     return filled
+
+
+def date_notes(frame: pd.DataFrame, spec) -> list[str]:
+    """A note for each date or time column of the model: it is taken as days since 1960."""
+    names = [r.name for r in spec.responses] + list(spec.covariates) + \
+        list(getattr(spec, "level2_covariates", None) or [])
+    return [date_note(n, frame[n]) for n in dict.fromkeys(names)
+            if n in frame.columns and date_kind(frame[n])]
 
 
 def date_note(name: str, column: pd.Series) -> str:

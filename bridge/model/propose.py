@@ -79,25 +79,12 @@ def few_values_notes(frame: pd.DataFrame, spec) -> list[str]:
         distinct = values.unique()
         if 2 < len(distinct) <= FEW_VALUES and np.all(distinct == np.round(distinct)):
             notes.append(f"'{response.name}' has {len(distinct)} distinct whole values "
-                         f"({_value_range(distinct)}) and is imputed as continuous, so its "
-                         "imputations are not whole numbers; declare it ordinal or categorical "
+                         f"({distinct.min():g} to {distinct.max():g}) and is imputed as "
+                         "continuous, so its imputations are not whole numbers; declare it "
+                         "ordinal or categorical "
                          "(--ordinal/--categorical, Stata: ordinal()/categorical(), a spec's "
                          "type) to impute its categories")
     return notes
-
-
-def date_notes(frame: pd.DataFrame, spec) -> list[str]:
-    """A note for each date or time column of the model: it is taken as days since 1960."""
-    from .dates import date_kind, date_note
-    names = [r.name for r in spec.responses] + list(spec.covariates) + \
-        list(getattr(spec, "level2_covariates", None) or [])
-    kinds = {n: date_kind(frame[n]) for n in dict.fromkeys(names) if n in frame.columns}
-    return [date_note(n, frame[n]) for n, kind in kinds.items() if kind]
-
-
-def _value_range(values) -> str:
-    low, high = min(values), max(values)
-    return f"{low:g} to {high:g}"
 
 
 def columns_left_out(frame: pd.DataFrame, cluster: str, candidates: list[str]) -> dict[str, str]:

@@ -17,7 +17,8 @@ from ..errors import DataError, MlimputeError, SamplingError, SpecError
 from .limits import check_memory
 from .pipeline import Run
 from .progress import ProgressBar
-from ..model.propose import date_notes, few_values_notes, propose
+from ..model.dates import date_notes
+from ..model.propose import few_values_notes, propose
 from .result import ImputationResult
 from ..model.spec import AUTO, Spec
 

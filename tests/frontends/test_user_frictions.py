@@ -132,8 +132,10 @@ def test_drawn_seeds_fit_stata_and_the_run_is_recorded_for_r(tmp_path, dta):
 def test_the_ado_returns_what_the_run_used_and_documents_it():
     text = ADO.read_text()
     assert "program define mlimpute, rclass" in text
-    for name in ("seed", "burnin", "between", "chains", "max_rhat", "min_ess"):
-        assert f"mlimpute_`what'" in text and name in text
+    assert "local value : char _dta[mlimpute_`what']" in text
+    loops = re.findall(r"foreach what in ([a-z_ ]+)\{", text)
+    assert sorted(" ".join(loops).split()) == sorted(
+        ["seed", "burnin", "between", "chains", "max_rhat", "min_ess"])
     for returned in ("return scalar M", "return local converged", "return local ivars"):
         assert returned in text
     assert text.index("mi describe") < text.index("return scalar M")      # r() is ours
